@@ -1,0 +1,548 @@
+//! The Tendermint state machine as a pure, synchronous core.
+//!
+//! Inputs: proposals, votes, timeouts (and `start` when the block interval
+//! has passed). Outputs: what to persist, what to broadcast, which timeouts
+//! to schedule, and decided blocks. No I/O, no clock: the async driver in
+//! [`super::driver`] does all of that, and the unit tests below drive this
+//! core without any network.
+//!
+//! The rules follow "The latest gossip on BFT consensus" (Buchman, Kwon,
+//! Milosevic 2018), Algorithm 1, with lockedValue/lockedRound and
+//! validValue/validRound. Thresholds are by voting weight: a quorum is more
+//! than 2/3 of the total weight, "f+1" is more than 1/3.
+//!
+//! Safety across restarts: before any signature leaves the core it emits
+//! [`Output::Persist`] with the (height, round, step, value) it signs; the
+//! driver writes that durably before sending anything that follows it. The
+//! core never signs a step at or below the last persisted one unless it is
+//! the very same value (re-signing the same vote is harmless).
+
+use super::sign;
+use super::types::{ConsensusMessage, Proposal, Vote, VoteKind};
+use super::validators::Validators;
+use crate::chain::block;
+use crate::chain::types::{Block, Hash, NodeId};
+use crate::constants::{ROUND_TIMEOUT_DELTA, TIMEOUT_PRECOMMIT, TIMEOUT_PREVOTE, TIMEOUT_PROPOSE};
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Propose,
+    Prevote,
+    Precommit,
+}
+
+/// The last thing this validator signed; persisted before it is sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedStep {
+    pub height: u64,
+    pub round: u32,
+    pub step: Step,
+    pub value: Option<Hash>,
+    /// Our lock (round, value) when we signed this.
+    #[serde(default)]
+    pub lock: Option<(u32, Hash)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeout {
+    pub height: u64,
+    pub round: u32,
+    pub step: Step,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Write durably before acting on any later output.
+    Persist(SignedStep),
+    Broadcast(ConsensusMessage),
+    /// Fire `timeout` after this much protocol time.
+    Schedule(Timeout, Duration),
+    /// A final block, with its commit attached.
+    Decided(Block),
+}
+
+/// What the core needs from the chain.
+pub trait App {
+    /// A new block for `height` on top of the current tip (we propose).
+    fn build_block(&mut self, height: u64) -> Block;
+    /// Whether `block` is a valid next block.
+    fn is_valid(&mut self, block: &Block) -> bool;
+}
+
+/// Why an incoming message was not used (for logs and peer scoring).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reject {
+    /// For another height: the driver buffers or syncs.
+    OtherHeight,
+    /// Signature or signer invalid: the sender misbehaves.
+    Invalid(&'static str),
+    /// Already seen.
+    Duplicate,
+}
+
+struct ProposalEntry {
+    block: Block,
+    value: Hash,
+    valid: bool,
+    pol_round: i64,
+}
+
+pub struct Core {
+    chain: Hash,
+    key: SigningKey,
+    me: NodeId,
+    validators: Validators,
+    height: u64,
+    round: u32,
+    step: Step,
+    /// False between a decision and the start of the next height.
+    started: bool,
+    /// (lockedRound, hash of lockedValue). Only the hash is needed to
+    /// obey the lock, so it can be restored from the store after a restart.
+    locked: Option<(u32, Hash)>,
+    valid: Option<(u32, Block)>,
+    proposals: HashMap<u32, ProposalEntry>,
+    votes: HashMap<(u32, VoteKind), HashMap<NodeId, Vote>>,
+    last_signed: Option<SignedStep>,
+    prevote_timeout_set: HashSet<u32>,
+    precommit_timeout_set: HashSet<u32>,
+    prevote_quorum_seen: HashSet<u32>,
+    /// Our own signed messages at this height, newest last (re-broadcast
+    /// by the driver so a lost frame or a late joiner cannot stall a round).
+    own: Vec<ConsensusMessage>,
+    out: Vec<Output>,
+}
+
+pub fn timeout_for(step: Step, round: u32) -> Duration {
+    let base = match step {
+        Step::Propose => TIMEOUT_PROPOSE,
+        Step::Prevote => TIMEOUT_PREVOTE,
+        Step::Precommit => TIMEOUT_PRECOMMIT,
+    };
+    base + ROUND_TIMEOUT_DELTA * round
+}
+
+impl Core {
+    /// A core waiting to start `height`. `last_signed` comes from the store.
+    pub fn new(
+        chain: Hash,
+        key: SigningKey,
+        validators: Validators,
+        height: u64,
+        last_signed: Option<SignedStep>,
+    ) -> Core {
+        let me = crate::keys::node_id(&key);
+        let mut c = Core {
+            chain,
+            key,
+            me,
+            validators,
+            height,
+            round: 0,
+            step: Step::Propose,
+            started: false,
+            locked: None,
+            valid: None,
+            proposals: HashMap::new(),
+            votes: HashMap::new(),
+            last_signed,
+            prevote_timeout_set: HashSet::new(),
+            precommit_timeout_set: HashSet::new(),
+            prevote_quorum_seen: HashSet::new(),
+            own: vec![],
+            out: vec![],
+        };
+        c.reset(height);
+        c
+    }
+
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+    pub fn round(&self) -> u32 {
+        self.round
+    }
+    pub fn step(&self) -> Step {
+        self.step
+    }
+    pub fn started(&self) -> bool {
+        self.started
+    }
+    pub fn is_validator(&self) -> bool {
+        self.validators.weight(&self.me).is_some()
+    }
+    pub fn validators(&self) -> &Validators {
+        &self.validators
+    }
+
+    /// Our signed messages of the current round (for re-broadcast).
+    pub fn own_messages(&self) -> Vec<ConsensusMessage> {
+        let r = self.round;
+        self.own
+            .iter()
+            .filter(|m| match m {
+                ConsensusMessage::Proposal(p) => p.round == r,
+                ConsensusMessage::Vote(v) => v.round == r,
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Forget everything and wait to start `height` (after a decision, or
+    /// when sync moved the chain past us).
+    pub fn reset(&mut self, height: u64) {
+        self.height = height;
+        self.round = 0;
+        self.step = Step::Propose;
+        self.started = false;
+        self.locked = None;
+        self.valid = None;
+        self.proposals.clear();
+        self.votes.clear();
+        self.prevote_timeout_set.clear();
+        self.precommit_timeout_set.clear();
+        self.prevote_quorum_seen.clear();
+        self.own.clear();
+    }
+
+    /// Start the current height (the block interval has passed). After a
+    /// restart mid-height we resume at the round we last signed in (every
+    /// earlier round is closed to us anyway) and with the lock we held: a
+    /// validator that forgot its lock could help decide a second value.
+    pub fn start(&mut self, app: &mut dyn App) -> Vec<Output> {
+        if !self.started {
+            self.started = true;
+            let r = match &self.last_signed {
+                Some(s) if s.height == self.height => {
+                    self.locked = s.lock;
+                    s.round
+                }
+                _ => 0,
+            };
+            self.start_round(r, app);
+            self.process(app);
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    pub fn on_proposal(&mut self, p: Proposal, app: &mut dyn App) -> Result<Vec<Output>, Reject> {
+        if p.height != self.height {
+            return Err(Reject::OtherHeight);
+        }
+        if p.block.header.height != p.height || p.pol_round >= p.round as i64 || p.pol_round < -1 {
+            return Err(Reject::Invalid("malformed proposal"));
+        }
+        if p.proposer != self.validators.proposer(p.height, p.round) {
+            return Err(Reject::Invalid(
+                "proposal from a node that is not the round's proposer",
+            ));
+        }
+        if self.proposals.contains_key(&p.round) {
+            return Err(Reject::Duplicate);
+        }
+        if !sign::verify_proposal(&self.chain, &p) {
+            return Err(Reject::Invalid("bad proposal signature"));
+        }
+        let value = block::hash(&p.block);
+        let valid = app.is_valid(&p.block);
+        self.proposals.insert(
+            p.round,
+            ProposalEntry {
+                block: p.block,
+                value,
+                valid,
+                pol_round: p.pol_round,
+            },
+        );
+        self.process(app);
+        Ok(std::mem::take(&mut self.out))
+    }
+
+    pub fn on_vote(&mut self, v: Vote, app: &mut dyn App) -> Result<Vec<Output>, Reject> {
+        if v.height != self.height {
+            return Err(Reject::OtherHeight);
+        }
+        if self.validators.weight(&v.validator).is_none() {
+            return Err(Reject::Invalid("vote from a node that is not a masternode"));
+        }
+        let set = self.votes.entry((v.round, v.kind)).or_default();
+        if set.contains_key(&v.validator) {
+            return Err(Reject::Duplicate);
+        }
+        if !sign::verify_vote(&self.chain, &v) {
+            return Err(Reject::Invalid("bad vote signature"));
+        }
+        set.insert(v.validator, v);
+        self.process(app);
+        Ok(std::mem::take(&mut self.out))
+    }
+
+    pub fn on_timeout(&mut self, t: Timeout, app: &mut dyn App) -> Vec<Output> {
+        if t.height == self.height && self.started && t.round == self.round {
+            match t.step {
+                Step::Propose if self.step == Step::Propose => self.prevote(None),
+                Step::Prevote if self.step == Step::Prevote => self.precommit(None),
+                Step::Precommit => self.start_round(self.round + 1, app),
+                _ => {}
+            }
+            self.process(app);
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    // ---- the rules ------------------------------------------------------
+
+    fn start_round(&mut self, round: u32, app: &mut dyn App) {
+        self.round = round;
+        self.step = Step::Propose;
+        let h = self.height;
+        if self.validators.proposer(h, round) == self.me && !self.proposals.contains_key(&round) {
+            let (block, pol) = match &self.valid {
+                Some((vr, b)) => (b.clone(), *vr as i64),
+                None => (app.build_block(h), -1),
+            };
+            let value = block::hash(&block);
+            if self.may_sign(Step::Propose, Some(value)) {
+                let p = sign::sign_proposal(&self.key, &self.chain, round, pol, block.clone());
+                self.emit(ConsensusMessage::Proposal(p));
+                self.proposals.insert(
+                    round,
+                    ProposalEntry {
+                        block,
+                        value,
+                        valid: true,
+                        pol_round: pol,
+                    },
+                );
+            }
+        }
+        self.out.push(Output::Schedule(
+            Timeout {
+                height: h,
+                round,
+                step: Step::Propose,
+            },
+            timeout_for(Step::Propose, round),
+        ));
+    }
+
+    /// Apply every rule that can fire until none can.
+    fn process(&mut self, app: &mut dyn App) {
+        loop {
+            if self.try_decide() || !self.started {
+                return;
+            }
+            if let Some(r) = self.higher_round_with_one_third() {
+                self.start_round(r, app);
+                continue;
+            }
+            let r = self.round;
+            if self.step == Step::Propose {
+                if let Some(e) = self.proposals.get(&r) {
+                    let v = e.value;
+                    if e.pol_round == -1 {
+                        let ok = e.valid && self.locked.is_none_or(|(_, lv)| lv == v);
+                        self.prevote(ok.then_some(v));
+                        continue;
+                    }
+                    let vr = e.pol_round as u32;
+                    if self.weight_for(vr, VoteKind::Prevote, Some(v)).1 {
+                        let ok = e.valid
+                            && self
+                                .locked
+                                .is_none_or(|(lr, lv)| (lr as i64) <= e.pol_round || lv == v);
+                        self.prevote(ok.then_some(v));
+                        continue;
+                    }
+                }
+            }
+            if self.step == Step::Prevote
+                && !self.prevote_timeout_set.contains(&r)
+                && self.weight_any(r, VoteKind::Prevote).1
+            {
+                self.prevote_timeout_set.insert(r);
+                self.schedule(Step::Prevote);
+            }
+            if self.step >= Step::Prevote && !self.prevote_quorum_seen.contains(&r) {
+                if let Some(e) = self.proposals.get(&r) {
+                    if e.valid && self.weight_for(r, VoteKind::Prevote, Some(e.value)).1 {
+                        let (b, v) = (e.block.clone(), e.value);
+                        self.prevote_quorum_seen.insert(r);
+                        if self.step == Step::Prevote {
+                            self.locked = Some((r, v));
+                            self.precommit(Some(v));
+                        }
+                        self.valid = Some((r, b));
+                        continue;
+                    }
+                }
+            }
+            if self.step == Step::Prevote && self.weight_for(r, VoteKind::Prevote, None).1 {
+                self.precommit(None);
+                continue;
+            }
+            if !self.precommit_timeout_set.contains(&r) && self.weight_any(r, VoteKind::Precommit).1
+            {
+                self.precommit_timeout_set.insert(r);
+                self.schedule(Step::Precommit);
+            }
+            return;
+        }
+    }
+
+    /// Any round with a valid proposal and a precommit quorum for it decides
+    /// the height (even before we started it, and in any round).
+    fn try_decide(&mut self) -> bool {
+        let mut found = None;
+        for (r, e) in &self.proposals {
+            if e.valid && self.weight_for(*r, VoteKind::Precommit, Some(e.value)).1 {
+                found = Some(*r);
+                break;
+            }
+        }
+        let Some(r) = found else {
+            return false;
+        };
+        let e = self.proposals.remove(&r).unwrap();
+        let precommits: Vec<&Vote> = self
+            .votes
+            .get(&(r, VoteKind::Precommit))
+            .map(|s| {
+                s.values()
+                    .filter(|v| v.block_hash == Some(e.value))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut b = e.block;
+        b.commit = Some(sign::make_commit(self.height, r, e.value, &precommits));
+        self.out.push(Output::Decided(b));
+        let next = self.height + 1;
+        self.reset(next);
+        true
+    }
+
+    fn higher_round_with_one_third(&self) -> Option<u32> {
+        let mut senders: HashMap<u32, HashSet<NodeId>> = HashMap::new();
+        for ((r, _), set) in &self.votes {
+            if *r > self.round {
+                senders.entry(*r).or_default().extend(set.keys().copied());
+            }
+        }
+        senders
+            .into_iter()
+            .filter(|(_, s)| {
+                let w = s.iter().filter_map(|id| self.validators.weight(id)).sum();
+                self.validators.is_one_third(w)
+            })
+            .map(|(r, _)| r)
+            .max()
+    }
+
+    /// (weight, is_quorum) of votes for `value` in (round, kind).
+    fn weight_for(&self, round: u32, kind: VoteKind, value: Option<Hash>) -> (u64, bool) {
+        let w = self
+            .votes
+            .get(&(round, kind))
+            .map(|s| {
+                s.values()
+                    .filter(|v| v.block_hash == value)
+                    .filter_map(|v| self.validators.weight(&v.validator))
+                    .sum()
+            })
+            .unwrap_or(0);
+        (w, self.validators.is_quorum(w))
+    }
+
+    fn weight_any(&self, round: u32, kind: VoteKind) -> (u64, bool) {
+        let w = self
+            .votes
+            .get(&(round, kind))
+            .map(|s| s.keys().filter_map(|id| self.validators.weight(id)).sum())
+            .unwrap_or(0);
+        (w, self.validators.is_quorum(w))
+    }
+
+    fn schedule(&mut self, step: Step) {
+        self.out.push(Output::Schedule(
+            Timeout {
+                height: self.height,
+                round: self.round,
+                step,
+            },
+            timeout_for(step, self.round),
+        ));
+    }
+
+    fn prevote(&mut self, value: Option<Hash>) {
+        self.step = Step::Prevote;
+        self.vote(VoteKind::Prevote, value);
+    }
+
+    fn precommit(&mut self, value: Option<Hash>) {
+        self.step = Step::Precommit;
+        self.vote(VoteKind::Precommit, value);
+    }
+
+    fn vote(&mut self, kind: VoteKind, value: Option<Hash>) {
+        let step = match kind {
+            VoteKind::Prevote => Step::Prevote,
+            VoteKind::Precommit => Step::Precommit,
+        };
+        if !self.may_sign(step, value) {
+            return;
+        }
+        let v = sign::sign_vote(&self.key, &self.chain, kind, self.height, self.round, value);
+        self.votes
+            .entry((self.round, kind))
+            .or_default()
+            .insert(self.me, v.clone());
+        self.emit(ConsensusMessage::Vote(v));
+    }
+
+    /// The double-signing guard; records and emits `Persist` when allowed.
+    fn may_sign(&mut self, step: Step, value: Option<Hash>) -> bool {
+        if !self.is_validator() {
+            return false;
+        }
+        let next = SignedStep {
+            height: self.height,
+            round: self.round,
+            step,
+            value,
+            lock: self.locked,
+        };
+        if let Some(last) = &self.last_signed {
+            let a = (last.height, last.round, last.step);
+            let b = (next.height, next.round, next.step);
+            if b < a || (b == a && last.value != value) {
+                tracing::warn!(
+                    height = next.height,
+                    round = next.round,
+                    step = ?step,
+                    "refusing to sign: already signed {:?} at or after this step",
+                    last.value
+                );
+                return false;
+            }
+            if b == a {
+                return true;
+            }
+        }
+        self.last_signed = Some(next.clone());
+        self.out.push(Output::Persist(next));
+        true
+    }
+
+    fn emit(&mut self, m: ConsensusMessage) {
+        self.own.push(m.clone());
+        if self.own.len() > 16 {
+            self.own.remove(0);
+        }
+        self.out.push(Output::Broadcast(m));
+    }
+}

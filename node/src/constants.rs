@@ -1,0 +1,106 @@
+//! Every tunable of the protocol in one place, with the reason for its value.
+//!
+//! Protocol durations are *protocol time*: at run time they are divided by
+//! `--time-scale` through [`crate::clock::Clock::protocol`]. Deadlines that
+//! guard against the machine rather than the protocol (TCP connect, handshake,
+//! socket writes) also carry a wall-time floor so a scaled run on a busy 2-core
+//! host fails only from real protocol faults, never from scheduling noise.
+
+use std::time::Duration;
+
+/// First field of every handshake: "TIME" in ASCII. Anything else is not us.
+pub const MAGIC: u32 = 0x5449_4d45;
+/// Bumped on any incompatible wire change; a mismatch closes the connection.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Default P2P and API ports (DESIGN.md contract).
+pub const DEFAULT_P2P_PORT: u16 = 24100;
+pub const DEFAULT_API_PORT: u16 = 24101;
+
+/// Longest line accepted before the handshake completes. A handshake is a few
+/// hundred bytes; anything bigger is hostile and is refused before buffering.
+pub const MAX_FRAME_PRE_HANDSHAKE: usize = 4 * 1024;
+/// Longest line accepted after the handshake: a batch of blocks fits easily.
+pub const MAX_FRAME: usize = 4 * 1024 * 1024;
+
+/// How long a peer has to complete the handshake (protocol time) ...
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// ... but never less than this in wall time (machine guard).
+pub const HANDSHAKE_TIMEOUT_FLOOR: Duration = Duration::from_secs(3);
+/// TCP connect deadline (protocol time) and its wall floor.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CONNECT_TIMEOUT_FLOOR: Duration = Duration::from_secs(2);
+/// A single socket write must finish within this (protocol) time, floor in
+/// wall time; a peer that does not read is disconnected instead of stalling us.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+pub const WRITE_TIMEOUT_FLOOR: Duration = Duration::from_secs(5);
+
+/// Ping cadence. The seeds' nodes cycled every ~90 s = 3 missed 30 s pings.
+pub const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// Consecutive unanswered pings before closing with reason `ping timeout`.
+pub const MAX_MISSED_PONGS: u32 = 3;
+
+/// Default deadline for `request()`; a timeout fails the caller only.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Outstanding requests we allow ourselves towards one peer.
+pub const MAX_PENDING_REQUESTS_PER_PEER: usize = 64;
+
+/// Frames queued for one peer's writer before `broadcast` drops for that peer
+/// (it never blocks on a slow peer) and `send_to_peer` reports it full.
+pub const WRITER_QUEUE_FRAMES: usize = 1024;
+/// Bytes queued for one peer's writer; past this the peer is too slow.
+pub const WRITER_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Redial backoff after a *failure* (never after a healthy close by us).
+pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Jitter fraction added on top of each backoff step, to break dial lockstep.
+pub const BACKOFF_JITTER: f64 = 0.25;
+/// A connection that stayed up this long resets the peer's backoff.
+pub const HEALTHY_PERIOD: Duration = Duration::from_secs(120);
+/// After a `simultaneous open` reject, the loser waits this long before it
+/// checks again (the winner's connection normally arrives well before).
+pub const TIE_BREAK_RETRY: Duration = Duration::from_secs(2);
+/// How often the dialer looks at the address book for peers to dial.
+pub const DIAL_TICK: Duration = Duration::from_secs(1);
+
+/// GetPeers gossip cadence.
+pub const DISCOVERY_INTERVAL: Duration = Duration::from_secs(60);
+/// Address book capacity; further addresses are ignored.
+pub const MAX_ADDRESS_BOOK: usize = 1024;
+
+/// Peer limits. A full mesh of the largest harness network must fit.
+pub const MAX_INBOUND_PEERS: usize = 96;
+pub const MAX_OUTBOUND_PEERS: usize = 64;
+/// Inbound connection attempts accepted per remote IP per minute (wall).
+pub const MAX_INBOUND_PER_IP_PER_MINUTE: u32 = 30;
+/// Misbehaviour score at which a peer IP is banned, and for how long (wall).
+pub const BAN_SCORE: u32 = 100;
+pub const BAN_DURATION: Duration = Duration::from_secs(60);
+
+/// Events kept for `GET /events` (ring buffer).
+pub const EVENT_LOG_CAPACITY: usize = 100_000;
+/// Messages from all peers waiting for the application layer.
+pub const INBOUND_QUEUE: usize = 4096;
+
+/// Default block interval (protocol time) when genesis does not say.
+pub const DEFAULT_BLOCK_INTERVAL: Duration = Duration::from_secs(60);
+/// Tendermint round timeouts (protocol time), grown by `ROUND_TIMEOUT_DELTA`
+/// each round so a slow network eventually fits in one round.
+pub const TIMEOUT_PROPOSE: Duration = Duration::from_secs(3);
+pub const TIMEOUT_PREVOTE: Duration = Duration::from_secs(1);
+pub const TIMEOUT_PRECOMMIT: Duration = Duration::from_secs(1);
+pub const ROUND_TIMEOUT_DELTA: Duration = Duration::from_millis(500);
+
+/// Blocks per sync range request, and how many such requests may be in flight.
+pub const SYNC_BATCH: u64 = 128;
+pub const SYNC_MAX_IN_FLIGHT: usize = 4;
+/// How often a node compares its tip with its peers' (protocol time).
+pub const SYNC_TICK: Duration = Duration::from_secs(5);
+
+/// Mempool capacity in transactions.
+pub const MAX_MEMPOOL_TXS: usize = 10_000;
+/// Max transactions per block.
+pub const MAX_BLOCK_TXS: usize = 2_000;
+/// HTTP API request body cap.
+pub const MAX_API_BODY: usize = 256 * 1024;

@@ -1,0 +1,29 @@
+//! `timed`: a masternode blockchain node with the refactored P2P stack from
+//! the seeds' notes.
+//!
+//! Message path, both directions: socket -> framed reader -> decode ->
+//! dispatch -> handler -> reply via the peer registry -> that peer's single
+//! writer task -> socket. Nothing else ever writes to a socket.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`wire`] | message types and line framing |
+//! | [`net`] | sockets, the peer registry, connection actors, dialer, discovery, events |
+//! | [`chain`] | blocks, UTXO transactions, mempool, redb storage, genesis |
+//! | [`consensus`] | Tendermint-style BFT among masternodes |
+//! | [`sync`] | catch-up from peers |
+//! | [`api`] | the HTTP API |
+//! | [`node`] | wires all of the above into one running node |
+
+pub mod api;
+pub mod chain;
+pub mod clock;
+pub mod config;
+pub mod consensus;
+pub mod constants;
+pub mod keys;
+pub mod net;
+pub mod node;
+pub mod sync;
+pub mod testnet;
+pub mod wire;

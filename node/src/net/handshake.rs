@@ -1,0 +1,126 @@
+//! The handshake: the first frame each way.
+//!
+//! The dialer sends `Handshake(Hello)` first. The acceptor sends NOTHING
+//! until it has read and validated that Hello; then it answers
+//! `HandshakeAck(Hello)` or `Reject{reason}` and closes. Until the
+//! handshake completes the frame limit is `MAX_FRAME_PRE_HANDSHAKE`.
+
+use crate::constants::{MAGIC, PROTOCOL_VERSION};
+use crate::wire::{decode, FrameCodec, FrameError, Hello, NetworkMessage};
+use futures::StreamExt;
+use std::time::Duration;
+use tokio::io::AsyncRead;
+use tokio_util::codec::FramedRead;
+
+pub const SELF_CONNECTION: &str = "self connection";
+
+/// Check a remote Hello against ours. `Err` carries the reject reason that
+/// is logged on both sides.
+pub fn validate(ours: &Hello, theirs: &Hello) -> Result<(), String> {
+    if theirs.magic != MAGIC {
+        return Err(format!(
+            "magic mismatch: ours {:#x} theirs {:#x}",
+            MAGIC, theirs.magic
+        ));
+    }
+    if theirs.version != PROTOCOL_VERSION {
+        return Err(format!(
+            "version mismatch: ours {} theirs {}",
+            PROTOCOL_VERSION, theirs.version
+        ));
+    }
+    if theirs.network != ours.network {
+        return Err(format!(
+            "network mismatch: ours {} theirs {}",
+            ours.network, theirs.network
+        ));
+    }
+    if theirs.genesis_hash != ours.genesis_hash {
+        return Err(format!(
+            "genesis mismatch: ours {} theirs {}",
+            ours.genesis_hash, theirs.genesis_hash
+        ));
+    }
+    if theirs.nonce == ours.nonce {
+        return Err(SELF_CONNECTION.to_string());
+    }
+    Ok(())
+}
+
+/// Read the one frame of the handshake phase within `deadline`.
+pub async fn read_first<R: AsyncRead + Unpin>(
+    reader: &mut FramedRead<R, FrameCodec>,
+    deadline: Duration,
+) -> Result<NetworkMessage, String> {
+    match tokio::time::timeout(deadline, reader.next()).await {
+        Err(_) => Err("handshake timeout".into()),
+        Ok(None) => Err("connection closed during handshake".into()),
+        Ok(Some(Err(FrameError::TooLong { max }))) => {
+            Err(format!("handshake frame too long (> {max} bytes)"))
+        }
+        Ok(Some(Err(FrameError::Io(e)))) => Err(format!("read error during handshake: {e}")),
+        Ok(Some(Ok(frame))) => {
+            decode(&frame).map_err(|e| format!("malformed handshake frame: {e}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::types::{Hash, NodeId};
+
+    pub fn hello(nonce: u64) -> Hello {
+        Hello {
+            magic: MAGIC,
+            version: PROTOCOL_VERSION,
+            network: "timenet".into(),
+            genesis_hash: Hash([1; 32]),
+            node_id: NodeId([2; 32]),
+            nonce,
+            listen_port: 24100,
+            height: 0,
+        }
+    }
+
+    #[test]
+    fn each_mismatch_has_its_reason() {
+        let ours = hello(1);
+        assert_eq!(validate(&ours, &hello(2)), Ok(()));
+        let cases: Vec<(Hello, &str)> = vec![
+            (
+                Hello {
+                    magic: 1,
+                    ..hello(2)
+                },
+                "magic mismatch",
+            ),
+            (
+                Hello {
+                    version: 9,
+                    ..hello(2)
+                },
+                "version mismatch",
+            ),
+            (
+                Hello {
+                    network: "x".into(),
+                    ..hello(2)
+                },
+                "network mismatch",
+            ),
+            (
+                Hello {
+                    genesis_hash: Hash([9; 32]),
+                    ..hello(2)
+                },
+                "genesis mismatch: ours 0101",
+            ),
+            (hello(1), "self connection"),
+        ];
+        for (h, want) in cases {
+            let err = validate(&ours, &h).unwrap_err();
+            assert!(err.starts_with(want), "{err}");
+        }
+    }
+}

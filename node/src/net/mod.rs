@@ -1,0 +1,395 @@
+//! Sockets, the peer registry, connection actors, dialer, discovery, events.
+//!
+//! CONTRACT (used by chain/consensus/sync and the API): [`NetHandle`],
+//! [`Inbound`], [`ConnectedPeer`], [`SendError`], [`RequestError`] and
+//! [`events::EventLog`]. Internals are the net module's own business.
+
+//!
+//! Files, one concept each: [`socket`] (the only user of `tokio::net`),
+//! [`handshake`], [`registry`] (the ONE owner of peer state), [`connection`]
+//! (the per-connection actor), [`writer`] (the only socket writer),
+//! [`listener`] / [`dialer`] (the two ways a connection starts),
+//! [`discovery`], [`address_book`], [`backoff`], [`limits`], [`metrics`].
+
+pub mod address_book;
+pub mod backoff;
+mod connection;
+mod dialer;
+mod discovery;
+pub mod events;
+pub mod handshake;
+pub mod limits;
+mod listener;
+pub mod metrics;
+pub mod registry;
+pub mod socket;
+pub mod writer;
+
+use crate::chain::types::{Hash, NodeId};
+use crate::clock::Clock;
+use crate::constants::{INBOUND_QUEUE, MAGIC, PROTOCOL_VERSION};
+use crate::wire::{encode, Hello, NetworkMessage, PeerAddr, Request, Response};
+use address_book::AddressBook;
+use limits::Limits;
+use metrics::NetMetrics;
+use registry::Registry;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+use writer::QueueError;
+
+pub use crate::api::types::Direction;
+
+/// What the network hands to the application layer, in arrival order.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // moved once through a channel; boxing buys nothing
+pub enum Inbound {
+    /// A connection passed the handshake and is registered.
+    PeerConnected {
+        ip: IpAddr,
+        node_id: NodeId,
+        height: u64,
+    },
+    PeerDisconnected {
+        ip: IpAddr,
+    },
+    /// A request the net layer does not answer itself (it answers GetPeers).
+    /// Answer with [`NetHandle::respond`] using the same `id`.
+    Request {
+        from: IpAddr,
+        id: u64,
+        body: Request,
+    },
+    /// Block announcements, transactions, consensus, masternode announcements.
+    Message {
+        from: IpAddr,
+        msg: NetworkMessage,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct ConnectedPeer {
+    pub ip: IpAddr,
+    pub node_id: NodeId,
+    pub direction: Direction,
+    /// Height the peer advertised in its handshake.
+    pub handshake_height: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SendError {
+    #[error("not connected to {0}")]
+    NotConnected(IpAddr),
+    #[error("writer queue of {0} is full")]
+    QueueFull(IpAddr),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RequestError {
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error("request to {0} timed out")]
+    Timeout(IpAddr),
+    #[error("connection to {0} closed before the response")]
+    Closed(IpAddr),
+    #[error("too many pending requests to {0}")]
+    TooManyPending(IpAddr),
+}
+
+/// Misbehaviour score of one malformed or oversize frame (two within a ban
+/// period ban the IP).
+pub const MALFORMED_PENALTY: u32 = 50;
+
+/// What the net layer needs to know about its node.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// Our IP: the listener binds here and outbound sockets bind here.
+    pub listen_ip: IpAddr,
+    pub p2p_port: u16,
+    pub network: String,
+    pub genesis_hash: Hash,
+    pub node_id: NodeId,
+    /// Seeds for the address book.
+    pub bootstrap: Vec<SocketAddr>,
+    /// Height advertised in handshakes until `set_height` says otherwise.
+    pub height: u64,
+}
+
+/// State shared by every task of the net layer.
+pub(crate) struct Shared {
+    pub cfg: NetConfig,
+    pub clock: Clock,
+    /// Random per process: a Hello carrying it is from ourselves.
+    pub nonce: u64,
+    pub height: AtomicU64,
+    pub registry: Registry,
+    pub book: AddressBook,
+    pub limits: Limits,
+    pub events: events::EventLog,
+    pub metrics: Arc<NetMetrics>,
+    pub inbound: mpsc::Sender<Inbound>,
+    pub shutdown: CancellationToken,
+    next_request_id: AtomicU64,
+}
+
+impl Shared {
+    pub fn hello(&self) -> Hello {
+        Hello {
+            magic: MAGIC,
+            version: PROTOCOL_VERSION,
+            network: self.cfg.network.clone(),
+            genesis_hash: self.cfg.genesis_hash,
+            node_id: self.cfg.node_id,
+            nonce: self.nonce,
+            listen_port: self.cfg.p2p_port,
+            height: self.height.load(Relaxed),
+        }
+    }
+
+    /// Our answer to GetPeers: connected peers' listen addresses plus the
+    /// address book, minus the asker itself.
+    pub fn shareable_peers(&self, asker: IpAddr) -> Vec<PeerAddr> {
+        let mut out: BTreeMap<IpAddr, u16> = BTreeMap::new();
+        for p in self.book.shareable(asker) {
+            out.insert(p.ip, p.port);
+        }
+        for (ip, _, _, _, port) in self.registry.connected() {
+            if ip != asker && port != 0 {
+                out.insert(ip, port);
+            }
+        }
+        out.into_iter()
+            .map(|(ip, port)| PeerAddr { ip, port })
+            .collect()
+    }
+
+    pub fn penalize(&self, ip: IpAddr, score: u32, reason: &str) {
+        if self.limits.penalize(ip, score, self.clock.now()) {
+            NetMetrics::inc(&self.metrics.bans_total);
+            self.events.record(
+                crate::api::types::EventKind::Banned,
+                Some(ip),
+                None,
+                Some(reason.to_string()),
+            );
+            warn!(ip = %ip, reason = %reason, "peer banned for misbehaviour");
+            self.registry.close(ip, &format!("banned: {reason}"));
+        }
+    }
+}
+
+/// Bind the listener and start the accept, dial and discovery loops.
+/// Returns the handle and the application's inbound queue.
+pub async fn start(
+    cfg: NetConfig,
+    clock: Clock,
+) -> std::io::Result<(NetHandle, mpsc::Receiver<Inbound>)> {
+    let listener = socket::listen(SocketAddr::new(cfg.listen_ip, cfg.p2p_port))?;
+    let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+    let book = AddressBook::new(clock.clone());
+    for addr in &cfg.bootstrap {
+        book.add(*addr);
+    }
+    let shared = Arc::new(Shared {
+        height: AtomicU64::new(cfg.height),
+        nonce: rand::random(),
+        registry: Registry::default(),
+        book,
+        limits: Limits::default(),
+        events: events::EventLog::new(clock.clone()),
+        metrics: Arc::new(NetMetrics::default()),
+        inbound: tx,
+        shutdown: CancellationToken::new(),
+        next_request_id: AtomicU64::new(1),
+        cfg,
+        clock,
+    });
+    tokio::spawn(listener::accept_loop(shared.clone(), listener));
+    tokio::spawn(dialer::dial_loop(shared.clone()));
+    tokio::spawn(discovery::discovery_loop(shared.clone()));
+    Ok((NetHandle { shared }, rx))
+}
+
+/// Cheap-to-clone handle to the running network layer.
+#[derive(Clone)]
+pub struct NetHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl NetHandle {
+    /// Queue `msg` for every connected peer; never blocks on a slow peer
+    /// (a full queue drops the frame for that peer). Returns peers queued.
+    pub fn broadcast(&self, msg: &NetworkMessage) -> usize {
+        self.broadcast_to(msg, None)
+    }
+
+    /// Like `broadcast`, skipping `except` (the peer we got it from).
+    pub fn broadcast_except(&self, msg: &NetworkMessage, except: IpAddr) -> usize {
+        self.broadcast_to(msg, Some(except))
+    }
+
+    fn broadcast_to(&self, msg: &NetworkMessage, except: Option<IpAddr>) -> usize {
+        let frame = encode(msg); // encoded once, shared by every queue
+        let mut queued = 0;
+        for w in self.shared.registry.writers(except) {
+            match w.try_send(frame.clone()) {
+                Ok(()) => queued += 1,
+                Err(_) => NetMetrics::inc(&self.shared.metrics.broadcast_dropped_total),
+            }
+        }
+        queued
+    }
+
+    pub fn send_to_peer(&self, ip: IpAddr, msg: &NetworkMessage) -> Result<(), SendError> {
+        match self.shared.registry.send(ip, encode(msg)) {
+            None | Some(Err(QueueError::Closed)) => Err(SendError::NotConnected(ip)),
+            Some(Err(QueueError::Full)) => Err(SendError::QueueFull(ip)),
+            Some(Ok(())) => Ok(()),
+        }
+    }
+
+    /// Send a request and wait for the response with the same id.
+    /// `timeout` is protocol time. A timeout fails this call only: the
+    /// connection stays up and a late response is dropped.
+    pub async fn request(
+        &self,
+        ip: IpAddr,
+        body: Request,
+        timeout: Duration,
+    ) -> Result<Response, RequestError> {
+        let shared = &self.shared;
+        let id = shared.next_request_id.fetch_add(1, Relaxed);
+        let (tx, rx) = oneshot::channel();
+        let writer = match shared.registry.add_pending(ip, id, tx) {
+            None => return Err(SendError::NotConnected(ip).into()),
+            Some(Err(())) => return Err(RequestError::TooManyPending(ip)),
+            Some(Ok((_, w))) => w,
+        };
+        if let Err(e) = writer.try_send(encode(&NetworkMessage::Request { id, body })) {
+            shared.registry.cancel_pending(ip, id);
+            return Err(match e {
+                QueueError::Full => SendError::QueueFull(ip),
+                QueueError::Closed => SendError::NotConnected(ip),
+            }
+            .into());
+        }
+        match tokio::time::timeout(shared.clock.protocol(timeout), rx).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(_)) => Err(RequestError::Closed(ip)),
+            Err(_) => {
+                shared.registry.cancel_pending(ip, id);
+                Err(RequestError::Timeout(ip))
+            }
+        }
+    }
+
+    /// Answer a request received as [`Inbound::Request`].
+    pub fn respond(&self, ip: IpAddr, id: u64, body: Response) -> Result<(), SendError> {
+        self.send_to_peer(ip, &NetworkMessage::Response { id, body })
+    }
+
+    pub fn connected(&self) -> Vec<ConnectedPeer> {
+        let mut v: Vec<ConnectedPeer> = self
+            .shared
+            .registry
+            .connected()
+            .into_iter()
+            .map(
+                |(ip, node_id, direction, handshake_height, _)| ConnectedPeer {
+                    ip,
+                    node_id,
+                    direction,
+                    handshake_height,
+                },
+            )
+            .collect();
+        v.sort_by_key(|p| p.ip);
+        v
+    }
+
+    /// Height advertised in our handshakes from now on.
+    pub fn set_height(&self, height: u64) {
+        self.shared.height.store(height, Relaxed);
+    }
+
+    /// The node's event log (`GET /events`); other layers record into it too.
+    pub fn events(&self) -> &events::EventLog {
+        &self.shared.events
+    }
+
+    /// Report misbehaviour (e.g. an invalid block); enough of it bans the IP.
+    pub fn penalize(&self, ip: IpAddr, score: u32, reason: &str) {
+        self.shared.penalize(ip, score, reason)
+    }
+
+    // ---- beyond the contract: for the API, the node and tests ----
+
+    /// `GET /peers` rows.
+    pub fn peer_views(&self) -> Vec<crate::api::types::PeerView> {
+        self.shared.registry.peer_views()
+    }
+
+    pub fn peer_count(&self) -> usize {
+        self.shared.registry.connected_count()
+    }
+
+    /// Prometheus text of the net layer.
+    pub fn metrics_text(&self) -> String {
+        self.shared.metrics.render(self.peer_count())
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.shared.cfg.node_id
+    }
+
+    /// Add an address to the book (dialled at the next tick if due).
+    pub fn add_address(&self, addr: SocketAddr) -> bool {
+        self.shared.book.add(addr)
+    }
+
+    /// Add `addr` to the book and dial it now if its IP is free (not
+    /// connected, not being dialed, not banned). True if a dial started.
+    pub fn dial_now(&self, addr: SocketAddr) -> bool {
+        self.shared.book.add(addr);
+        dialer::dial_if_free(&self.shared, addr)
+    }
+
+    /// Run the acceptor side over any byte stream as if it came from `ip`:
+    /// the seam for tests with fake peers and for a simulated network.
+    pub fn accept_stream<S>(&self, ip: IpAddr, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let shared = self.shared.clone();
+        if !listener::admit(&shared, ip) {
+            return;
+        }
+        let (r, w) = tokio::io::split(stream);
+        tokio::spawn(listener::handle_inbound(
+            shared,
+            ip,
+            Box::new(r),
+            w,
+            socket::HangupProbe::none(),
+        ));
+    }
+
+    /// Stop accepting and dialling, close every connection with reason
+    /// `shutdown`, and wait (bounded) until they are unregistered.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.shared.registry.close_all("shutdown");
+        for _ in 0..300 {
+            if self.shared.registry.connected_count() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}

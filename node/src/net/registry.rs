@@ -1,0 +1,484 @@
+//! The peer registry: THE one owner of per-peer state (the seeds'
+//! PeerStateManager and PeerConnectionRegistry merged).
+//!
+//! Keyed by IP only (v4 or v6). One std mutex, never held across an
+//! `.await`; every check-and-insert (start a dial, promote a dial, admit an
+//! inbound) is a single critical section, so two racing connections to the
+//! same IP can never both win.
+
+use super::writer::{QueueError, WriterHandle};
+use crate::api::types::{Direction, PeerView};
+use crate::chain::types::NodeId;
+use crate::clock::Instant;
+use crate::constants::{MAX_INBOUND_PEERS, MAX_OUTBOUND_PEERS, MAX_PENDING_REQUESTS_PER_PEER};
+use crate::wire::Response;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+/// Closes one connection from anywhere, with a reason. The first reason wins.
+#[derive(Clone, Default)]
+pub struct Closer {
+    token: CancellationToken,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+impl Closer {
+    pub fn close(&self, reason: String) {
+        let mut r = self.reason.lock().unwrap();
+        if r.is_none() {
+            *r = Some(reason);
+        }
+        drop(r);
+        self.token.cancel();
+    }
+
+    pub async fn closed(&self) {
+        self.token.cancelled().await
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.reason.lock().unwrap().clone()
+    }
+}
+
+/// Live counters of one connection, updated by its actor without the lock.
+#[derive(Default)]
+pub struct PeerStats {
+    pub pings_sent: AtomicU64,
+    pub pongs_received: AtomicU64,
+    pub ping_timeouts: AtomicU64,
+    /// Last RTT in microseconds; 0 = none yet.
+    pub rtt_us: AtomicU64,
+    pub last_seen_ms: AtomicU64,
+    pub connected_at_ms: AtomicU64,
+}
+
+pub struct PeerEntry {
+    pub conn_id: u64,
+    pub direction: Direction,
+    pub node_id: NodeId,
+    pub listen_port: u16,
+    pub handshake_height: u64,
+    pub writer: WriterHandle,
+    pub closer: Closer,
+    pub stats: Arc<PeerStats>,
+    pub since: Instant,
+    pending: HashMap<u64, oneshot::Sender<Response>>,
+}
+
+impl PeerEntry {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        conn_id: u64,
+        direction: Direction,
+        node_id: NodeId,
+        listen_port: u16,
+        handshake_height: u64,
+        writer: WriterHandle,
+        closer: Closer,
+        stats: Arc<PeerStats>,
+        since: Instant,
+    ) -> Self {
+        PeerEntry {
+            conn_id,
+            direction,
+            node_id,
+            listen_port,
+            handshake_height,
+            writer,
+            closer,
+            stats,
+            since,
+            pending: HashMap::new(),
+        }
+    }
+}
+
+pub enum Slot {
+    /// We are dialing this IP. `handshaking` turns true (atomically, before
+    /// our Hello is sent) once TCP connected; until then the dial has not
+    /// reached the peer and yields to any inbound from it.
+    Dialing {
+        conn_id: u64,
+        handshaking: bool,
+    },
+    Connected(PeerEntry),
+}
+
+/// Outcome of an inbound handshake's check-and-insert.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admission {
+    Accepted,
+    /// Accepted and it replaced our own pending dial (we lost the tie-break).
+    AcceptedOverOurDial,
+    Rejected(&'static str),
+}
+
+#[derive(Default)]
+struct Inner {
+    slots: HashMap<IpAddr, Slot>,
+    /// Connections ever established per IP (history; survives disconnects).
+    connects: HashMap<IpAddr, u64>,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    inner: Mutex<Inner>,
+    next_conn_id: AtomicU64,
+}
+
+pub const DUP_CONNECTED: &str = "duplicate: already connected";
+pub const DUP_SIMULTANEOUS: &str = "duplicate: simultaneous open, keeping our outbound";
+pub const TOO_MANY_INBOUND: &str = "too many inbound peers";
+
+fn counts(inner: &Inner) -> (usize, usize) {
+    let mut inbound = 0;
+    let mut outbound = 0;
+    for s in inner.slots.values() {
+        match s {
+            Slot::Dialing { .. } => outbound += 1,
+            Slot::Connected(p) if p.direction == Direction::Outbound => outbound += 1,
+            Slot::Connected(_) => inbound += 1,
+        }
+    }
+    (inbound, outbound)
+}
+
+impl Registry {
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn_id.fetch_add(1, Relaxed) + 1
+    }
+
+    /// Reserve `ip` for a dial: only if nothing is connected or being dialed
+    /// there, and the outbound limit allows. Returns the dial's conn id.
+    pub fn try_begin_dial(&self, ip: IpAddr) -> Option<u64> {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.slots.contains_key(&ip) || counts(&inner).1 >= MAX_OUTBOUND_PEERS {
+            return None;
+        }
+        let conn_id = self.next_conn_id();
+        inner.slots.insert(
+            ip,
+            Slot::Dialing {
+                conn_id,
+                handshaking: false,
+            },
+        );
+        Some(conn_id)
+    }
+
+    /// Our dial's TCP connect succeeded: mark it handshaking before the
+    /// Hello goes out. False if an inbound from the peer took the slot while
+    /// we were connecting (then the dial must close without sending).
+    pub fn begin_dial_handshake(&self, ip: IpAddr, conn_id: u64) -> bool {
+        let mut inner = self.inner.lock().unwrap();
+        match inner.slots.get_mut(&ip) {
+            Some(Slot::Dialing {
+                conn_id: c,
+                handshaking,
+            }) if *c == conn_id => {
+                *handshaking = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Our dial failed or was superseded: free the slot if it is still ours.
+    pub fn end_dial(&self, ip: IpAddr, conn_id: u64) {
+        let mut inner = self.inner.lock().unwrap();
+        if matches!(inner.slots.get(&ip), Some(Slot::Dialing { conn_id: c, .. }) if *c == conn_id) {
+            inner.slots.remove(&ip);
+        }
+    }
+
+    /// The dial got its ack: `Dialing{conn}` -> `Connected`, atomically.
+    /// Returns the IP's connect count, or `None` (entry dropped) if the slot
+    /// no longer holds our dial (an inbound from the same peer won meanwhile).
+    pub fn promote_dial(&self, ip: IpAddr, entry: PeerEntry) -> Option<u64> {
+        let mut inner = self.inner.lock().unwrap();
+        match inner.slots.get(&ip) {
+            Some(Slot::Dialing { conn_id, .. }) if *conn_id == entry.conn_id => {
+                inner.slots.insert(ip, Slot::Connected(entry));
+                Some(bump(&mut inner, ip))
+            }
+            _ => None,
+        }
+    }
+
+    /// Inbound handshake validated: admit it unless `ip` is connected, or we
+    /// are dialing it and the tie-break keeps our outbound. Tie-break (both
+    /// sides compute the same): keep the connection dialed by the LOWER
+    /// node id. It applies only when both dials reached the handshake: a dial
+    /// of ours still in TCP connect has sent nothing, so the peer cannot be
+    /// counting on it; the inbound (proof the peer is up) wins. Without this
+    /// a dial stuck connecting to a restarting peer refused that peer's own
+    /// dials for the whole connect timeout.
+    pub fn admit_inbound(&self, ip: IpAddr, ours: &NodeId, entry: PeerEntry) -> (Admission, u64) {
+        let mut inner = self.inner.lock().unwrap();
+        let admission = match inner.slots.get(&ip) {
+            Some(Slot::Connected(_)) => return (Admission::Rejected(DUP_CONNECTED), 0),
+            Some(Slot::Dialing {
+                handshaking: false, ..
+            }) => Admission::AcceptedOverOurDial,
+            Some(Slot::Dialing { .. }) if entry.node_id.0 < ours.0 => {
+                Admission::AcceptedOverOurDial
+            }
+            Some(Slot::Dialing { .. }) => return (Admission::Rejected(DUP_SIMULTANEOUS), 0),
+            None if counts(&inner).0 >= MAX_INBOUND_PEERS => {
+                return (Admission::Rejected(TOO_MANY_INBOUND), 0)
+            }
+            None => Admission::Accepted,
+        };
+        inner.slots.insert(ip, Slot::Connected(entry));
+        let n = bump(&mut inner, ip);
+        (admission, n)
+    }
+
+    /// Whether `ip` is free for a dial (for the dialer's pre-filter).
+    pub fn is_free(&self, ip: IpAddr) -> bool {
+        !self.inner.lock().unwrap().slots.contains_key(&ip)
+    }
+
+    /// Remove the connection `conn_id` of `ip` (only if it is still the one
+    /// registered). Dropping the entry fails its pending requests.
+    pub fn remove(&self, ip: IpAddr, conn_id: u64) -> Option<PeerEntry> {
+        let mut inner = self.inner.lock().unwrap();
+        match inner.slots.get(&ip) {
+            Some(Slot::Connected(p)) if p.conn_id == conn_id => match inner.slots.remove(&ip) {
+                Some(Slot::Connected(p)) => Some(p),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn with_peer<T>(&self, ip: IpAddr, f: impl FnOnce(&mut PeerEntry) -> T) -> Option<T> {
+        let mut inner = self.inner.lock().unwrap();
+        match inner.slots.get_mut(&ip) {
+            Some(Slot::Connected(p)) => Some(f(p)),
+            _ => None,
+        }
+    }
+
+    pub fn send(&self, ip: IpAddr, frame: Bytes) -> Option<Result<(), QueueError>> {
+        let writer = self.with_peer(ip, |p| p.writer.clone())?;
+        Some(writer.try_send(frame))
+    }
+
+    /// Writers of every connected peer except `except`.
+    pub fn writers(&self, except: Option<IpAddr>) -> Vec<WriterHandle> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .slots
+            .iter()
+            .filter_map(|(ip, s)| match s {
+                Slot::Connected(p) if Some(*ip) != except => Some(p.writer.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Register a pending request; `None` if not connected, `Some(Err)` if
+    /// the per-peer cap is reached.
+    pub fn add_pending(
+        &self,
+        ip: IpAddr,
+        id: u64,
+        tx: oneshot::Sender<Response>,
+    ) -> Option<Result<(u64, WriterHandle), ()>> {
+        self.with_peer(ip, |p| {
+            if p.pending.len() >= MAX_PENDING_REQUESTS_PER_PEER {
+                return Err(());
+            }
+            p.pending.insert(id, tx);
+            Ok((p.conn_id, p.writer.clone()))
+        })
+    }
+
+    pub fn cancel_pending(&self, ip: IpAddr, id: u64) {
+        self.with_peer(ip, |p| p.pending.remove(&id));
+    }
+
+    /// Route a response to its caller by id. False if nobody waits for it.
+    pub fn complete(&self, ip: IpAddr, conn_id: u64, id: u64, body: Response) -> bool {
+        let tx = self
+            .with_peer(ip, |p| {
+                if p.conn_id == conn_id {
+                    p.pending.remove(&id)
+                } else {
+                    None
+                }
+            })
+            .flatten();
+        match tx {
+            Some(tx) => tx.send(body).is_ok(),
+            None => false,
+        }
+    }
+
+    pub fn close(&self, ip: IpAddr, reason: &str) {
+        if let Some(c) = self.with_peer(ip, |p| p.closer.clone()) {
+            c.close(reason.to_string());
+        }
+    }
+
+    pub fn close_all(&self, reason: &str) {
+        let closers: Vec<Closer> = {
+            let inner = self.inner.lock().unwrap();
+            inner
+                .slots
+                .values()
+                .filter_map(|s| match s {
+                    Slot::Connected(p) => Some(p.closer.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        for c in closers {
+            c.close(reason.to_string());
+        }
+    }
+
+    /// `(ip, node_id, direction, handshake height, listen port)` per peer.
+    pub fn connected(&self) -> Vec<(IpAddr, NodeId, Direction, u64, u16)> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .slots
+            .iter()
+            .filter_map(|(ip, s)| match s {
+                Slot::Connected(p) => Some((
+                    *ip,
+                    p.node_id,
+                    p.direction,
+                    p.handshake_height,
+                    p.listen_port,
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn connected_count(&self) -> usize {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .slots
+            .values()
+            .filter(|s| matches!(s, Slot::Connected(_)))
+            .count()
+    }
+
+    pub fn peer_views(&self) -> Vec<PeerView> {
+        let inner = self.inner.lock().unwrap();
+        let mut v: Vec<PeerView> = inner
+            .slots
+            .iter()
+            .filter_map(|(ip, s)| match s {
+                Slot::Connected(p) => {
+                    let rtt = p.stats.rtt_us.load(Relaxed);
+                    Some(PeerView {
+                        ip: *ip,
+                        listen_port: p.listen_port,
+                        direction: p.direction,
+                        connection_id: p.conn_id,
+                        connected_at_ms: p.stats.connected_at_ms.load(Relaxed),
+                        last_seen_ms: p.stats.last_seen_ms.load(Relaxed),
+                        rtt_ms: (rtt > 0).then(|| rtt as f64 / 1000.0),
+                        pings_sent: p.stats.pings_sent.load(Relaxed),
+                        pongs_received: p.stats.pongs_received.load(Relaxed),
+                        ping_timeouts: p.stats.ping_timeouts.load(Relaxed),
+                        connects: inner.connects.get(ip).copied().unwrap_or(0),
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        v.sort_by_key(|p| p.ip);
+        v
+    }
+}
+
+fn bump(inner: &mut Inner, ip: IpAddr) -> u64 {
+    let n = inner.connects.entry(ip).or_default();
+    *n += 1;
+    *n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::net::metrics::NetMetrics;
+    use crate::net::writer;
+
+    fn entry(reg: &Registry, conn_id: u64, node_id: u8) -> PeerEntry {
+        let clock = Clock::new(1.0);
+        let closer = Closer::default();
+        let w = writer::spawn(
+            tokio::io::sink(),
+            clock.clone(),
+            closer.clone(),
+            Arc::new(NetMetrics::default()),
+        );
+        let _ = reg;
+        PeerEntry::new(
+            conn_id,
+            Direction::Inbound,
+            NodeId([node_id; 32]),
+            24100,
+            0,
+            w,
+            closer,
+            Arc::new(PeerStats::default()),
+            clock.now(),
+        )
+    }
+
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 12));
+
+    #[tokio::test]
+    async fn a_dial_still_connecting_yields_to_the_peers_inbound() {
+        let reg = Registry::default();
+        let ours = NodeId([1; 32]); // lower id: would win a real tie-break
+        let dial = reg.try_begin_dial(IP).unwrap();
+        let (adm, n) = reg.admit_inbound(IP, &ours, entry(&reg, 99, 9));
+        assert_eq!((adm, n), (Admission::AcceptedOverOurDial, 1));
+        // Our dial then connects: it must not send its Hello.
+        assert!(!reg.begin_dial_handshake(IP, dial));
+    }
+
+    #[tokio::test]
+    async fn handshaking_dials_are_resolved_by_the_lower_node_id_on_both_sides() {
+        // Side A (id 1) and side B (id 9) both reached the handshake.
+        let (a, b) = (Registry::default(), Registry::default());
+        let (ida, idb) = (NodeId([1; 32]), NodeId([9; 32]));
+        let da = a.try_begin_dial(IP).unwrap();
+        let db = b.try_begin_dial(IP).unwrap();
+        assert!(a.begin_dial_handshake(IP, da) && b.begin_dial_handshake(IP, db));
+        // A receives B's hello: B's dial loses (A has the lower id).
+        let (adm_a, _) = a.admit_inbound(IP, &ida, entry(&a, 50, 9));
+        assert_eq!(adm_a, Admission::Rejected(DUP_SIMULTANEOUS));
+        // B receives A's hello: A's dial wins there too.
+        let (adm_b, _) = b.admit_inbound(IP, &idb, entry(&b, 51, 1));
+        assert_eq!(adm_b, Admission::AcceptedOverOurDial);
+        // A's dial is promoted when B's ack arrives; B's own dial is superseded.
+        assert!(a.promote_dial(IP, entry(&a, da, 9)).is_some());
+        assert!(b.promote_dial(IP, entry(&b, db, 1)).is_none());
+    }
+
+    #[tokio::test]
+    async fn an_established_connection_is_never_replaced() {
+        let reg = Registry::default();
+        let (adm, _) = reg.admit_inbound(IP, &NodeId([9; 32]), entry(&reg, 1, 1));
+        assert_eq!(adm, Admission::Accepted);
+        let (adm, _) = reg.admit_inbound(IP, &NodeId([9; 32]), entry(&reg, 2, 1));
+        assert_eq!(adm, Admission::Rejected(DUP_CONNECTED));
+        assert!(reg.try_begin_dial(IP).is_none());
+        assert_eq!(reg.peer_views()[0].connection_id, 1);
+    }
+}

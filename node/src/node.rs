@@ -1,0 +1,90 @@
+//! Assembles one running node from its parts: net, chain, API.
+
+use crate::api::{self, ApiState};
+use crate::chain::genesis::Genesis;
+use crate::chain::service::{self, ChainContext, ChainHandle};
+use crate::clock::Clock;
+use crate::config::NodeConfig;
+use crate::keys;
+use crate::net::{self, NetConfig, NetHandle};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+pub struct Node {
+    pub net: NetHandle,
+    pub chain: ChainHandle,
+    pub p2p_addr: SocketAddr,
+    pub api_addr: SocketAddr,
+    api_stop: CancellationToken,
+    api_task: tokio::task::JoinHandle<()>,
+}
+
+/// Start every part of the node described by `cfg`; returns once the P2P
+/// and API sockets are bound.
+pub async fn start(cfg: &NodeConfig, clock: Clock) -> anyhow::Result<Node> {
+    let genesis = Genesis::load(&cfg.genesis)?;
+    let key = keys::load(&cfg.key)?;
+    let node_id = keys::node_id(&key);
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    let net_cfg = NetConfig {
+        listen_ip: cfg.listen_ip,
+        p2p_port: cfg.p2p_port,
+        network: genesis.network.clone(),
+        genesis_hash: genesis.hash(),
+        node_id,
+        bootstrap: cfg.bootstrap.clone(),
+        height: 0,
+    };
+    let (net, inbound) = net::start(net_cfg, clock.clone())
+        .await
+        .with_context(|| format!("binding P2P on {}", cfg.p2p_addr()))?;
+    let chain = service::start(ChainContext {
+        clock: clock.clone(),
+        genesis,
+        key,
+        masternode: cfg.masternode,
+        data_dir: cfg.data_dir.clone(),
+        net: net.clone(),
+        inbound,
+    })
+    .await?;
+    let api_stop = CancellationToken::new();
+    let state = ApiState {
+        net: net.clone(),
+        chain: chain.clone(),
+        clock,
+        node_id: node_id.to_hex(),
+        ip: cfg.listen_ip,
+        masternode: cfg.masternode,
+    };
+    let api_task = api::serve(cfg.api_addr(), state, api_stop.clone().cancelled_owned()).await?;
+    info!(
+        name = %cfg.name,
+        ip = %cfg.listen_ip,
+        node_id = %node_id,
+        p2p = %cfg.p2p_addr(),
+        api = %cfg.api_addr(),
+        "node started"
+    );
+    Ok(Node {
+        net,
+        chain,
+        p2p_addr: cfg.p2p_addr(),
+        api_addr: cfg.api_addr(),
+        api_stop,
+        api_task,
+    })
+}
+
+impl Node {
+    /// Close every connection with reason `shutdown`, then stop the API.
+    pub async fn shutdown(self) {
+        self.net.shutdown().await;
+        self.api_stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.api_task).await;
+    }
+}

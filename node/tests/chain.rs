@@ -1,0 +1,182 @@
+//! The chain with real `timed` processes over TCP on 127.x loopback:
+//! agreement, fault tolerance (1 of 4 and 2 of 4 down), catch-up of a fresh
+//! node from one peer, SIGKILL survival and transaction propagation.
+//!
+//! Block interval 2 s at --time-scale 10: a block every ~200 ms of wall time.
+//! Every wait is a generous poll-until-condition (a loaded 2-core machine).
+
+mod chain_support;
+
+use chain_support::Cluster;
+use std::time::Duration;
+use timed::api::types::EventKind;
+use timed::chain::tx::build_transfer;
+use timed::chain::types::{OutPoint, TxOut};
+use timed::keys;
+
+const INTERVAL: Duration = Duration::from_secs(2);
+const SCALE: f64 = 10.0;
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_masternodes_agree_and_continue_with_one_stopped() {
+    let mut c = Cluster::new(33, 1, 4, 4, INTERVAL, SCALE);
+    c.start_all();
+    c.wait_height(&[0, 1, 2, 3], 5, WAIT).await;
+    let (h, _) = c.wait_same_tip(&[0, 1, 2, 3], WAIT).await;
+    c.assert_same_chain(&[0, 1, 2, 3], h).await;
+
+    // 3 of 4 is more than 2/3 of the weight: blocks continue.
+    c.stop(3);
+    let before = c.height(0).await.unwrap();
+    c.wait_height(&[0, 1, 2], before + 5, WAIT).await;
+    let (h, _) = c.wait_same_tip(&[0, 1, 2], WAIT).await;
+    c.assert_same_chain(&[0, 1, 2], h).await;
+    // Finalized blocks carry their commits.
+    let (b, _) = c.block(1, h).await.unwrap();
+    assert!(b.commit.is_some_and(|cm| cm.signatures.len() >= 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_four_stopped_finalize_nothing_and_resume_after_restart() {
+    let mut c = Cluster::new(33, 2, 4, 4, INTERVAL, SCALE);
+    c.start_all();
+    c.wait_height(&[0, 1, 2, 3], 3, WAIT).await;
+    c.stop(2);
+    c.stop(3);
+    // Let anything already in flight land, then watch: nothing may finalize.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stalled = c.heights(&[0, 1]).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        c.heights(&[0, 1]).await,
+        stalled,
+        "a 2/4 minority finalized a block"
+    );
+    let (h, _) = c.wait_same_tip(&[0, 1], WAIT).await;
+    c.assert_same_chain(&[0, 1], h).await;
+
+    c.start(2);
+    c.start(3);
+    c.wait_height(&[0, 1, 2, 3], h + 3, WAIT).await;
+    let (h2, _) = c.wait_same_tip(&[0, 1, 2, 3], WAIT).await;
+    c.assert_same_chain(&[0, 1, 2, 3], h2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_node_catches_up_from_a_single_peer() {
+    let mut c = Cluster::new(33, 3, 5, 4, INTERVAL, SCALE);
+    for k in 0..4 {
+        c.start(k);
+    }
+    c.wait_height(&[0, 1, 2, 3], 15, WAIT).await;
+    // The follower knows exactly one peer and has an empty data dir.
+    let peer = c.p2p_addr(0).to_string();
+    c.set_args(4, &["--bootstrap", &peer]);
+    assert!(!c.data_dir(4).exists());
+    c.start(4);
+    let target = c.height(0).await.unwrap();
+    c.wait_height(&[4], target, WAIT).await;
+    let (h, _) = c.wait_same_tip(&[0, 4], WAIT).await;
+    c.assert_same_chain(&[0, 4], h).await;
+    let started = c.events(4, EventKind::SyncStarted).await;
+    assert!(!started.is_empty(), "the follower logged a sync");
+    assert!(!c.status(4).await.unwrap().masternode);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_run_restarts_with_the_chain_intact() {
+    let mut c = Cluster::new(33, 4, 4, 4, INTERVAL, SCALE);
+    c.start_all();
+    c.wait_height(&[0, 1, 2, 3], 4, WAIT).await;
+    let before = c.height(1).await.unwrap();
+    c.kill(1);
+    // Killed while the others keep finalizing: restart on the same data dir.
+    c.start(1);
+    c.wait_height(&[1], before, Duration::from_secs(20)).await;
+    c.assert_same_chain(&[0, 1], before).await;
+    let target = c.height(0).await.unwrap() + 3;
+    c.wait_height(&[0, 1, 2, 3], target, WAIT).await;
+    let (h, _) = c.wait_same_tip(&[0, 1, 2, 3], WAIT).await;
+    c.assert_same_chain(&[0, 1, 2, 3], h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_submitted_to_one_node_ends_up_in_every_chain() {
+    let mut c = Cluster::new(33, 5, 4, 4, INTERVAL, SCALE);
+    c.start_all();
+    c.wait_height(&[0, 1, 2, 3], 2, WAIT).await;
+
+    let wallet = c.net.nodes[0].wallet.clone();
+    let to = keys::pubkey(&c.net.nodes[3].wallet);
+    let utxos: Vec<(OutPoint, TxOut)> = {
+        let v = c
+            .get_json(0, &format!("/utxos/{}", keys::pubkey(&wallet)))
+            .await;
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                (
+                    serde_json::from_value(u["outpoint"].clone()).unwrap(),
+                    serde_json::from_value(u["output"].clone()).unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(utxos.len(), 1, "the genesis allocation");
+    let tx = build_transfer(&wallet, &utxos, to, 1234).unwrap();
+    let body = serde_json::to_string(&tx).unwrap();
+    let (code, v) = c.post_json(0, "/tx", body.clone()).await;
+    assert_eq!(code, 200, "{v}");
+    let txid = v["txid"].as_str().unwrap().to_string();
+
+    // Rejections come back as 4xx with a reason.
+    let (code, v) = c.post_json(0, "/tx", body).await;
+    assert!((400..500).contains(&code), "{code} {v}");
+    assert!(v["error"].as_str().unwrap().len() > 5);
+    let (code, v) = c.post_json(0, "/tx", "{not json".into()).await;
+    assert_eq!(code, 400, "{v}");
+    let double = build_transfer(&wallet, &utxos, to, 7).unwrap();
+    let (code, v) = c
+        .post_json(0, "/tx", serde_json::to_string(&double).unwrap())
+        .await;
+    assert!((400..500).contains(&code), "{code} {v}");
+    assert!(v["error"].as_str().unwrap().contains("double spend"), "{v}");
+
+    // Wait until every node has the tx in a block.
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut found_at = vec![None; 4];
+    while found_at.iter().any(|f| f.is_none()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tx not everywhere: {found_at:?}"
+        );
+        for (k, slot) in found_at.iter_mut().enumerate() {
+            if slot.is_some() {
+                continue;
+            }
+            let h = c.height(k).await.unwrap_or(0);
+            for height in 1..=h {
+                if let Some((b, _)) = c.block(k, height).await {
+                    if b.txs
+                        .iter()
+                        .any(|t| timed::chain::tx::txid(t).to_hex() == txid)
+                    {
+                        *slot = Some(height);
+                        break;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(found_at.iter().all(|h| *h == found_at[0]), "{found_at:?}");
+    // The recipient's output is spendable everywhere.
+    let v = c.get_json(2, &format!("/utxos/{to}")).await;
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["output"]["amount"] == 1234));
+}
