@@ -1,0 +1,488 @@
+//! Each bug signature from the seeds fails exactly its check, with the first
+//! violation's time and nodes; a clean timeline passes everything; faults
+//! excuse exactly what they should.
+
+use super::testkit::{name, scenario, Net, MIN, SEC};
+use super::{evaluate, CheckResult, Violation};
+use crate::observe::model::{Timeline, TxRecord};
+use crate::scenario::parse;
+
+/// Assert that only `failing` fails and return its first violation.
+fn only_fails(results: &[CheckResult], failing: &str) -> Violation {
+    for r in results {
+        if r.name == failing {
+            assert!(!r.passed, "{failing} should fail: {}", r.details);
+        } else {
+            assert!(
+                r.passed,
+                "{} should pass, failed with {:?} ({})",
+                r.name, r.first_violation, r.details
+            );
+        }
+    }
+    results
+        .iter()
+        .find(|r| r.name == failing)
+        .and_then(|r| r.first_violation.clone())
+        .expect("the failing check is in the scenario")
+}
+
+fn all_pass(results: &[CheckResult]) {
+    for r in results {
+        assert!(
+            r.passed,
+            "{} failed: {:?} ({})",
+            r.name, r.first_violation, r.details
+        );
+    }
+}
+
+fn nodes(v: &Violation) -> Vec<&str> {
+    v.nodes.iter().map(String::as_str).collect()
+}
+
+fn run(net: &Net) -> Vec<CheckResult> {
+    evaluate(&scenario(net.n), &net.build())
+}
+
+#[test]
+fn clean_timeline_passes_every_check() {
+    let results = run(&Net::new(6));
+    assert_eq!(results.len(), 5);
+    all_pass(&results);
+    let nc = &results[0];
+    assert!(
+        nc.details
+            .starts_with("15 pairs, 15 connected once; 0 reconnects and 0 ping timeouts"),
+        "{}",
+        nc.details
+    );
+    assert!(
+        results[2].details.contains("6 nodes at height 60"),
+        "{}",
+        results[2].details
+    );
+}
+
+#[test]
+fn ping_timeout_cycling_every_90s_fails_no_cycling() {
+    // The seeds' signature: unread pongs, a ping timeout and a reconnect
+    // every 90 s. The one at 1m35s falls in the warm-up (2 min).
+    let mut net = Net::new(6);
+    net.cycle(1, 2, 95 * SEC, 90 * SEC);
+    let v = only_fails(&run(&net), "no_cycling");
+    assert_eq!(v.t, 185 * SEC);
+    assert_eq!(nodes(&v), ["n1", "n2"]);
+    assert!(v.message.contains("ping timeout"), "{}", v.message);
+}
+
+#[test]
+fn two_kernel_sockets_for_one_pair_fail_one_peer_per_ip() {
+    let mut net = Net::new(6);
+    net.kernel_duplicate(3, 4, 10 * MIN);
+    let v = only_fails(&run(&net), "one_peer_per_ip");
+    assert_eq!(v.t, 10 * MIN);
+    assert_eq!(nodes(&v), ["n3", "n4"]);
+    assert!(
+        v.message.starts_with("kernel view: n3 holds 2"),
+        "{}",
+        v.message
+    );
+}
+
+#[test]
+fn node_stuck_at_height_zero_fails_common_height() {
+    let mut net = Net::new(6);
+    net.stuck(6, 0);
+    let v = only_fails(&run(&net), "common_height");
+    assert_eq!(v.t, 60 * MIN, "reported at the deadline (the end)");
+    assert_eq!(nodes(&v), ["n6"]);
+    assert!(v.message.contains("n6 at height 0"), "{}", v.message);
+}
+
+#[test]
+fn two_hashes_at_one_height_fail_no_fork() {
+    let mut net = Net::new(6);
+    net.bad_hash(5, 10);
+    let v = only_fails(&run(&net), "no_fork");
+    assert_eq!(v.t, 10 * MIN);
+    assert_eq!(nodes(&v), ["n1", "n5"]);
+    assert!(v.message.contains("fork at height 10"), "{}", v.message);
+}
+
+#[test]
+fn a_disconnect_nobody_logged_fails_no_cycling() {
+    // The kernel socket goes away between polls; no node logs anything and
+    // both still list each other.
+    let mut net = Net::new(6);
+    net.kernel_vanish(2, 5, 20 * MIN + 5);
+    let v = only_fails(&run(&net), "no_cycling");
+    assert_eq!(v.t, 20 * MIN + 10 * SEC, "seen at the next poll");
+    assert_eq!(nodes(&v), ["n2", "n5"]);
+    assert!(
+        v.message.contains("no node logged a disconnect"),
+        "{}",
+        v.message
+    );
+    assert!(
+        v.message.contains("still reports it connected"),
+        "{}",
+        v.message
+    );
+}
+
+#[test]
+fn silent_socket_replacement_is_a_kernel_reconnect() {
+    // The node view is perfect but the kernel shows the pair's 4-tuple
+    // changing: the node reconnected without telling anyone.
+    let mut net = Net::new(4);
+    net.close(1, 3, 30 * MIN + 1, None).open(1, 3, 30 * MIN + 2);
+    let mut tl = net.build();
+    // Hide the node-view evidence: no events, counters unchanged.
+    tl.events.retain(|e| e.t < 30 * MIN);
+    for s in &mut tl.samples {
+        for p in s.peers.iter_mut().flatten() {
+            p.connects = 1;
+        }
+    }
+    let results = evaluate(&scenario(4), &tl);
+    let v = only_fails(&results, "no_cycling");
+    assert_eq!(v.t, 30 * MIN + 10 * SEC);
+    assert_eq!(nodes(&v), ["n1", "n3"]);
+    assert!(v.message.starts_with("kernel view"), "{}", v.message);
+}
+
+#[test]
+fn lost_peer_breaks_the_full_mesh() {
+    // n4 drops n2 (logged) and never reconnects.
+    let mut net = Net::new(4);
+    net.close(2, 4, 40 * MIN + 1, Some("peer closed"));
+    let results = run(&net);
+    let mesh = results
+        .iter()
+        .find(|r| r.name == "one_peer_per_ip")
+        .unwrap();
+    let v = mesh.first_violation.as_ref().expect("mesh broken");
+    assert_eq!(v.t, 40 * MIN + 10 * SEC);
+    assert_eq!(nodes(v), ["n2", "n4"]);
+    assert!(v.message.contains("missing: n4"), "{}", v.message);
+    // And no_cycling names the unexplained disconnect.
+    let nc = results.iter().find(|r| r.name == "no_cycling").unwrap();
+    assert_eq!(nc.first_violation.as_ref().unwrap().t, 40 * MIN + 1);
+}
+
+#[test]
+fn partition_with_one_reconnect_after_heal_passes() {
+    let mut net = Net::new(6);
+    net.partition(&[&[1, 2, 3], &[4, 5, 6]], 20 * MIN, 25 * MIN);
+    let results = run(&net);
+    all_pass(&results);
+    assert!(
+        results[0]
+            .details
+            .contains("9 expected reconnects in 9 pair fault windows"),
+        "{}",
+        results[0].details
+    );
+}
+
+#[test]
+fn reconnect_storm_after_heal_fails_no_cycling() {
+    let mut net = Net::new(6);
+    net.partition(&[&[1, 2, 3], &[4, 5, 6]], 20 * MIN, 25 * MIN);
+    // After the heal's reconnect (25m02s), n1-n4 flaps three more times.
+    for k in 1..=3 {
+        net.reconnect(1, 4, 25 * MIN + k * 20 * SEC, "connection reset");
+    }
+    let v = only_fails(&run(&net), "no_cycling");
+    assert_eq!(v.t, 25 * MIN + 20 * SEC + 500);
+    assert_eq!(nodes(&v), ["n1", "n4"]);
+    assert!(v.message.contains("reconnect storm"), "{}", v.message);
+}
+
+#[test]
+fn pair_not_reconnected_after_heal_fails() {
+    let mut net = Net::new(4);
+    net.partition(&[&[1, 2], &[3, 4]], 20 * MIN, 25 * MIN);
+    // Forget the reconnect of n1-n3.
+    let mut tl = net.build();
+    tl.events.retain(|e| {
+        !(e.t > 25 * MIN
+            && e.t < 26 * MIN
+            && ["n1", "n3"].contains(&e.node.as_str())
+            && e.event
+                .peer_ip
+                .is_some_and(|ip| ip == super::testkit::ip(1) || ip == super::testkit::ip(3)))
+    });
+    for s in tl.samples.iter_mut().filter(|s| s.t > 25 * MIN) {
+        let other = match s.node.as_str() {
+            "n1" => super::testkit::ip(3),
+            "n3" => super::testkit::ip(1),
+            _ => continue,
+        };
+        if let Some(ps) = s.peers.as_mut() {
+            ps.retain(|p| p.ip != other);
+        }
+        if let Some(ks) = s.kernel.as_mut() {
+            ks.retain(|k| k.remote_ip != other);
+        }
+    }
+    let results = evaluate(&scenario(4), &tl);
+    let nc = results.iter().find(|r| r.name == "no_cycling").unwrap();
+    let v = nc.first_violation.as_ref().expect("must fail");
+    assert!(v.message.contains("had not reconnected"), "{}", v.message);
+    assert_eq!(nodes(v), ["n1", "n3"]);
+}
+
+#[test]
+fn minority_side_stalling_is_not_a_progress_failure_but_a_majority_stall_is() {
+    // 2 | 4 split of 6 masternodes: the 4 side has 4/6 = 2/3, not more than
+    // 2/3, so nobody is expected to progress; all blocks stop.
+    let mut net = Net::new(6);
+    net.partition(&[&[1, 2], &[3, 4, 5, 6]], 20 * MIN, 30 * MIN);
+    let mut tl = net.build();
+    freeze_heights(&mut tl, 20 * MIN, 30 * MIN);
+    let results = evaluate(&scenario(6), &tl);
+    let progress = results.iter().find(|r| r.name == "progress").unwrap();
+    assert!(progress.passed, "{:?}", progress.first_violation);
+
+    // 1 | 5 split: the 5 side holds a quorum and must keep producing.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN, 30 * MIN);
+    let mut tl = net.build();
+    freeze_heights(&mut tl, 20 * MIN, 30 * MIN);
+    let results = evaluate(&scenario(6), &tl);
+    let progress = results.iter().find(|r| r.name == "progress").unwrap();
+    let v = progress.first_violation.as_ref().expect("majority stalled");
+    assert_eq!(
+        v.t,
+        25 * MIN,
+        "5 block intervals after the partition started"
+    );
+    assert_eq!(nodes(v), ["n2", "n3", "n4", "n5", "n6"]);
+}
+
+/// Every node keeps the height it had at `from` until `to`.
+fn freeze_heights(tl: &mut Timeline, from: u64, to: u64) {
+    for s in tl.samples.iter_mut().filter(|s| s.t >= from && s.t < to) {
+        if let Some(st) = s.status.as_mut() {
+            st.height = from / MIN;
+            st.tip_hash = format!("h{}", st.height);
+        }
+    }
+}
+
+#[test]
+fn tx_delivery_names_the_nodes_missing_a_transaction() {
+    let text = r#"
+name = "tx"
+duration = "1h"
+[network]
+nodes = 3
+[workload]
+tx_interval = "1m"
+[[check]]
+kind = "tx_delivery"
+"#;
+    let sc = parse(text, "tx.toml").unwrap();
+    let mut tl = Net::new(3).build();
+    tl.txs_submitted = vec![
+        TxRecord {
+            t: 5 * MIN,
+            txid: "aa".into(),
+            node: "n1".into(),
+        },
+        TxRecord {
+            t: 6 * MIN,
+            txid: "bb".into(),
+            node: "n2".into(),
+        },
+        // Too close to the end to be required.
+        TxRecord {
+            t: 59 * MIN,
+            txid: "cc".into(),
+            node: "n2".into(),
+        },
+    ];
+    for i in 1..=3 {
+        tl.txs_in_chain
+            .insert(name(i), ["aa".to_string(), "bb".to_string()].into());
+    }
+    let r = &evaluate(&sc, &tl)[0];
+    assert!(r.passed, "{:?}", r.first_violation);
+
+    tl.txs_in_chain.get_mut("n3").unwrap().remove("bb");
+    let r = &evaluate(&sc, &tl)[0];
+    let v = r.first_violation.as_ref().unwrap();
+    assert_eq!((v.t, nodes(v)), (6 * MIN, vec!["n3"]));
+
+    tl.txs_submitted.clear();
+    assert!(
+        !evaluate(&sc, &tl)[0].passed,
+        "no accepted tx at all is a failure"
+    );
+}
+
+#[test]
+fn restart_with_one_reconnect_per_peer_passes() {
+    let mut net = Net::new(6);
+    net.restart(3, 20 * MIN, 21 * MIN);
+    let results = run(&net);
+    all_pass(&results);
+    assert!(
+        results[0].details.contains("5 expected reconnects"),
+        "{}",
+        results[0].details
+    );
+}
+
+#[test]
+fn restart_followed_by_a_second_reconnect_is_a_storm() {
+    let mut net = Net::new(6);
+    net.restart(3, 20 * MIN, 21 * MIN);
+    net.reconnect(3, 5, 22 * MIN, "ping timeout");
+    let v = only_fails(&run(&net), "no_cycling");
+    assert_eq!((v.t, nodes(&v)), (22 * MIN + 500, vec!["n3", "n5"]));
+}
+
+#[test]
+fn late_joiner_connecting_at_its_start_passes() {
+    let mut net = Net::new(5);
+    net.late(5, 30 * MIN);
+    all_pass(&run(&net));
+}
+
+#[test]
+fn foreign_genesis_node_is_ignored_by_every_check() {
+    let mut sc = scenario(5);
+    sc.nodes.push(crate::scenario::NodeSpec {
+        name: "n5".into(),
+        start_at: None,
+        bootstrap: None,
+        foreign_genesis: true,
+    });
+    let mut net = Net::new(5);
+    net.refused(5).stuck(5, 0).bad_hash(5, 0);
+    all_pass(&evaluate(&sc, &net.build()));
+    // Without the flag the same timeline is a broken mesh, a stuck node and a fork.
+    let results = evaluate(&scenario(5), &net.build());
+    for failing in ["one_peer_per_ip", "common_height", "no_fork"] {
+        assert!(
+            !results.iter().find(|r| r.name == failing).unwrap().passed,
+            "{failing}"
+        );
+    }
+}
+
+#[test]
+fn a_duplicate_socket_seen_in_a_single_poll_is_a_tie_break_not_a_bug() {
+    let mut net = Net::new(4);
+    net.kernel_duplicate_during(1, 2, 10 * MIN, 10 * MIN + 5 * SEC);
+    all_pass(&run(&net));
+    let mut net = Net::new(4);
+    net.kernel_duplicate_during(1, 2, 10 * MIN, 10 * MIN + 15 * SEC);
+    let v = only_fails(&run(&net), "one_peer_per_ip");
+    assert_eq!((v.t, nodes(&v)), (10 * MIN, vec!["n1", "n2"]));
+}
+
+#[test]
+fn flapping_link_with_one_reconnect_per_heal_passes_and_an_extra_one_fails() {
+    // As in scenarios/flapping-link.toml: n1 cut off for 3 min every 6 min.
+    // The grace periods merge the five faults into one window per pair,
+    // which then allows five reconnects.
+    let flapping = || {
+        let mut net = Net::new(6);
+        for k in 0..5 {
+            let start = 5 * MIN + k * 6 * MIN;
+            net.partition(&[&[1], &[2, 3, 4, 5, 6]], start, start + 3 * MIN);
+        }
+        net
+    };
+    let results = run(&flapping());
+    all_pass(&results);
+    assert!(
+        results[0]
+            .details
+            .contains("25 expected reconnects in 5 pair fault windows"),
+        "{}",
+        results[0].details
+    );
+
+    let mut net = flapping();
+    net.reconnect(1, 2, 33 * MIN, "connection reset");
+    let v = only_fails(&run(&net), "no_cycling");
+    assert_eq!((v.t, nodes(&v)), (33 * MIN + 500, vec!["n1", "n2"]));
+    assert!(v.message.contains("6 times"), "{}", v.message);
+}
+
+/// Dial attempts into a paused peer: its kernel completes each TCP handshake
+/// (the backlog) though the frozen process never answers, so the dialer's
+/// kernel shows a new socket per attempt while the fault is in force.
+fn paused_with_dial_attempts(net: &mut Net, then: impl FnOnce(&mut Net)) -> Timeline {
+    net.restart(3, 20 * MIN, 25 * MIN);
+    then(net);
+    let mut tl = net.build();
+    tl.faults[0].action = "pause".into();
+    for s in tl.samples.iter_mut().filter(|s| s.node == "n1") {
+        if s.t > 21 * MIN && s.t < 25 * MIN {
+            let attempt = 40_000 + (s.t / MIN) as u16; // a new port each minute
+            s.kernel
+                .as_mut()
+                .unwrap()
+                .push(crate::observe::model::KernelConn {
+                    local_ip: super::testkit::ip(1),
+                    local_port: attempt,
+                    remote_ip: super::testkit::ip(3),
+                    remote_port: 24100,
+                });
+        }
+    }
+    tl
+}
+
+#[test]
+fn dial_attempts_into_a_paused_peer_are_not_reconnects() {
+    let tl = paused_with_dial_attempts(&mut Net::new(6), |_| {});
+    all_pass(&evaluate(&scenario(6), &tl));
+}
+
+#[test]
+fn a_second_reconnect_after_a_pause_is_still_a_storm() {
+    let tl = paused_with_dial_attempts(&mut Net::new(6), |net| {
+        net.reconnect(1, 3, 27 * MIN, "ping timeout");
+    });
+    let v = only_fails(&evaluate(&scenario(6), &tl), "no_cycling");
+    assert_eq!(nodes(&v), ["n1", "n3"]);
+}
+
+#[test]
+fn a_minority_that_keeps_finalizing_during_a_partition_fails_progress() {
+    // 1 | 5 split: n1 alone cannot reach a quorum, yet it reports new
+    // blocks during the cut (as a forking node would).
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN, 30 * MIN);
+    let mut tl = net.build();
+    for s in tl.samples.iter_mut().filter(|s| s.node == "n1") {
+        if let Some(st) = s.status.as_mut() {
+            st.height = s.t / MIN; // keeps growing through the cut
+        }
+    }
+    let results = evaluate(&scenario(6), &tl);
+    let progress = results.iter().find(|r| r.name == "progress").unwrap();
+    let v = progress
+        .first_violation
+        .as_ref()
+        .expect("minority finalized");
+    assert_eq!(nodes(v), ["n1"]);
+    assert_eq!(v.t, 22 * MIN, "first sample two blocks past the cut");
+    assert!(
+        v.message.contains("cut it off from every quorum"),
+        "{}",
+        v.message
+    );
+
+    // The same partition with n1 stalled (as BFT must) passes.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN, 30 * MIN);
+    all_pass(&evaluate(&scenario(6), &net.build()));
+}

@@ -1,0 +1,306 @@
+//! A read-only index over a [`Timeline`] that every check shares: node
+//! liveness, who is ignored, fault windows per pair, quorum sides.
+
+use crate::observe::model::{FaultSpan, KernelConn, Sample, Timeline};
+use crate::scenario::Scenario;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// Fault actions that take a node's process away (its connections drop).
+const PROCESS_FAULTS: &[&str] = &["kill", "restart", "pause", "wipe", "clock_skew"];
+
+/// A time window in which a pair (or node) is excused; `faults` is how many
+/// fault spans were merged into it (each may cost one reconnect).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub start: u64,
+    pub end: u64,
+    pub faults: usize,
+}
+
+impl Window {
+    pub fn contains(&self, t: u64) -> bool {
+        t >= self.start && t <= self.end
+    }
+}
+
+pub struct View<'a> {
+    pub tl: &'a Timeline,
+    /// Nodes the checks look at (all but foreign-genesis ones), in order.
+    pub nodes: Vec<String>,
+    pub ignored: BTreeSet<String>,
+    pub masternodes: BTreeSet<String>,
+    ip_to_name: BTreeMap<IpAddr, String>,
+    samples: BTreeMap<String, Vec<&'a Sample>>,
+    /// First time each node was seen up.
+    pub first_up: BTreeMap<String, u64>,
+    /// Typical gap between two polls of one node (slack for matching views).
+    pub poll: u64,
+}
+
+impl<'a> View<'a> {
+    pub fn new(scenario: &Scenario, tl: &'a Timeline) -> Self {
+        let ignored: BTreeSet<String> = scenario.foreign_nodes().into_iter().collect();
+        let nodes: Vec<String> = tl
+            .nodes
+            .iter()
+            .map(|n| n.name.clone())
+            .filter(|n| !ignored.contains(n))
+            .collect();
+        let masternodes = tl
+            .nodes
+            .iter()
+            .filter(|n| n.masternode && !ignored.contains(&n.name))
+            .map(|n| n.name.clone())
+            .collect();
+        let ip_to_name = tl.nodes.iter().map(|n| (n.ip, n.name.clone())).collect();
+        let mut samples: BTreeMap<String, Vec<&Sample>> = BTreeMap::new();
+        for s in &tl.samples {
+            samples.entry(s.node.clone()).or_default().push(s);
+        }
+        let first_up = samples
+            .iter()
+            .filter_map(|(n, ss)| ss.iter().find(|s| s.up).map(|s| (n.clone(), s.t)))
+            .collect();
+        let mut gaps: Vec<u64> = samples
+            .values()
+            .flat_map(|ss| ss.windows(2).map(|w| w[1].t - w[0].t))
+            .filter(|g| *g > 0)
+            .collect();
+        gaps.sort_unstable();
+        let poll = gaps.get(gaps.len() / 2).copied().unwrap_or(1000);
+        View {
+            tl,
+            nodes,
+            ignored,
+            masternodes,
+            ip_to_name,
+            samples,
+            first_up,
+            poll,
+        }
+    }
+
+    /// The name of the (non-ignored or ignored) node with this IP.
+    pub fn name_of(&self, ip: IpAddr) -> Option<&str> {
+        self.ip_to_name.get(&ip).map(String::as_str)
+    }
+
+    pub fn ip_of(&self, node: &str) -> Option<IpAddr> {
+        self.tl.node(node).map(|n| n.ip)
+    }
+
+    pub fn samples_of(&self, node: &str) -> &[&'a Sample] {
+        self.samples.get(node).map_or(&[], Vec::as_slice)
+    }
+
+    /// The node's latest sample at or before `t`.
+    pub fn latest(&self, node: &str, t: u64) -> Option<&'a Sample> {
+        let ss = self.samples_of(node);
+        let i = ss.partition_point(|s| s.t <= t);
+        (i > 0).then(|| ss[i - 1])
+    }
+
+    /// Up (running, API answering) according to its latest sample.
+    pub fn running(&self, node: &str, t: u64) -> bool {
+        self.latest(node, t).is_some_and(|s| s.up)
+    }
+
+    /// All distinct sample times, sorted.
+    pub fn sample_times(&self) -> Vec<u64> {
+        let set: BTreeSet<u64> = self.tl.samples.iter().map(|s| s.t).collect();
+        set.into_iter().collect()
+    }
+
+    /// Whether the fault cuts `a` from `b` (either direction).
+    pub fn cuts_pair(f: &FaultSpan, a: &str, b: &str) -> bool {
+        if f.action != "partition" {
+            return false;
+        }
+        if f.cuts.is_empty() {
+            // No directed cuts recorded: `nodes` sit behind the cut.
+            let (ia, ib) = (
+                f.nodes.iter().any(|n| n == a),
+                f.nodes.iter().any(|n| n == b),
+            );
+            return ia != ib;
+        }
+        f.cuts
+            .iter()
+            .any(|(x, y)| (x == a && y == b) || (x == b && y == a))
+    }
+
+    /// Whether the fault takes `node`'s process away.
+    pub fn hits_node(f: &FaultSpan, node: &str) -> bool {
+        PROCESS_FAULTS.contains(&f.action.as_str()) && f.nodes.iter().any(|n| n == node)
+    }
+
+    fn fault_end(&self, f: &FaultSpan) -> u64 {
+        f.end.unwrap_or(self.tl.end).max(f.start)
+    }
+
+    /// Merged windows `[start, end + grace]` of the faults that may
+    /// disconnect `a` from `b`.
+    pub fn pair_windows(&self, a: &str, b: &str, grace: u64) -> Vec<Window> {
+        self.windows(
+            |f| Self::cuts_pair(f, a, b) || Self::hits_node(f, a) || Self::hits_node(f, b),
+            grace,
+        )
+    }
+
+    /// Merged windows of every fault that disturbs the network (partitions
+    /// and process faults; `loss` and `clock_skew` must not disturb it).
+    pub fn disturbance_windows(&self, grace: u64) -> Vec<Window> {
+        self.windows(
+            |f| f.action == "partition" || PROCESS_FAULTS.contains(&f.action.as_str()),
+            grace,
+        )
+    }
+
+    fn windows(&self, pick: impl Fn(&FaultSpan) -> bool, grace: u64) -> Vec<Window> {
+        let mut ws: Vec<Window> = self
+            .tl
+            .faults
+            .iter()
+            .filter(|f| pick(f))
+            .map(|f| Window {
+                start: f.start,
+                end: self.fault_end(f).saturating_add(grace),
+                faults: 1,
+            })
+            .collect();
+        ws.sort_by_key(|w| w.start);
+        let mut merged: Vec<Window> = Vec::new();
+        for w in ws {
+            match merged.last_mut() {
+                Some(m) if w.start <= m.end => {
+                    m.end = m.end.max(w.end);
+                    m.faults += w.faults;
+                }
+                _ => merged.push(w),
+            }
+        }
+        merged
+    }
+
+    /// Whether a fault that may disconnect `a` from `b` is still in force at
+    /// `t` (a partition between them, or a process fault on either one),
+    /// as opposed to the grace period after it.
+    pub fn fault_active(&self, a: &str, b: &str, t: u64) -> bool {
+        self.tl.faults.iter().any(|f| {
+            t >= f.start
+                && t < self.fault_end(f)
+                && (Self::cuts_pair(f, a, b) || Self::hits_node(f, a) || Self::hits_node(f, b))
+        })
+    }
+
+    /// Whether `a` and `b` are cut from each other at `t`.
+    pub fn separated(&self, a: &str, b: &str, t: u64) -> bool {
+        self.tl
+            .faults
+            .iter()
+            .any(|f| t >= f.start && f.end.is_none_or(|e| t < e) && Self::cuts_pair(f, a, b))
+    }
+
+    /// The running nodes `node` can reach at `t`, directly or through
+    /// others (consensus messages are relayed), itself included.
+    pub fn component(&self, node: &str, t: u64) -> Vec<String> {
+        let up: Vec<&String> = self.nodes.iter().filter(|n| self.running(n, t)).collect();
+        let mut seen = vec![node.to_string()];
+        let mut i = 0;
+        while i < seen.len() {
+            let cur = seen[i].clone();
+            for u in &up {
+                if !seen.iter().any(|s| s == *u) && !self.separated(&cur, u, t) {
+                    seen.push((*u).clone());
+                }
+            }
+            i += 1;
+        }
+        seen
+    }
+
+    /// Whether `node` is cut off from every quorum at `t` by a partition:
+    /// everything it can reach holds no more than 2/3 of the masternodes.
+    pub fn cut_from_quorum(&self, node: &str, t: u64) -> bool {
+        let partitioned = self
+            .tl
+            .faults
+            .iter()
+            .any(|f| f.action == "partition" && t >= f.start && t < self.fault_end(f));
+        let total = self.masternodes.len();
+        partitioned && total > 0 && {
+            let reach = self.component(node, t);
+            let mn = self
+                .masternodes
+                .iter()
+                .filter(|m| reach.contains(m))
+                .count();
+            3 * mn <= 2 * total
+        }
+    }
+
+    /// The largest group of running masternodes that all reach each other at
+    /// `t` and hold more than 2/3 of the masternodes (equal weights), if any.
+    ///
+    /// Conservative on purpose: a group counts only if it is a clique of the
+    /// "not separated" relation (a `bridge` node's neighbourhood is not), so
+    /// progress is never demanded where consensus may legitimately stall.
+    pub fn quorum_side(&self, t: u64) -> Option<Vec<String>> {
+        let total = self.masternodes.len();
+        if total == 0 {
+            return None;
+        }
+        let up: Vec<&String> = self
+            .masternodes
+            .iter()
+            .filter(|m| self.running(m, t))
+            .collect();
+        let mut best: Option<Vec<String>> = None;
+        for v in &up {
+            let group: Vec<&String> = up
+                .iter()
+                .copied()
+                .filter(|u| u == v || !self.separated(v, u, t))
+                .collect();
+            let clique = group
+                .iter()
+                .all(|x| group.iter().all(|y| x == y || !self.separated(x, y, t)));
+            if clique
+                && 3 * group.len() > 2 * total
+                && best.as_ref().is_none_or(|b| group.len() > b.len())
+            {
+                best = Some(group.into_iter().cloned().collect());
+            }
+        }
+        best
+    }
+
+    /// Kernel connections of `node`'s sample to `peer` on the P2P port.
+    pub fn kernel_to<'s>(
+        &self,
+        sample: &'s Sample,
+        peer: IpAddr,
+        p2p_port: u16,
+    ) -> Option<Vec<&'s KernelConn>> {
+        sample.kernel.as_ref().map(|conns| {
+            conns
+                .iter()
+                .filter(|c| {
+                    c.remote_ip == peer && (c.local_port == p2p_port || c.remote_port == p2p_port)
+                })
+                .collect()
+        })
+    }
+
+    /// Unordered pairs of checked nodes.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (i, a) in self.nodes.iter().enumerate() {
+            for b in &self.nodes[i + 1..] {
+                out.push((a.clone(), b.clone()));
+            }
+        }
+        out
+    }
+}

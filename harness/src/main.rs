@@ -1,0 +1,289 @@
+//! The `harness` command line. Exit codes (DESIGN.md): 0 pass, 1 a check
+//! failed, 2 bad scenario or usage, 3 infrastructure, 130 interrupted.
+
+use clap::{Parser, Subcommand};
+use harness::provider::docker::{cleanup, connect, ApiAccess};
+use harness::provider::image;
+use harness::runner::{self, bench, Exit, RunOptions};
+use harness::scenario;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "harness",
+    version,
+    about = "timenet harness: runs timed networks in Docker, breaks them, checks them"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run scenario files (several files or a directory = a suite).
+    Run {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Override the scenario's time scale (1 = real time).
+        #[arg(long)]
+        time_scale: Option<f64>,
+        /// Override the scenario's seed (replays a random nemesis).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output folder (default runs/<scenario>-<run id>/, or runs/suite-<time>/ for suites).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Leave containers and network up after the run (remove with `harness down`).
+        #[arg(long)]
+        keep: bool,
+        /// Only scenarios whose name contains this (or matches this glob).
+        #[arg(long)]
+        filter: Option<String>,
+        /// How to reach node APIs: container-ip (host routes to the bridge) or published.
+        #[arg(long, value_enum, default_value = "container-ip")]
+        api_access: ApiAccess,
+        /// Poll interval per node, wall time (e.g. 300ms).
+        #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
+        poll: Duration,
+        /// No live progress line.
+        #[arg(long)]
+        quiet: bool,
+        /// Extra argument for every node's `timed run` (repeatable), e.g. --node-arg=--log-json.
+        #[arg(long = "node-arg", allow_hyphen_values = true)]
+        node_args: Vec<String>,
+    },
+    /// Check scenario files without running them.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List scenarios with description and durations.
+    List {
+        #[arg(default_value = "scenarios")]
+        dir: PathBuf,
+    },
+    /// Build (or rebuild with --force) the node image.
+    Image {
+        #[arg(long)]
+        force: bool,
+    },
+    /// Re-evaluate the checks of a scenario on a stored run's timeline.json
+    /// (after changing a check, or to try another `within`/`grace`).
+    Recheck {
+        scenario: PathBuf,
+        /// A run folder's timeline.json.
+        timeline: PathBuf,
+    },
+    /// Remove the containers and networks of every earlier run.
+    Down,
+    /// Startup/teardown times and the largest network that stays green.
+    Bench {
+        /// Network sizes to try for the scale test.
+        #[arg(long, value_delimiter = ',', default_value = "10,20,30")]
+        sizes: Vec<usize>,
+        /// Protocol duration of each scale run.
+        #[arg(long, default_value = "6m", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value_t = 12.0)]
+        time_scale: f64,
+    },
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HARNESS_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let exit = rt.block_on(dispatch(cli.cmd));
+    drop(rt);
+    std::process::exit(exit.code());
+}
+
+async fn dispatch(cmd: Cmd) -> Exit {
+    match cmd {
+        Cmd::Run {
+            paths,
+            time_scale,
+            seed,
+            out,
+            keep,
+            filter,
+            api_access,
+            poll,
+            quiet,
+            node_args,
+        } => {
+            let opts = RunOptions {
+                time_scale,
+                seed,
+                out,
+                keep,
+                api_access,
+                poll: harness::observe::PollConfig {
+                    interval: poll,
+                    ..Default::default()
+                },
+                quiet,
+                node_args,
+                ..Default::default()
+            };
+            runner::suite::run_paths(&paths, filter.as_deref(), &opts).await
+        }
+        Cmd::Validate { paths } => validate(&paths, &harness::nemesis::probe_capabilities().await),
+        Cmd::List { dir } => list(&dir, &harness::nemesis::probe_capabilities().await),
+        Cmd::Image { force } => {
+            infra(async {
+                let docker = connect::connect().await?;
+                let img = image::ensure(&docker, force).await?;
+                println!(
+                    "{} ({}; {} from {})",
+                    img.tag,
+                    if img.built { "built" } else { "up to date" },
+                    &img.sha256[..16],
+                    img.binary.display()
+                );
+                Ok(())
+            })
+            .await
+        }
+        Cmd::Recheck { scenario, timeline } => recheck(&scenario, &timeline),
+        Cmd::Down => {
+            infra(async {
+                let docker = connect::connect().await?;
+                let (c, n) = cleanup::down(&docker, None).await?;
+                println!("removed {c} containers and {n} networks of earlier timenet runs");
+                Ok(())
+            })
+            .await
+        }
+        Cmd::Bench {
+            sizes,
+            duration,
+            time_scale,
+        } => match bench::run(&sizes, duration, time_scale).await {
+            Ok(report) => {
+                println!("{report}");
+                Exit::Pass
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                Exit::Infra
+            }
+        },
+    }
+}
+
+async fn infra(f: impl std::future::Future<Output = anyhow::Result<()>>) -> Exit {
+    match f.await {
+        Ok(()) => Exit::Pass,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Exit::Infra
+        }
+    }
+}
+
+fn validate(paths: &[PathBuf], caps: &scenario::Capabilities) -> Exit {
+    let files = match scenario::expand(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return Exit::Usage;
+        }
+    };
+    let mut exit = Exit::Pass;
+    for f in files {
+        match runner::load(&f, caps) {
+            Ok(sc) => println!("ok  {} ({})", f.display(), sc.name),
+            Err(e) => {
+                eprintln!("{e}");
+                exit = Exit::Usage;
+            }
+        }
+    }
+    exit
+}
+
+fn list(dir: &std::path::Path, caps: &scenario::Capabilities) -> Exit {
+    let files = match scenario::expand(&[dir.to_path_buf()]) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return Exit::Usage;
+        }
+    };
+    let mut exit = Exit::Pass;
+    println!(
+        "{:<22} {:>9} {:>9}  description",
+        "name", "protocol", "wall"
+    );
+    for f in files {
+        match runner::load(&f, caps) {
+            Ok(sc) => println!(
+                "{:<22} {:>9} {:>9}  {}",
+                sc.name,
+                humantime::format_duration(sc.duration).to_string(),
+                humantime::format_duration(Duration::from_secs(sc.wall_duration().as_secs()))
+                    .to_string(),
+                short(&sc.description, 70)
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                exit = Exit::Usage;
+            }
+        }
+    }
+    exit
+}
+
+/// The first `max` characters of a description's first line.
+fn short(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or("");
+    match line.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &line[..i]),
+        None => line.to_string(),
+    }
+}
+
+/// Evaluate `scenario`'s checks on a stored timeline; no Docker involved.
+fn recheck(scenario_path: &std::path::Path, timeline_path: &std::path::Path) -> Exit {
+    let sc = match scenario::load(scenario_path) {
+        Ok(sc) => sc,
+        Err(e) => {
+            eprintln!("{e}");
+            return Exit::Usage;
+        }
+    };
+    let timeline: harness::observe::model::Timeline = match std::fs::read(timeline_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{}: {e}", timeline_path.display());
+            return Exit::Usage;
+        }
+    };
+    let results = harness::checks::evaluate(&sc, &timeline);
+    let mut failed = false;
+    for r in &results {
+        failed |= !r.passed;
+        let verdict = if r.passed { "PASS" } else { "FAIL" };
+        println!("{:<16} {verdict}  {}", r.name, r.details);
+        if let Some(v) = &r.first_violation {
+            println!("{:<16}       first violation: {}", "", v.message);
+        }
+    }
+    if failed {
+        Exit::CheckFailed
+    } else {
+        Exit::Pass
+    }
+}

@@ -1,0 +1,122 @@
+//! The observation timeline: everything the harness saw during a run.
+//!
+//! Checks are pure functions over this type, so every check can be unit-tested
+//! with a synthetic timeline and no Docker. All times are **protocol ms since
+//! the run started** (wall ms x time_scale), so scenario durations like
+//! `within = "3m"` compare directly.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use timed::api::types::{EventView, PeerView, StatusView};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// `n1`, `n2`, ...
+    pub name: String,
+    pub ip: IpAddr,
+    pub masternode: bool,
+}
+
+/// One kernel-level TCP connection of a node on the P2P port (either end).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct KernelConn {
+    pub local_ip: IpAddr,
+    pub local_port: u16,
+    pub remote_ip: IpAddr,
+    pub remote_port: u16,
+}
+
+/// One poll of one node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub t: u64,
+    pub node: String,
+    /// Container running and API answering.
+    pub up: bool,
+    pub status: Option<StatusView>,
+    pub peers: Option<Vec<PeerView>>,
+    /// ESTABLISHED sockets on the P2P port from `/proc/PID/net/tcp{,6}`,
+    /// read independently of what the node says. `None` if unreadable.
+    pub kernel: Option<Vec<KernelConn>>,
+}
+
+/// An event the node reported through `/events`, stamped on the run's clock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeEvent {
+    pub t: u64,
+    pub node: String,
+    pub event: EventView,
+}
+
+/// A fault as it actually happened (start/end as applied, not as planned).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultSpan {
+    pub start: u64,
+    /// `None` while still active at the end of the run.
+    pub end: Option<u64>,
+    /// `partition`, `kill`, `restart`, `pause`, `wipe`, `clock_skew`, `loss`, ...
+    pub action: String,
+    /// Nodes the fault acted on (processes) or that sit behind a cut.
+    pub nodes: Vec<String>,
+    /// Directed cuts `(from, to)`: packets from `from` to `to` are dropped.
+    pub cuts: Vec<(String, String)>,
+    pub description: String,
+}
+
+impl FaultSpan {
+    /// Whether `a` and `b` can talk at protocol time `t` (both directions needed).
+    pub fn separates(&self, a: &str, b: &str, t: u64) -> bool {
+        let active = t >= self.start && self.end.is_none_or(|e| t < e);
+        active
+            && self
+                .cuts
+                .iter()
+                .any(|(x, y)| (x == a && y == b) || (x == b && y == a))
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    pub time_scale: f64,
+    pub nodes: Vec<NodeInfo>,
+    /// Ordered by `t`.
+    pub samples: Vec<Sample>,
+    /// Ordered by `t`.
+    pub events: Vec<NodeEvent>,
+    pub faults: Vec<FaultSpan>,
+    /// Protocol ms at which observation stopped.
+    pub end: u64,
+    /// Transactions the workload submitted and a node accepted (2xx), ordered by `t`.
+    #[serde(default)]
+    pub txs_submitted: Vec<TxRecord>,
+    /// Transaction ids found in each node's chain at the end of the run
+    /// (node name -> txids). A node missing here could not be read.
+    #[serde(default)]
+    pub txs_in_chain: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// A transaction the harness submitted and `node` accepted at protocol time `t`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxRecord {
+    pub t: u64,
+    pub txid: String,
+    pub node: String,
+}
+
+impl Timeline {
+    /// The node with this IP, if any.
+    pub fn node_by_ip(&self, ip: IpAddr) -> Option<&NodeInfo> {
+        self.nodes.iter().find(|n| n.ip == ip)
+    }
+
+    /// The node with this name, if any.
+    pub fn node(&self, name: &str) -> Option<&NodeInfo> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Samples of one node, in time order.
+    pub fn samples_of<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a Sample> + 'a {
+        self.samples.iter().filter(move |s| s.node == node)
+    }
+}

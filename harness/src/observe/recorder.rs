@@ -1,0 +1,176 @@
+//! Collects samples and events into a [`Timeline`] with bounded memory.
+//!
+//! A node is polled a few times a second, but its state rarely changes.
+//! A sample is stored when anything a check looks at changed (up/down,
+//! height, tip, the set of connections with their ids and counters, the
+//! kernel's set) and otherwise at most every `keepalive`, so a 30-node,
+//! hour-long run stays a few MB. The newest sample of each node is always kept
+//! at the end, so the final state is on the timeline.
+
+use super::model::{KernelConn, NodeEvent, NodeInfo, Sample, Timeline};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// What must change for a sample to be stored before the keepalive.
+#[derive(PartialEq)]
+struct Fingerprint {
+    up: bool,
+    height: Option<u64>,
+    tip: Option<String>,
+    syncing: Option<bool>,
+    peers: Option<Vec<(IpAddr, u64, u64, u64)>>,
+    kernel: Option<Vec<KernelConn>>,
+}
+
+fn fingerprint(s: &Sample) -> Fingerprint {
+    Fingerprint {
+        up: s.up,
+        height: s.status.as_ref().map(|st| st.height),
+        tip: s.status.as_ref().map(|st| st.tip_hash.clone()),
+        syncing: s.status.as_ref().map(|st| st.syncing),
+        peers: s.peers.as_ref().map(|ps| {
+            let mut v: Vec<_> = ps
+                .iter()
+                .map(|p| (p.ip, p.connection_id, p.connects, p.ping_timeouts))
+                .collect();
+            v.sort();
+            v
+        }),
+        kernel: s.kernel.clone(),
+    }
+}
+
+struct NodeTrack {
+    last_kept: Option<(u64, Fingerprint)>,
+    /// Newest sample, stored or not.
+    newest: Option<Sample>,
+    newest_kept: bool,
+}
+
+/// Newest state of one node, for the progress line.
+#[derive(Clone, Debug, Default)]
+pub struct Live {
+    pub up: bool,
+    pub height: Option<u64>,
+    pub peers: Option<usize>,
+    pub kernel_peers: Option<usize>,
+}
+
+pub struct Recorder {
+    time_scale: f64,
+    nodes: Vec<NodeInfo>,
+    samples: Vec<Sample>,
+    events: Vec<NodeEvent>,
+    track: HashMap<String, NodeTrack>,
+    /// Protocol ms between stored identical samples.
+    keepalive: u64,
+}
+
+impl Recorder {
+    pub fn new(time_scale: f64, nodes: Vec<NodeInfo>, keepalive_protocol_ms: u64) -> Self {
+        Recorder {
+            time_scale,
+            nodes,
+            samples: Vec::new(),
+            events: Vec::new(),
+            track: HashMap::new(),
+            keepalive: keepalive_protocol_ms,
+        }
+    }
+
+    pub fn push_sample(&mut self, s: Sample) {
+        let fp = fingerprint(&s);
+        let tr = self.track.entry(s.node.clone()).or_insert(NodeTrack {
+            last_kept: None,
+            newest: None,
+            newest_kept: false,
+        });
+        let keep = match &tr.last_kept {
+            None => true,
+            Some((t, last)) => *last != fp || s.t >= t + self.keepalive,
+        };
+        if keep {
+            tr.last_kept = Some((s.t, fp));
+            self.samples.push(s.clone());
+        }
+        tr.newest = Some(s);
+        tr.newest_kept = keep;
+    }
+
+    pub fn push_events(&mut self, evs: impl IntoIterator<Item = NodeEvent>) {
+        self.events.extend(evs);
+    }
+
+    pub fn live(&self) -> HashMap<String, Live> {
+        self.track
+            .iter()
+            .filter_map(|(n, tr)| {
+                let s = tr.newest.as_ref()?;
+                Some((
+                    n.clone(),
+                    Live {
+                        up: s.up,
+                        height: s.status.as_ref().map(|st| st.height),
+                        peers: s.peers.as_ref().map(|p| p.len()),
+                        kernel_peers: s.kernel.as_ref().map(|k| k.len()),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    pub fn sample_count(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// The timeline, ordered by time, ending at `end` (protocol ms).
+    pub fn finish(mut self, end: u64) -> Timeline {
+        for tr in self.track.values_mut() {
+            if let (Some(s), false) = (tr.newest.take(), tr.newest_kept) {
+                self.samples.push(s);
+            }
+        }
+        self.samples
+            .sort_by(|a, b| a.t.cmp(&b.t).then_with(|| a.node.cmp(&b.node)));
+        self.events.sort_by_key(|e| e.t);
+        Timeline {
+            time_scale: self.time_scale,
+            nodes: self.nodes,
+            samples: self.samples,
+            events: self.events,
+            end,
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(t: u64, up: bool) -> Sample {
+        Sample {
+            t,
+            node: "n1".into(),
+            up,
+            status: None,
+            peers: None,
+            kernel: Some(vec![]),
+        }
+    }
+
+    #[test]
+    fn stores_changes_and_keepalives_and_the_final_sample() {
+        let mut r = Recorder::new(1.0, vec![], 1000);
+        r.push_sample(sample(0, true)); // first: kept
+        r.push_sample(sample(300, true)); // same: dropped
+        r.push_sample(sample(600, false)); // changed: kept
+        r.push_sample(sample(900, false)); // same: dropped
+        r.push_sample(sample(1700, false)); // keepalive: kept
+        r.push_sample(sample(2000, false)); // same, but final: kept at finish
+        let tl = r.finish(2100);
+        let ts: Vec<_> = tl.samples.iter().map(|s| s.t).collect();
+        assert_eq!(ts, vec![0, 600, 1700, 2000]);
+        assert_eq!(tl.end, 2100);
+    }
+}

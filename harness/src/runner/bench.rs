@@ -1,0 +1,131 @@
+//! `harness bench`: startup and teardown times of a 6-node network and the
+//! largest network that comes up to a full mesh with every check green.
+
+use super::{run as run_scenario, Exit, RunOptions};
+use crate::scenario::{self, Scenario};
+use std::fmt::Write;
+use std::time::Duration;
+
+fn scenario(nodes: usize, duration: Duration, time_scale: f64) -> anyhow::Result<Scenario> {
+    let text = format!(
+        r#"
+name = "bench-{nodes}"
+duration = "{}"
+time_scale = {time_scale}
+seed = 7
+[network]
+nodes = {nodes}
+block_interval = "60s"
+[[check]]
+kind = "one_peer_per_ip"
+[[check]]
+kind = "no_cycling"
+[[check]]
+kind = "common_height"
+within = "3m"
+min_height = 1
+"#,
+        humantime::format_duration(duration)
+    );
+    Ok(scenario::parse(&text, format!("<bench-{nodes}>"))?)
+}
+
+pub struct Row {
+    pub what: String,
+    pub value: String,
+    pub target: String,
+    pub ok: bool,
+}
+
+pub async fn run_bench(
+    sizes: &[usize],
+    duration: Duration,
+    time_scale: f64,
+) -> anyhow::Result<Vec<Row>> {
+    let opts = RunOptions {
+        quiet: true,
+        out: None,
+        ..Default::default()
+    };
+    let mut rows = Vec::new();
+    // Warm the image cache first so the 6-node number is "image cached".
+    let docker = crate::provider::docker::connect::connect().await?;
+    crate::provider::image::ensure(&docker, false).await?;
+
+    let tmp = std::env::temp_dir().join(format!("timenet-bench-{}", std::process::id()));
+    let mut o = opts.clone();
+    o.out = Some(tmp.join("six"));
+    let six = run_scenario(scenario(6, Duration::from_secs(180), time_scale)?, &o).await;
+    let mesh = six.full_mesh_after;
+    rows.push(Row {
+        what: "6 nodes: run start -> full mesh".into(),
+        value: mesh.map_or("never".into(), |d| format!("{:.2} s", d.as_secs_f64())),
+        target: "< 5 s".into(),
+        ok: mesh.is_some_and(|d| d < Duration::from_secs(5)),
+    });
+    rows.push(Row {
+        what: "6 nodes: teardown".into(),
+        value: format!("{:.2} s", six.teardown.as_secs_f64()),
+        target: "< 3 s".into(),
+        ok: six.teardown < Duration::from_secs(3),
+    });
+    let mut largest = 0;
+    for &n in sizes {
+        eprintln!("bench: {n} nodes...");
+        let mut o = opts.clone();
+        o.out = Some(tmp.join(format!("n{n}")));
+        let r = run_scenario(scenario(n, duration, time_scale)?, &o).await;
+        let green = r.exit == Exit::Pass && r.full_mesh_after.is_some();
+        rows.push(Row {
+            what: format!("{n} nodes: full mesh, checks green"),
+            value: format!(
+                "{} (mesh {})",
+                if green { "yes" } else { "NO" },
+                r.full_mesh_after
+                    .map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()))
+            ),
+            target: "green".into(),
+            ok: green,
+        });
+        if green {
+            largest = largest.max(n);
+        } else {
+            // Say why, and keep going: a bigger network may still pass.
+            let why = r.error.clone().or_else(|| {
+                let rep = r.report.as_ref()?;
+                let c = rep.checks.iter().find(|c| !c.passed)?;
+                let v = c.first_violation.as_ref()?;
+                Some(format!("{} failed: {}", c.name, v.message))
+            });
+            eprintln!("{n} nodes not green: {}", why.unwrap_or_default());
+        }
+    }
+    rows.push(Row {
+        what: "largest green network".into(),
+        value: format!("{largest} nodes"),
+        target: ">= 30".into(),
+        ok: largest >= 30,
+    });
+    Ok(rows)
+}
+
+pub fn table(rows: &[Row]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{:<40} {:>22} {:>8}  ok", "measure", "value", "target");
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:<40} {:>22} {:>8}  {}",
+            r.what,
+            r.value,
+            r.target,
+            if r.ok { "yes" } else { "NO" }
+        );
+    }
+    s
+}
+
+/// Run the benchmark and format its table.
+pub async fn run(sizes: &[usize], duration: Duration, time_scale: f64) -> anyhow::Result<String> {
+    Ok(table(&run_bench(sizes, duration, time_scale).await?))
+}

@@ -1,0 +1,111 @@
+//! The perturb + wait stages: from "all initial nodes ready" to the end of
+//! the scenario's duration, on the protocol clock. Starts late joiners at
+//! their `start_at`, drives the fault injector, runs the workload, and keeps
+//! the progress line fresh.
+
+use super::progress::Progress;
+use super::workload::Workload;
+use crate::nemesis::Nemesis;
+use crate::observe::recorder::Live;
+use crate::observe::{Observer, RunClock};
+use crate::provider::docker::DockerCluster;
+use crate::provider::Cluster;
+use crate::scenario::{ms, Scenario};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The fault injector as the run loop drives it: due steps applied in
+/// order, nodes the runner starts itself reported so their netns gets the
+/// active rules, active faults listed for the progress line.
+pub struct Faults {
+    pub nemesis: Nemesis,
+}
+
+impl Faults {
+    async fn tick(&mut self, t: u64, cluster: &DockerCluster, progress: &Progress) {
+        for step in self.nemesis.due_steps(t) {
+            match self.nemesis.apply(&step, cluster, t).await {
+                Ok(line) => progress.note(&line),
+                // A fault that could not be applied is shown and the run
+                // goes on: its span tells the checks what really happened.
+                Err(e) => progress.note(&format!("nemesis: {e:#}")),
+            }
+        }
+    }
+
+    fn active(&self) -> Vec<String> {
+        self.nemesis
+            .spans()
+            .iter()
+            .filter(|s| s.end.is_none())
+            .map(|s| format!("{} {}", s.action, s.description))
+            .collect()
+    }
+}
+
+/// Run until protocol time reaches the scenario's duration.
+pub async fn run(
+    sc: &Scenario,
+    cluster: &DockerCluster,
+    observer: &Observer,
+    clock: RunClock,
+    faults: &mut Faults,
+    workload: &mut Option<Workload>,
+    progress: &mut Progress,
+) -> anyhow::Result<Option<Duration>> {
+    let duration = ms(sc.duration);
+    let mut late: Vec<(u64, String)> = sc
+        .node_names()
+        .into_iter()
+        .map(|n| (ms(sc.start_at(&n)), n))
+        .filter(|(at, _)| *at > 0)
+        .collect();
+    late.sort();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut full_mesh = None;
+    loop {
+        tick.tick().await;
+        let t = clock.now();
+        if t >= duration {
+            break;
+        }
+        while late.first().is_some_and(|(at, _)| *at <= t) {
+            let (_, node) = late.remove(0);
+            progress.note(&format!("t {}s: starting late joiner {node}", t / 1000));
+            cluster.start(&node).await?;
+            match faults.nemesis.on_node_started(&node, cluster).await {
+                Ok(line) => tracing::info!("{line}"),
+                Err(e) => progress.note(&format!("nemesis: {e:#}")),
+            }
+        }
+        faults.tick(t, cluster, progress).await;
+        let live = observer.live();
+        if let Some(w) = workload.as_mut() {
+            w.tick(t, cluster, &live).await;
+        }
+        if full_mesh.is_none() && is_full_mesh(&live, late.len()) {
+            full_mesh = Some(clock.wall_elapsed());
+            progress.note(&format!(
+                "t {}s: full mesh after {:.1}s wall",
+                t / 1000,
+                clock.wall_elapsed().as_secs_f64()
+            ));
+        }
+        let line = progress.line(t, duration, clock.wall_elapsed(), &live, &faults.active());
+        progress.update(t, line);
+    }
+    Ok(full_mesh)
+}
+
+/// Every running node sees every other running node, in its own view and in
+/// the kernel's (when readable). Only before any late joiner is due.
+fn is_full_mesh(live: &HashMap<String, Live>, late_pending: usize) -> bool {
+    let up = live.values().filter(|l| l.up).count();
+    up >= 2
+        && live.len() - late_pending == up
+        && live
+            .values()
+            .filter(|l| l.up)
+            .all(|l| l.peers == Some(up - 1) && l.kernel_peers.is_none_or(|k| k == up - 1))
+}

@@ -1,0 +1,112 @@
+//! The test and report stages: checks over the timeline, then the run's
+//! files (`report.json`, `junit.xml`, `timeline.json`). The one place the
+//! runner meets `checks` and `report`.
+
+use crate::checks::{self, CheckResult};
+use crate::nemesis::Schedule;
+use crate::observe::model::{FaultSpan, Timeline};
+use crate::report::{NodeReport, RunReport};
+use crate::scenario::Scenario;
+use std::path::Path;
+
+/// What the test stage found, and what the report needs from the run.
+#[derive(Clone, Debug, Default)]
+pub struct Findings {
+    pub checks: Vec<CheckResult>,
+    pub faults: Vec<FaultSpan>,
+    pub nodes: Vec<NodeReport>,
+    pub protocol_ms: u64,
+}
+
+/// Test stage: every check of the scenario over the timeline, and each
+/// node's final state.
+pub fn evaluate(sc: &Scenario, timeline: &Timeline) -> Findings {
+    let nodes = timeline
+        .nodes
+        .iter()
+        .map(|n| {
+            let last = timeline.samples.iter().rev().find(|s| s.node == n.name);
+            NodeReport {
+                name: n.name.clone(),
+                ip: Some(n.ip),
+                masternode: n.masternode,
+                up: last.is_some_and(|s| s.up),
+                status: last.and_then(|s| s.status.clone()),
+                log: None,
+            }
+        })
+        .collect();
+    Findings {
+        checks: checks::evaluate(sc, timeline),
+        faults: timeline.faults.clone(),
+        nodes,
+        protocol_ms: timeline.end,
+    }
+}
+
+/// Everything observed, for debugging a failure offline.
+pub fn write_timeline(out: &Path, timeline: &Timeline) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let f = std::io::BufWriter::new(std::fs::File::create(out.join("timeline.json"))?);
+    serde_json::to_writer(f, timeline)?;
+    Ok(())
+}
+
+/// The run's report, from whatever the run got to (`findings` is `None`
+/// when it stopped before the checks; `error` says why).
+/// Facts about a run that do not come from the timeline.
+pub struct RunMeta {
+    pub run_id: String,
+    pub started_at: String,
+    pub wall_ms: u64,
+    pub schedule: Option<Schedule>,
+}
+
+pub fn build_report(
+    sc: &Scenario,
+    meta: RunMeta,
+    findings: Option<Findings>,
+    error: Option<String>,
+    out: &Path,
+) -> RunReport {
+    let f = findings.unwrap_or_default();
+    let nodes = if f.nodes.is_empty() {
+        sc.node_names()
+            .into_iter()
+            .map(|name| NodeReport {
+                masternode: sc.is_masternode(&name),
+                name,
+                ip: None,
+                up: false,
+                status: None,
+                log: None,
+            })
+            .collect()
+    } else {
+        f.nodes
+    };
+    let nodes = nodes
+        .into_iter()
+        .map(|mut n| {
+            let log = out.join("logs").join(format!("{}.log", n.name));
+            n.log = log.is_file().then_some(log);
+            n
+        })
+        .collect();
+    RunReport {
+        scenario: sc.name.clone(),
+        description: sc.description.clone(),
+        file: sc.source.as_ref().map(|s| s.path.clone()),
+        run_id: meta.run_id,
+        seed: sc.seed,
+        time_scale: sc.time_scale,
+        started_at: Some(meta.started_at),
+        wall_ms: meta.wall_ms,
+        protocol_ms: f.protocol_ms,
+        schedule: meta.schedule,
+        faults: f.faults,
+        checks: f.checks,
+        nodes,
+        error,
+    }
+}

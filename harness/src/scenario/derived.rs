@@ -1,0 +1,119 @@
+//! Values derived from a scenario that the runner, nemesis and checks share,
+//! so "n3", "masternode" and "wall time" mean the same thing everywhere.
+
+use super::types::{CheckKind, CheckSpec, NodeSpec, Scenario};
+use std::time::Duration;
+
+impl Scenario {
+    /// `n1..nN`.
+    pub fn node_names(&self) -> Vec<String> {
+        (1..=self.network.nodes).map(|i| format!("n{i}")).collect()
+    }
+
+    /// Number of masternodes (default: every node).
+    pub fn masternode_count(&self) -> usize {
+        self.network.masternodes.unwrap_or(self.network.nodes)
+    }
+
+    /// The first `masternodes` nodes are masternodes.
+    pub fn is_masternode(&self, node: &str) -> bool {
+        node_index(node).is_some_and(|i| i >= 1 && i <= self.masternode_count())
+    }
+
+    /// Per-node overrides for `node`, if any.
+    pub fn node_spec(&self, node: &str) -> Option<&NodeSpec> {
+        self.nodes.iter().find(|n| n.name == node)
+    }
+
+    /// Protocol time at which `node` starts (0 unless a late joiner).
+    pub fn start_at(&self, node: &str) -> Duration {
+        self.node_spec(node)
+            .and_then(|n| n.start_at)
+            .unwrap_or_default()
+    }
+
+    /// Nodes started with a foreign genesis: refused by the others and
+    /// ignored by every check.
+    pub fn foreign_nodes(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|n| n.foreign_genesis)
+            .map(|n| n.name.clone())
+            .collect()
+    }
+
+    /// Wall time of a protocol duration: `d / time_scale`.
+    pub fn wall(&self, d: Duration) -> Duration {
+        d.div_f64(self.time_scale)
+    }
+
+    /// Wall time of the whole run.
+    pub fn wall_duration(&self) -> Duration {
+        self.wall(self.duration)
+    }
+
+    /// The `[[check]]` of this kind, if the scenario asks for it.
+    pub fn check(&self, kind: CheckKind) -> Option<&CheckSpec> {
+        self.checks.iter().find(|c| c.kind == kind)
+    }
+}
+
+/// `"n3"` -> `Some(3)`.
+pub fn node_index(node: &str) -> Option<usize> {
+    node.strip_prefix('n')?.parse().ok()
+}
+
+/// Protocol milliseconds of a duration (timeline times are protocol ms).
+pub fn ms(d: Duration) -> u64 {
+    d.as_millis().min(u128::from(u64::MAX)) as u64
+}
+
+impl CheckKind {
+    /// The name used in scenario files and reports (`no_cycling`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckKind::NoCycling => "no_cycling",
+            CheckKind::OnePeerPerIp => "one_peer_per_ip",
+            CheckKind::CommonHeight => "common_height",
+            CheckKind::NoFork => "no_fork",
+            CheckKind::Progress => "progress",
+            CheckKind::TxDelivery => "tx_delivery",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl super::types::FaultAction {
+    /// The name used in scenario files and fault spans (`clock_skew`).
+    pub fn name(self) -> &'static str {
+        use super::types::FaultAction::*;
+        match self {
+            Partition => "partition",
+            Heal => "heal",
+            Kill => "kill",
+            Restart => "restart",
+            Pause => "pause",
+            Wipe => "wipe",
+            ClockSkew => "clock_skew",
+            Loss => "loss",
+            Latency => "latency",
+        }
+    }
+}
+
+/// Parse a clock skew like `"+30s"`, `"-2m"` or `"90s"` into signed protocol ms.
+pub fn parse_skew(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (sign, rest) = match s.as_bytes().first() {
+        Some(b'-') => (-1, &s[1..]),
+        Some(b'+') => (1, &s[1..]),
+        _ => (1, s),
+    };
+    let d = humantime::parse_duration(rest.trim()).map_err(|e| e.to_string())?;
+    Ok(sign * i64::try_from(d.as_millis()).map_err(|_| "skew too large".to_string())?)
+}

@@ -1,0 +1,188 @@
+//! The scenario file format (DESIGN.md "Scenario file"). Unknown keys are
+//! rejected everywhere; durations are humantime strings in protocol time.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    /// What bug class this scenario guards against (shown by `harness list`).
+    #[serde(default)]
+    pub description: String,
+    /// Protocol time the run lasts.
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    /// Node timers and the schedule run this many times faster (default 1).
+    #[serde(default = "one")]
+    pub time_scale: f64,
+    #[serde(default)]
+    pub seed: u64,
+    pub network: NetworkSpec,
+    /// Per-node overrides (late start, bootstrap peers).
+    #[serde(default, rename = "node")]
+    pub nodes: Vec<NodeSpec>,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<FaultSpec>,
+    #[serde(default)]
+    pub nemesis: Option<NemesisSpec>,
+    #[serde(default)]
+    pub workload: Option<WorkloadSpec>,
+    #[serde(default, rename = "check")]
+    pub checks: Vec<CheckSpec>,
+    /// Where this scenario was read from (file path + text), so validation
+    /// errors can point at `file:line:column`. Not part of the file format.
+    #[serde(skip)]
+    pub source: Option<std::sync::Arc<super::source::Source>>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Nodes are named n1..nN.
+    pub nodes: usize,
+    /// The first `masternodes` nodes are masternodes (default: all).
+    #[serde(default)]
+    pub masternodes: Option<usize>,
+    #[serde(default = "sixty_s", with = "humantime_serde")]
+    pub block_interval: Duration,
+    /// How many following nodes each node bootstraps from (default 2).
+    #[serde(default)]
+    pub bootstrap_fanout: Option<usize>,
+}
+
+fn sixty_s() -> Duration {
+    Duration::from_secs(60)
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    pub name: String,
+    /// Start this node only at this protocol time (a late joiner).
+    #[serde(default, with = "humantime_serde")]
+    pub start_at: Option<Duration>,
+    /// Replace the node's bootstrap list with these nodes.
+    #[serde(default)]
+    pub bootstrap: Option<Vec<String>>,
+    /// Start this node with a different genesis (another network's node
+    /// wandering in). The others must refuse its handshake; the checks
+    /// ignore it (it is neither expected in the mesh nor on the chain).
+    #[serde(default)]
+    pub foreign_genesis: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultAction {
+    Partition,
+    Heal,
+    Kill,
+    Restart,
+    Pause,
+    Wipe,
+    #[serde(alias = "clock-skew")]
+    ClockSkew,
+    Loss,
+    Latency,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shape {
+    Halves,
+    Isolate,
+    Bridge,
+    #[serde(alias = "majorities_ring")]
+    MajoritiesRing,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    #[serde(with = "humantime_serde")]
+    pub at: Duration,
+    /// Auto-heal / resume / restart after this long.
+    #[serde(default, rename = "for", with = "humantime_serde")]
+    pub duration: Option<Duration>,
+    pub action: FaultAction,
+    /// Partition shape (or `groups`).
+    #[serde(default)]
+    pub shape: Option<Shape>,
+    #[serde(default)]
+    pub groups: Option<Vec<Vec<String>>>,
+    /// Target nodes of process faults, `isolate`, `loss`, `clock_skew`.
+    #[serde(default)]
+    pub nodes: Option<Vec<String>>,
+    /// Drop only packets from the first group to the others.
+    #[serde(default)]
+    pub one_way: bool,
+    /// `loss`: probability a packet is dropped, 0 < p < 1.
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// `clock_skew`: offset of the node's chain clock, e.g. "+30s" or "-2m".
+    #[serde(default)]
+    pub skew: Option<String>,
+    /// `latency`: added delay (needs netem).
+    #[serde(default, with = "humantime_serde")]
+    pub delay: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NemesisSpec {
+    /// Mean protocol time between random faults.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// How long each random fault lasts (default: interval / 2).
+    #[serde(default, rename = "for", with = "humantime_serde")]
+    pub duration: Option<Duration>,
+    pub actions: Vec<FaultAction>,
+    /// No random faults before / after these protocol times.
+    #[serde(default, with = "humantime_serde")]
+    pub start: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub stop: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Protocol time between submitted transactions.
+    #[serde(with = "humantime_serde")]
+    pub tx_interval: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    NoCycling,
+    OnePeerPerIp,
+    CommonHeight,
+    NoFork,
+    Progress,
+    TxDelivery,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    pub kind: CheckKind,
+    /// `common_height`: agreement required within this long of the end/last heal.
+    #[serde(default, with = "humantime_serde")]
+    pub within: Option<Duration>,
+    /// `common_height`: the common height must reach at least this.
+    #[serde(default)]
+    pub min_height: Option<u64>,
+    /// Time after start before the check applies (default per check).
+    #[serde(default, with = "humantime_serde")]
+    pub warmup: Option<Duration>,
+    /// Time after a fault ends during which the check is relaxed.
+    #[serde(default, with = "humantime_serde")]
+    pub grace: Option<Duration>,
+}
