@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run and the GitHub workflow call it).
+#
+#   1. installs what the harness needs on a fresh machine (iptables),
+#   2. checks formatting and lints,
+#   3. runs every unit, integration and end-to-end test (real TCP, real Docker),
+#   4. runs the CI scenario suite against real containers.
+#
+# Environment: SUITE=0 skips step 4 (quick local loop); SUITE_FILTER=name
+# narrows it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
+start=$(date +%s)
+
+log "prerequisites"
+if ! command -v iptables >/dev/null 2>&1 || ! command -v nsenter >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq iptables util-linux >/dev/null
+fi
+command -v docker >/dev/null 2>&1 || { echo "docker CLI missing: the suite needs a Docker engine" >&2; exit 3; }
+docker info >/dev/null 2>&1 || { echo "no Docker engine reachable: the suite needs one" >&2; exit 3; }
+
+log "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+log "build"
+cargo build --workspace --bins
+
+log "tests"
+cargo test --workspace -- --test-threads=2
+
+if [ "${SUITE:-1}" != "0" ]; then
+  log "CI scenario suite"
+  ./target/x86_64-unknown-linux-gnu/debug/harness run scenarios/ \
+    ${SUITE_FILTER:+--filter "$SUITE_FILTER"} --out runs/ci-suite
+fi
+
+log "done in $(( $(date +%s) - start ))s"
