@@ -21,7 +21,21 @@ if ! command -v iptables >/dev/null 2>&1 || ! command -v nsenter >/dev/null 2>&1
   apt-get install -y -qq iptables util-linux >/dev/null
 fi
 command -v docker >/dev/null 2>&1 || { echo "docker CLI missing: the suite needs a Docker engine" >&2; exit 3; }
-docker info >/dev/null 2>&1 || { echo "no Docker engine reachable: the suite needs one" >&2; exit 3; }
+# The engine is normally started before a session; if it is not running (a
+# fresh VM, or a daemon that ended with the session that started it), start it
+# ourselves rather than fail: the suite cannot run without it.
+if ! docker info >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null 2>&1; then
+    echo "no Docker engine reachable: starting dockerd (log: /tmp/timenet-dockerd.log)"
+    nohup dockerd >/tmp/timenet-dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do
+      docker info >/dev/null 2>&1 && break
+      sleep 1
+    done
+  fi
+fi
+docker info >/dev/null 2>&1 || { echo "no Docker engine reachable: the suite needs one (see /tmp/timenet-dockerd.log)" >&2; exit 3; }
+echo "docker engine $(docker version --format '{{.Server.Version}}')"
 
 log "format and lints"
 cargo fmt --all -- --check
