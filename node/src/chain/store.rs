@@ -249,6 +249,7 @@ pub mod tests {
                 step: Step::Prevote,
                 value: None,
                 lock: None,
+                votes: vec![],
             })
             .unwrap();
         }

@@ -16,6 +16,16 @@
 //! driver writes that durably before sending anything that follows it. The
 //! core never signs a step at or below the last persisted one unless it is
 //! the very same value (re-signing the same vote is harmless).
+//!
+//! Liveness across restarts: the paper assumes every message of a correct
+//! validator eventually reaches every other one. A restart breaks that (votes
+//! live in memory), so the persisted step also carries our own votes of the
+//! last two rounds, restored and re-broadcast after a restart; re-broadcasts
+//! cover the previous round too, for peers one round behind; and a laggard
+//! skips to the highest round that validators holding f+1 weight have reached
+//! (not only to a round f+1 of them share), so validators scattered over
+//! several rounds still meet. Without these, restarting every masternode at
+//! once could stall a height forever.
 
 use super::sign;
 use super::types::{ConsensusMessage, Proposal, Vote, VoteKind};
@@ -46,6 +56,10 @@ pub struct SignedStep {
     /// Our lock (round, value) when we signed this.
     #[serde(default)]
     pub lock: Option<(u32, Hash)>,
+    /// Our own votes at this height in this round and the one before, so a
+    /// restarted validator can send them again (see the module doc).
+    #[serde(default)]
+    pub votes: Vec<Vote>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,14 +194,16 @@ impl Core {
         &self.validators
     }
 
-    /// Our signed messages of the current round (for re-broadcast).
+    /// Our signed messages of the current and the previous round (for
+    /// re-broadcast): a peer still in the previous round needs our votes of
+    /// that round to time out of it and join us.
     pub fn own_messages(&self) -> Vec<ConsensusMessage> {
-        let r = self.round;
+        let r = self.round.saturating_sub(1);
         self.own
             .iter()
             .filter(|m| match m {
-                ConsensusMessage::Proposal(p) => p.round == r,
-                ConsensusMessage::Vote(v) => v.round == r,
+                ConsensusMessage::Proposal(p) => p.round >= r,
+                ConsensusMessage::Vote(v) => v.round >= r,
             })
             .cloned()
             .collect()
@@ -211,20 +227,36 @@ impl Core {
     }
 
     /// Start the current height (the block interval has passed). After a
-    /// restart mid-height we resume at the round we last signed in (every
-    /// earlier round is closed to us anyway) and with the lock we held: a
-    /// validator that forgot its lock could help decide a second value.
+    /// restart mid-height we resume at the round and step we last signed in
+    /// (every earlier step is closed to us anyway), with the lock we held (a
+    /// validator that forgot its lock could help decide a second value) and
+    /// with our votes, which the others lost if they restarted too.
     pub fn start(&mut self, app: &mut dyn App) -> Vec<Output> {
         if !self.started {
             self.started = true;
-            let r = match &self.last_signed {
+            match self.last_signed.clone() {
                 Some(s) if s.height == self.height => {
                     self.locked = s.lock;
-                    s.round
+                    self.start_round(s.round, app);
+                    for v in s.votes {
+                        if v.height == self.height && v.validator == self.me {
+                            if v.round == s.round {
+                                // Resume after the latest step we can resend.
+                                self.step = self.step.max(match v.kind {
+                                    VoteKind::Prevote => Step::Prevote,
+                                    VoteKind::Precommit => Step::Precommit,
+                                });
+                            }
+                            self.own.push(ConsensusMessage::Vote(v.clone()));
+                            self.votes
+                                .entry((v.round, v.kind))
+                                .or_default()
+                                .insert(self.me, v);
+                        }
+                    }
                 }
-                _ => 0,
-            };
-            self.start_round(r, app);
+                _ => self.start_round(0, app),
+            }
             self.process(app);
         }
         std::mem::take(&mut self.out)
@@ -307,7 +339,7 @@ impl Core {
                 None => (app.build_block(h), -1),
             };
             let value = block::hash(&block);
-            if self.may_sign(Step::Propose, Some(value)) {
+            if self.may_sign(Step::Propose, Some(value), None) {
                 let p = sign::sign_proposal(&self.key, &self.chain, round, pol, block.clone());
                 self.emit(ConsensusMessage::Proposal(p));
                 self.proposals.insert(
@@ -337,7 +369,7 @@ impl Core {
             if self.try_decide() || !self.started {
                 return;
             }
-            if let Some(r) = self.higher_round_with_one_third() {
+            if let Some(r) = self.round_reached_by_one_third() {
                 self.start_round(r, app);
                 continue;
             }
@@ -426,21 +458,34 @@ impl Core {
         true
     }
 
-    fn higher_round_with_one_third(&self) -> Option<u32> {
-        let mut senders: HashMap<u32, HashSet<NodeId>> = HashMap::new();
+    /// The highest round r > ours such that validators holding more than
+    /// 1/3 of the weight have voted in r or later. At least one correct
+    /// validator is at r or beyond, so Byzantine votes alone cannot drag us
+    /// forward; and unlike the paper's "f+1 in round r" it also gathers
+    /// validators scattered over several rounds (after a restart).
+    fn round_reached_by_one_third(&self) -> Option<u32> {
+        let mut highest: HashMap<NodeId, u32> = HashMap::new();
         for ((r, _), set) in &self.votes {
             if *r > self.round {
-                senders.entry(*r).or_default().extend(set.keys().copied());
+                for id in set.keys() {
+                    let e = highest.entry(*id).or_insert(*r);
+                    *e = (*e).max(*r);
+                }
             }
         }
-        senders
-            .into_iter()
-            .filter(|(_, s)| {
-                let w = s.iter().filter_map(|id| self.validators.weight(id)).sum();
-                self.validators.is_one_third(w)
-            })
-            .map(|(r, _)| r)
-            .max()
+        let mut by_round: Vec<(u32, u64)> = highest
+            .iter()
+            .filter_map(|(id, r)| Some((*r, self.validators.weight(id)?)))
+            .collect();
+        by_round.sort_unstable_by_key(|(r, _)| std::cmp::Reverse(*r));
+        let mut w = 0;
+        for (r, wi) in by_round {
+            w += wi;
+            if self.validators.is_one_third(w) {
+                return Some(r);
+            }
+        }
+        None
     }
 
     /// (weight, is_quorum) of votes for `value` in (round, kind).
@@ -493,10 +538,10 @@ impl Core {
             VoteKind::Prevote => Step::Prevote,
             VoteKind::Precommit => Step::Precommit,
         };
-        if !self.may_sign(step, value) {
+        let v = sign::sign_vote(&self.key, &self.chain, kind, self.height, self.round, value);
+        if !self.may_sign(step, value, Some(&v)) {
             return;
         }
-        let v = sign::sign_vote(&self.key, &self.chain, kind, self.height, self.round, value);
         self.votes
             .entry((self.round, kind))
             .or_default()
@@ -505,16 +550,30 @@ impl Core {
     }
 
     /// The double-signing guard; records and emits `Persist` when allowed.
-    fn may_sign(&mut self, step: Step, value: Option<Hash>) -> bool {
+    /// `vote` is the vote about to be sent (deterministic Ed25519: signing
+    /// first is harmless), kept with the record for a restart.
+    fn may_sign(&mut self, step: Step, value: Option<Hash>, vote: Option<&Vote>) -> bool {
         if !self.is_validator() {
             return false;
         }
+        let keep_from = self.round.saturating_sub(1);
+        let mut votes: Vec<Vote> = match &self.last_signed {
+            Some(l) if l.height == self.height => l
+                .votes
+                .iter()
+                .filter(|v| v.round >= keep_from)
+                .cloned()
+                .collect(),
+            _ => vec![],
+        };
+        votes.extend(vote.cloned());
         let next = SignedStep {
             height: self.height,
             round: self.round,
             step,
             value,
             lock: self.locked,
+            votes,
         };
         if let Some(last) = &self.last_signed {
             let a = (last.height, last.round, last.step);

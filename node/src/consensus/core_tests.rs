@@ -367,6 +367,7 @@ fn after_restart_never_signs_a_different_value_for_the_same_step() {
         step: Step::Prevote,
         value: Some(v),
         lock: None,
+        votes: vec![],
     };
     let mut app = TestApp {
         me: keys::node_id(&key(me)),
@@ -407,6 +408,7 @@ fn after_restart_never_signs_a_different_value_for_the_same_step() {
         step: Step::Precommit,
         value: None,
         lock: None,
+        votes: vec![],
     };
     let mut c = Core::new(CHAIN, key(me), vals, h, Some(later));
     c.start(&mut app);
@@ -464,6 +466,7 @@ fn after_restart_the_lock_is_kept() {
         step: Step::Precommit,
         value: Some(v),
         lock: Some((0, v)),
+        votes: vec![],
     };
     let mut app = TestApp {
         me: keys::node_id(&key(me)),
@@ -511,4 +514,167 @@ fn after_restart_the_lock_is_kept() {
     assert!(outs
         .iter()
         .any(|o| matches!(o, Output::Persist(s) if s.lock == Some((0, v)))));
+}
+
+impl Net {
+    /// One event: deliver the oldest queued message, or, when none is in
+    /// flight, fire the oldest pending timeout. False when nothing is left.
+    fn step(&mut self) -> bool {
+        if let Some((from, m)) = self.queue.pop_front() {
+            self.queue.push_front((from, m));
+            let rest = self.queue.split_off(1);
+            self.deliver();
+            self.queue = rest;
+            return true;
+        }
+        for i in 0..self.nodes.len() {
+            if self.down.contains(&i) || self.nodes[i].timeouts.is_empty() {
+                continue;
+            }
+            let t = self.nodes[i].timeouts.remove(0);
+            let n = &mut self.nodes[i];
+            let outs = n.core.on_timeout(t, &mut n.app);
+            self.absorb(i, outs);
+            return true;
+        }
+        false
+    }
+
+    /// Every node crashes at once: messages in flight and timers are lost,
+    /// only what each one persisted survives; then all of them start again.
+    fn crash_and_restart_all(&mut self, vals: &Validators, height: u64) {
+        self.queue.clear();
+        self.down.clear();
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            let last = n.persisted.last().cloned();
+            n.core = Core::new(CHAIN, key(i), vals.clone(), height, last);
+            n.timeouts.clear();
+        }
+        self.start();
+    }
+
+    /// The driver's loop: re-broadcast own messages, deliver, fire timers.
+    fn run_until_all_decided(&mut self, rounds: usize) -> bool {
+        for _ in 0..rounds {
+            for i in 0..self.nodes.len() {
+                for m in self.nodes[i].core.own_messages() {
+                    self.queue.push_back((i, m));
+                }
+            }
+            self.deliver();
+            if self.nodes.iter().all(|n| !n.decided.is_empty()) {
+                return true;
+            }
+            self.fire_timeouts();
+        }
+        false
+    }
+}
+
+/// The liveness bug the `simultaneous-dial` scenario hit: all masternodes
+/// restarted at once, each resuming in the round it last signed in. Votes
+/// live only in memory, so a restarted round could never gather a quorum
+/// again, and validators split across two rounds waited for each other.
+/// Crash everyone at every point of a height's run and check that the
+/// height still decides, the same block everywhere.
+#[test]
+fn a_simultaneous_restart_of_every_validator_at_any_point_still_decides() {
+    let weights = [10; 7];
+    let vals = validators(&weights);
+    let h = 1;
+    // Silence the proposers of rounds 0 and 1 before the crash so that the
+    // five live validators (a bare quorum) walk through several rounds.
+    let silent: Vec<usize> = [0, 1]
+        .iter()
+        .map(|r| {
+            (0..7)
+                .find(|i| keys::node_id(&key(*i)) == vals.proposer(h, *r))
+                .unwrap()
+        })
+        .collect();
+    let mut steps_to_decide = 0;
+    {
+        let mut net = Net::new(&weights, h);
+        net.down.extend(silent.iter().copied());
+        net.start();
+        while net.live().any(|n| n.decided.is_empty()) {
+            assert!(net.step(), "a bare quorum decides without a crash");
+            steps_to_decide += 1;
+        }
+    }
+    assert!(steps_to_decide > 20, "{steps_to_decide}");
+    for cut in 0..steps_to_decide {
+        let mut net = Net::new(&weights, h);
+        net.down.extend(silent.iter().copied());
+        net.start();
+        for _ in 0..cut {
+            net.step();
+        }
+        if net.nodes.iter().any(|n| !n.decided.is_empty()) {
+            continue;
+        }
+        let rounds: Vec<u32> = net.nodes.iter().map(|n| n.core.round()).collect();
+        net.crash_and_restart_all(&vals, h);
+        assert!(
+            net.run_until_all_decided(40),
+            "crash after {cut} of {steps_to_decide} steps (rounds {rounds:?}) never decided; now {:?}",
+            net.nodes
+                .iter()
+                .map(|n| (n.core.round(), n.core.step()))
+                .collect::<Vec<_>>()
+        );
+        decided_one_block_everywhere(&net);
+    }
+}
+
+#[test]
+fn a_laggard_skips_to_the_highest_round_that_one_third_has_reached() {
+    // 7 x 10: more than 1/3 of the weight is 3 validators.
+    let vals = validators(&[10; 7]);
+    let h = height_where_others_propose(&vals, keys::node_id(&key(0)));
+    let mut app = TestApp {
+        me: keys::node_id(&key(0)),
+        built: 0,
+    };
+    let mut a = Core::new(CHAIN, key(0), vals, h, None);
+    a.start(&mut app);
+    let nil = |i: usize, r: u32| sign::sign_vote(&key(i), &CHAIN, VoteKind::Prevote, h, r, None);
+    // Two validators far ahead, in different rounds: not yet 1/3.
+    a.on_vote(nil(1, 5), &mut app).unwrap();
+    a.on_vote(nil(2, 3), &mut app).unwrap();
+    assert_eq!(a.round(), 0, "two of seven may be Byzantine");
+    // A third one, in yet another round: 1/3 has reached round 2 or later,
+    // though no single round holds 1/3 (the paper's rule would wait).
+    a.on_vote(nil(3, 2), &mut app).unwrap();
+    assert_eq!(a.round(), 2);
+}
+
+#[test]
+fn a_restarted_validator_sends_its_persisted_votes_again() {
+    let mut net = Net::new(&[10; 4], 1);
+    net.start();
+    let before: Vec<_> = net.nodes[0]
+        .sent
+        .iter()
+        .filter(|m| matches!(m, ConsensusMessage::Vote(_)))
+        .cloned()
+        .collect();
+    assert_eq!(before.len(), 2, "a prevote and a precommit in round 0");
+    let last = net.nodes[0].persisted.last().cloned().unwrap();
+    assert_eq!(last.votes.len(), 2);
+    // Crash before the decision is stored: the height starts over.
+    let mut app = TestApp {
+        me: keys::node_id(&key(0)),
+        built: 0,
+    };
+    let mut c = Core::new(CHAIN, key(0), validators(&[10; 4]), 1, Some(last));
+    let outs = c.start(&mut app);
+    assert!(!outs.iter().any(|o| matches!(o, Output::Persist(_))));
+    assert_eq!((c.round(), c.step()), (0, Step::Precommit));
+    let again: Vec<_> = c
+        .own_messages()
+        .into_iter()
+        .filter(|m| matches!(m, ConsensusMessage::Vote(_)))
+        .collect();
+    assert_eq!(again, before, "the very same signed votes");
 }
