@@ -5,14 +5,16 @@
 //! the close signal (cancel-safe: no `read_exact` in `select!`). Everything
 //! it sends goes through the peer's writer task.
 
-use super::registry::{Closer, PeerStats};
+use super::registry::{Closer, PeerEntry, PeerStats};
 use super::writer::WriterHandle;
 use super::{Inbound, Shared, MALFORMED_PENALTY};
 use crate::api::types::{Direction, EventKind};
 use crate::chain::types::NodeId;
 use crate::clock::Instant;
 use crate::constants::{MAX_FRAME, MAX_MISSED_PONGS, PING_INTERVAL};
-use crate::wire::{decode, encode, FrameCodec, FrameError, NetworkMessage, Request, Response};
+use crate::wire::{
+    decode, encode, FrameCodec, FrameError, Hello, NetworkMessage, Request, Response,
+};
 use futures::StreamExt;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -36,6 +38,54 @@ pub struct Conn {
     pub writer: WriterHandle,
     pub closer: Closer,
     pub stats: Arc<PeerStats>,
+}
+
+impl Conn {
+    /// The actor's state for a connection whose handshake just succeeded,
+    /// in either direction; `connects` is set once the registry took it.
+    /// (Eight plain parts, each named at the two call sites: clearer than a
+    /// parameter struct used once.)
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        shared: &Shared,
+        ip: IpAddr,
+        conn_id: u64,
+        direction: Direction,
+        theirs: &Hello,
+        reader: FramedRead<BoxRead, FrameCodec>,
+        writer: WriterHandle,
+        closer: Closer,
+    ) -> Conn {
+        Conn {
+            ip,
+            conn_id,
+            direction,
+            node_id: theirs.node_id,
+            height: theirs.height,
+            connects: 0,
+            since: shared.clock.now(),
+            reader,
+            writer,
+            closer,
+            stats: Arc::new(PeerStats::default()),
+        }
+    }
+
+    /// The registry's view of this connection: built from the same parts,
+    /// so the two cannot disagree on who the peer is.
+    pub fn entry(&self, listen_port: u16) -> PeerEntry {
+        PeerEntry::new(
+            self.conn_id,
+            self.direction,
+            self.node_id,
+            listen_port,
+            self.height,
+            self.writer.clone(),
+            self.closer.clone(),
+            self.stats.clone(),
+            self.since,
+        )
+    }
 }
 
 /// Run the connection until it closes, then unregister it and report why.

@@ -8,7 +8,7 @@
 use super::connection::{self, Conn};
 use super::handshake::{self, SELF_CONNECTION};
 use super::metrics::NetMetrics;
-use super::registry::{Closer, PeerEntry, PeerStats};
+use super::registry::Closer;
 use super::{socket, writer, Shared};
 use crate::api::types::{Direction, EventKind};
 use crate::constants::{
@@ -188,38 +188,26 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
         warn!(ip = %ip, reason = %reason, "rejected the peer's handshake ack");
         return Err(DialError::Failed(reason));
     }
-    let stats = Arc::new(PeerStats::default());
-    let since = shared.clock.now();
-    let entry = PeerEntry::new(
-        conn_id,
-        Direction::Outbound,
-        theirs.node_id,
-        theirs.listen_port,
-        theirs.height,
-        writer.clone(),
-        closer.clone(),
-        stats.clone(),
-        since,
-    );
-    let connects = match shared.registry.promote_dial(ip, entry) {
-        Some(n) => n,
-        None => {
-            closer.close("superseded by inbound (simultaneous open)".into());
-            return Err(DialError::Superseded);
-        }
-    };
-    let conn = Conn {
+    let mut conn = Conn::new(
+        shared,
         ip,
         conn_id,
-        direction: Direction::Outbound,
-        node_id: theirs.node_id,
-        height: theirs.height,
-        connects,
-        since,
+        Direction::Outbound,
+        &theirs,
         reader,
         writer,
         closer,
-        stats,
+    );
+    conn.connects = match shared
+        .registry
+        .promote_dial(ip, conn.entry(theirs.listen_port))
+    {
+        Some(n) => n,
+        None => {
+            conn.closer
+                .close("superseded by inbound (simultaneous open)".into());
+            return Err(DialError::Superseded);
+        }
     };
     connection::run(shared.clone(), conn).await;
     Ok(())

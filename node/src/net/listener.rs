@@ -4,7 +4,7 @@ use super::connection::{self, BoxRead, Conn};
 use super::handshake;
 use super::limits::Refusal;
 use super::metrics::NetMetrics;
-use super::registry::{Admission, Closer, PeerEntry, PeerStats};
+use super::registry::{Admission, Closer};
 use super::{socket, writer, Shared};
 use crate::api::types::{Direction, EventKind};
 use crate::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR, MAX_FRAME_PRE_HANDSHAKE};
@@ -125,20 +125,20 @@ pub async fn handle_inbound<W>(
         return;
     }
     let conn_id = shared.registry.next_conn_id();
-    let stats = Arc::new(PeerStats::default());
-    let since = shared.clock.now();
-    let entry = PeerEntry::new(
+    let mut conn = Conn::new(
+        &shared,
+        ip,
         conn_id,
         Direction::Inbound,
-        theirs.node_id,
-        theirs.listen_port,
-        theirs.height,
-        writer.clone(),
-        closer.clone(),
-        stats.clone(),
-        since,
+        &theirs,
+        reader,
+        writer,
+        closer,
     );
+    let entry = conn.entry(theirs.listen_port);
     let (admission, connects) = shared.registry.admit_inbound(ip, &ours.node_id, entry);
+    conn.connects = connects;
+    let writer = conn.writer.clone();
     match admission {
         Admission::Rejected(reason) => {
             let kind = if reason.starts_with("duplicate") {
@@ -159,19 +159,6 @@ pub async fn handle_inbound<W>(
             .book
             .add(std::net::SocketAddr::new(ip, theirs.listen_port));
     }
-    let conn = Conn {
-        ip,
-        conn_id,
-        direction: Direction::Inbound,
-        node_id: theirs.node_id,
-        height: theirs.height,
-        connects,
-        since,
-        reader,
-        writer,
-        closer,
-        stats,
-    };
     connection::run(shared, conn).await;
 }
 
