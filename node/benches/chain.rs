@@ -8,11 +8,12 @@
 //!
 //! Run: `cargo bench -p timed --bench chain` (env CATCHUP_BLOCKS, FINALITY_BLOCKS).
 
-#[path = "../tests/chain_support/mod.rs"]
-mod chain_support;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
-use chain_support::Cluster;
 use std::time::{Duration, Instant};
+use support::chain::chain_spec;
+use support::Cluster;
 use timed::api::types::EventKind;
 use timed::chain::block;
 use timed::chain::genesis::Genesis;
@@ -33,18 +34,18 @@ fn env_u64(name: &str, default: u64) -> u64 {
 /// Write `n` final blocks of 10 transactions each into node `k`'s data dir,
 /// signed by the genesis masternodes (commit of 4/4).
 fn generate_chain(c: &Cluster, k: usize, n: u64) {
-    let genesis = Genesis::load(&c.net.nodes[k].config.genesis).unwrap();
-    let mut st = ChainState::open(c.data_dir(k), &genesis).unwrap();
+    let genesis = Genesis::load(&c.testnet.nodes[k].config.genesis).unwrap();
+    let mut st = ChainState::open(&c.testnet.nodes[k].config.data_dir, &genesis).unwrap();
     let chain = genesis.hash();
     let validators: Vec<_> = c
-        .net
+        .testnet
         .nodes
         .iter()
         .filter(|n| n.config.masternode)
         .map(|n| n.key.clone())
         .collect();
     let wallets: Vec<_> = c
-        .net
+        .testnet
         .nodes
         .iter()
         .take(10)
@@ -99,20 +100,20 @@ async fn catch_up(n: u64) -> Vec<(String, String)> {
     // 10 nodes so there are 10 funded wallets; 4 masternodes sign commits.
     // Only node 5 (the serving peer) and node 6 (the fresh follower) run,
     // neither is a masternode.
-    let mut c = Cluster::new(34, 1, 10, 4, Duration::from_secs(3600), 1.0);
+    let mut c = Cluster::stopped(chain_spec(10, 4, Duration::from_secs(3600)), 1.0);
     let t = Instant::now();
     generate_chain(&c, 4, n);
     eprintln!("generated {n} blocks in {:.1?}", t.elapsed());
-    let peer = c.p2p_addr(4).to_string();
-    c.set_args(4, &["--bootstrap", "127.0.0.1:1"]);
-    c.set_args(5, &["--bootstrap", &peer]);
-    c.start(4);
+    let peer = c.nodes[4].p2p.to_string();
+    c.nodes[4].set_args(&["--bootstrap", "127.0.0.1:1"]);
+    c.nodes[5].set_args(&["--bootstrap", &peer]);
+    c.nodes[4].start();
     c.wait_height(&[4], n, Duration::from_secs(30)).await;
     let t0 = Instant::now();
-    c.start(5);
+    c.nodes[5].start();
     let mut first_progress = None;
     loop {
-        let h = c.height(5).await.unwrap_or(0);
+        let h = c.nodes[5].height().await.unwrap_or(0);
         if h > 0 && first_progress.is_none() {
             first_progress = Some((Instant::now(), h));
         }
@@ -128,8 +129,8 @@ async fn catch_up(n: u64) -> Vec<(String, String)> {
     let total = t0.elapsed();
     let (tp, hp) = first_progress.unwrap();
     let steady = tp.elapsed();
-    let started = c.events(5, EventKind::SyncStarted).await;
-    let finished = c.events(5, EventKind::SyncFinished).await;
+    let started = c.nodes[5].events_of(EventKind::SyncStarted).await;
+    let finished = c.nodes[5].events_of(EventKind::SyncFinished).await;
     let sync_ms = match (started.first(), finished.last()) {
         (Some(s), Some(f)) if f.at_ms > s.at_ms => Some(f.at_ms - s.at_ms),
         _ => None,
@@ -159,7 +160,7 @@ async fn catch_up(n: u64) -> Vec<(String, String)> {
 }
 
 async fn finality(blocks: u64) -> Vec<(String, String)> {
-    let mut c = Cluster::new(34, 2, 6, 6, Duration::from_secs(1), 1.0);
+    let mut c = Cluster::stopped(chain_spec(6, 6, Duration::from_secs(1)), 1.0);
     c.start_all();
     let skip = 3;
     c.wait_height(&[0, 1, 2, 3, 4, 5], skip + blocks, Duration::from_secs(120))
@@ -168,7 +169,7 @@ async fn finality(blocks: u64) -> Vec<(String, String)> {
     // minus the block's own time (stamped by the proposer when proposing).
     let mut at: std::collections::HashMap<u64, u64> = Default::default();
     for k in 0..6 {
-        for e in c.events(k, EventKind::BlockFinalized).await {
+        for e in c.nodes[k].events_of(EventKind::BlockFinalized).await {
             let r = e.reason.unwrap_or_default();
             let h: u64 = r
                 .split_whitespace()
@@ -181,7 +182,7 @@ async fn finality(blocks: u64) -> Vec<(String, String)> {
     }
     let mut lat = vec![];
     for h in skip + 1..=skip + blocks {
-        let (b, _) = c.block(0, h).await.unwrap();
+        let (b, _) = c.nodes[0].block(h).await.unwrap();
         lat.push(at[&h].saturating_sub(b.header.time_ms));
     }
     lat.sort();

@@ -5,10 +5,11 @@
 //! Block interval 2 s at --time-scale 10: a block every ~200 ms of wall time.
 //! Every wait is a generous poll-until-condition (a loaded 2-core machine).
 
-mod chain_support;
+mod support;
 
-use chain_support::Cluster;
 use std::time::Duration;
+use support::chain::chain_spec;
+use support::Cluster;
 use timed::api::types::EventKind;
 use timed::chain::tx::build_transfer;
 use timed::chain::types::{OutPoint, TxOut};
@@ -20,30 +21,30 @@ const WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_masternodes_agree_and_continue_with_one_stopped() {
-    let mut c = Cluster::new(33, 1, 4, 4, INTERVAL, SCALE);
+    let mut c = Cluster::stopped(chain_spec(4, 4, INTERVAL), SCALE);
     c.start_all();
     c.wait_height(&[0, 1, 2, 3], 5, WAIT).await;
     let (h, _) = c.wait_same_tip(&[0, 1, 2, 3], WAIT).await;
     c.assert_same_chain(&[0, 1, 2, 3], h).await;
 
     // 3 of 4 is more than 2/3 of the weight: blocks continue.
-    c.stop(3);
-    let before = c.height(0).await.unwrap();
+    c.nodes[3].sigterm();
+    let before = c.nodes[0].height().await.unwrap();
     c.wait_height(&[0, 1, 2], before + 5, WAIT).await;
     let (h, _) = c.wait_same_tip(&[0, 1, 2], WAIT).await;
     c.assert_same_chain(&[0, 1, 2], h).await;
     // Finalized blocks carry their commits.
-    let (b, _) = c.block(1, h).await.unwrap();
+    let (b, _) = c.nodes[1].block(h).await.unwrap();
     assert!(b.commit.is_some_and(|cm| cm.signatures.len() >= 3));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_of_four_stopped_finalize_nothing_and_resume_after_restart() {
-    let mut c = Cluster::new(33, 2, 4, 4, INTERVAL, SCALE);
+    let mut c = Cluster::stopped(chain_spec(4, 4, INTERVAL), SCALE);
     c.start_all();
     c.wait_height(&[0, 1, 2, 3], 3, WAIT).await;
-    c.stop(2);
-    c.stop(3);
+    c.nodes[2].sigterm();
+    c.nodes[3].sigterm();
     // Let anything already in flight land, then watch: nothing may finalize.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stalled = c.heights(&[0, 1]).await;
@@ -56,8 +57,8 @@ async fn two_of_four_stopped_finalize_nothing_and_resume_after_restart() {
     let (h, _) = c.wait_same_tip(&[0, 1], WAIT).await;
     c.assert_same_chain(&[0, 1], h).await;
 
-    c.start(2);
-    c.start(3);
+    c.nodes[2].start();
+    c.nodes[3].start();
     c.wait_height(&[0, 1, 2, 3], h + 3, WAIT).await;
     let (h2, _) = c.wait_same_tip(&[0, 1, 2, 3], WAIT).await;
     c.assert_same_chain(&[0, 1, 2, 3], h2).await;
@@ -65,37 +66,37 @@ async fn two_of_four_stopped_finalize_nothing_and_resume_after_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_node_catches_up_from_a_single_peer() {
-    let mut c = Cluster::new(33, 3, 5, 4, INTERVAL, SCALE);
+    let mut c = Cluster::stopped(chain_spec(5, 4, INTERVAL), SCALE);
     for k in 0..4 {
-        c.start(k);
+        c.nodes[k].start();
     }
     c.wait_height(&[0, 1, 2, 3], 15, WAIT).await;
     // The follower knows exactly one peer and has an empty data dir.
-    let peer = c.p2p_addr(0).to_string();
-    c.set_args(4, &["--bootstrap", &peer]);
-    assert!(!c.data_dir(4).exists());
-    c.start(4);
-    let target = c.height(0).await.unwrap();
+    let peer = c.nodes[0].p2p.to_string();
+    c.nodes[4].set_args(&["--bootstrap", &peer]);
+    assert!(!c.testnet.nodes[4].config.data_dir.exists());
+    c.nodes[4].start();
+    let target = c.nodes[0].height().await.unwrap();
     c.wait_height(&[4], target, WAIT).await;
     let (h, _) = c.wait_same_tip(&[0, 4], WAIT).await;
     c.assert_same_chain(&[0, 4], h).await;
-    let started = c.events(4, EventKind::SyncStarted).await;
+    let started = c.nodes[4].events_of(EventKind::SyncStarted).await;
     assert!(!started.is_empty(), "the follower logged a sync");
-    assert!(!c.status(4).await.unwrap().masternode);
+    assert!(!c.nodes[4].status().await.unwrap().masternode);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_run_restarts_with_the_chain_intact() {
-    let mut c = Cluster::new(33, 4, 4, 4, INTERVAL, SCALE);
+    let mut c = Cluster::stopped(chain_spec(4, 4, INTERVAL), SCALE);
     c.start_all();
     c.wait_height(&[0, 1, 2, 3], 4, WAIT).await;
-    let before = c.height(1).await.unwrap();
-    c.kill(1);
+    let before = c.nodes[1].height().await.unwrap();
+    c.nodes[1].kill9();
     // Killed while the others keep finalizing: restart on the same data dir.
-    c.start(1);
+    c.nodes[1].start();
     c.wait_height(&[1], before, Duration::from_secs(20)).await;
     c.assert_same_chain(&[0, 1], before).await;
-    let target = c.height(0).await.unwrap() + 3;
+    let target = c.nodes[0].height().await.unwrap() + 3;
     c.wait_height(&[0, 1, 2, 3], target, WAIT).await;
     let (h, _) = c.wait_same_tip(&[0, 1, 2, 3], WAIT).await;
     c.assert_same_chain(&[0, 1, 2, 3], h).await;
@@ -103,15 +104,15 @@ async fn sigkill_mid_run_restarts_with_the_chain_intact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_submitted_to_one_node_ends_up_in_every_chain() {
-    let mut c = Cluster::new(33, 5, 4, 4, INTERVAL, SCALE);
+    let mut c = Cluster::stopped(chain_spec(4, 4, INTERVAL), SCALE);
     c.start_all();
     c.wait_height(&[0, 1, 2, 3], 2, WAIT).await;
 
-    let wallet = c.net.nodes[0].wallet.clone();
-    let to = keys::pubkey(&c.net.nodes[3].wallet);
+    let wallet = c.testnet.nodes[0].wallet.clone();
+    let to = keys::pubkey(&c.testnet.nodes[3].wallet);
     let utxos: Vec<(OutPoint, TxOut)> = {
-        let v = c
-            .get_json(0, &format!("/utxos/{}", keys::pubkey(&wallet)))
+        let v = c.nodes[0]
+            .get_json(&format!("/utxos/{}", keys::pubkey(&wallet)))
             .await;
         v.as_array()
             .unwrap()
@@ -127,19 +128,19 @@ async fn a_transaction_submitted_to_one_node_ends_up_in_every_chain() {
     assert_eq!(utxos.len(), 1, "the genesis allocation");
     let tx = build_transfer(&wallet, &utxos, to, 1234).unwrap();
     let body = serde_json::to_string(&tx).unwrap();
-    let (code, v) = c.post_json(0, "/tx", body.clone()).await;
+    let (code, v) = c.nodes[0].post_json("/tx", body.clone()).await;
     assert_eq!(code, 200, "{v}");
     let txid = v["txid"].as_str().unwrap().to_string();
 
     // Rejections come back as 4xx with a reason.
-    let (code, v) = c.post_json(0, "/tx", body).await;
+    let (code, v) = c.nodes[0].post_json("/tx", body).await;
     assert!((400..500).contains(&code), "{code} {v}");
     assert!(v["error"].as_str().unwrap().len() > 5);
-    let (code, v) = c.post_json(0, "/tx", "{not json".into()).await;
+    let (code, v) = c.nodes[0].post_json("/tx", "{not json".into()).await;
     assert_eq!(code, 400, "{v}");
     let double = build_transfer(&wallet, &utxos, to, 7).unwrap();
-    let (code, v) = c
-        .post_json(0, "/tx", serde_json::to_string(&double).unwrap())
+    let (code, v) = c.nodes[0]
+        .post_json("/tx", serde_json::to_string(&double).unwrap())
         .await;
     assert!((400..500).contains(&code), "{code} {v}");
     assert!(v["error"].as_str().unwrap().contains("double spend"), "{v}");
@@ -156,9 +157,9 @@ async fn a_transaction_submitted_to_one_node_ends_up_in_every_chain() {
             if slot.is_some() {
                 continue;
             }
-            let h = c.height(k).await.unwrap_or(0);
+            let h = c.nodes[k].height().await.unwrap_or(0);
             for height in 1..=h {
-                if let Some((b, _)) = c.block(k, height).await {
+                if let Some((b, _)) = c.nodes[k].block(height).await {
                     if b.txs
                         .iter()
                         .any(|t| timed::chain::tx::txid(t).to_hex() == txid)
@@ -173,7 +174,7 @@ async fn a_transaction_submitted_to_one_node_ends_up_in_every_chain() {
     }
     assert!(found_at.iter().all(|h| *h == found_at[0]), "{found_at:?}");
     // The recipient's output is spendable everywhere.
-    let v = c.get_json(2, &format!("/utxos/{to}")).await;
+    let v = c.nodes[2].get_json(&format!("/utxos/{to}")).await;
     assert!(v
         .as_array()
         .unwrap()

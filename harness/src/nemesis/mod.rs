@@ -3,7 +3,7 @@
 //!
 //! # API for the runner
 //!
-//! ```ignore
+//! ```text
 //! use harness::nemesis::{self, Nemesis};
 //!
 //! // Once, before the run: probe the host, expand the scenario. A bad fault

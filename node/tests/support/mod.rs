@@ -10,7 +10,10 @@
 //! - [`os_connections`]: established P2P sockets as the kernel sees them.
 //! - [`FakePeer`]: a raw TCP peer speaking the wire protocol (for hostile
 //!   and handshake tests).
+//! - [`chain`]: heights, blocks and chain agreement, for the chain tests.
 #![allow(dead_code)]
+
+pub mod chain;
 
 use futures::{SinkExt, StreamExt};
 use rand::Rng;
@@ -63,29 +66,32 @@ impl Cluster {
     }
 
     pub fn start_with(spec: TestnetSpec, time_scale: f64) -> Cluster {
+        let mut c = Cluster::stopped(spec, time_scale);
+        c.start_all();
+        c
+    }
+
+    /// Write the testnet but start no process yet.
+    pub fn stopped(spec: TestnetSpec, time_scale: f64) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let testnet = testnet::write(&spec, dir.path()).unwrap();
         let nodes = testnet
             .nodes
             .iter()
-            .map(|n| {
-                let mut p = NodeProc {
-                    name: n.name.clone(),
-                    ip: n.config.listen_ip,
-                    p2p: n.config.p2p_addr(),
-                    api: n.config.api_addr(),
-                    config_path: n.config_path.clone(),
-                    log_path: dir.path().join(format!("{}.log", n.name)),
-                    time_scale,
-                    extra_args: vec![],
-                    child: None,
-                    http: reqwest::Client::builder()
-                        .timeout(Duration::from_secs(10))
-                        .build()
-                        .unwrap(),
-                };
-                p.start();
-                p
+            .map(|n| NodeProc {
+                name: n.name.clone(),
+                ip: n.config.listen_ip,
+                p2p: n.config.p2p_addr(),
+                api: n.config.api_addr(),
+                config_path: n.config_path.clone(),
+                log_path: dir.path().join(format!("{}.log", n.name)),
+                time_scale,
+                extra_args: vec![],
+                child: None,
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .unwrap(),
             })
             .collect();
         Cluster {
