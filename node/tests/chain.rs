@@ -181,3 +181,27 @@ async fn a_transaction_submitted_to_one_node_ends_up_in_every_chain() {
         .iter()
         .any(|u| u["output"]["amount"] == 1234));
 }
+
+/// Every masternode SIGKILLed at the same instant, three times, at whatever
+/// point of a round each one was: the chain resumes each time, no fork.
+/// (Before votes were persisted with the signed step, a restart in which
+/// nobody could re-send its votes stalled the height for good.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_masternodes_killed_at_once_resume_the_chain() {
+    let mut c = Cluster::stopped(chain_spec(4, 4, INTERVAL), SCALE);
+    c.start_all();
+    c.wait_height(&[0, 1, 2, 3], 3, WAIT).await;
+    for round in 0..3 {
+        // Different offsets into the block interval each time.
+        tokio::time::sleep(Duration::from_millis(37 + 71 * round)).await;
+        let top = c.heights(&[0, 1, 2, 3]).await.into_iter().flatten().max();
+        for n in &mut c.nodes {
+            n.kill9();
+        }
+        c.start_all();
+        let top = top.unwrap();
+        c.wait_height(&[0, 1, 2, 3], top + 3, WAIT).await;
+    }
+    let (h, _) = c.wait_same_tip(&[0, 1, 2, 3], WAIT).await;
+    c.assert_same_chain(&[0, 1, 2, 3], h).await;
+}

@@ -250,6 +250,8 @@ pub mod tests {
                 value: None,
                 lock: None,
                 votes: vec![],
+                proposal: None,
+                valid: None,
             })
             .unwrap();
         }

@@ -18,14 +18,21 @@
 //! the very same value (re-signing the same vote is harmless).
 //!
 //! Liveness across restarts: the paper assumes every message of a correct
-//! validator eventually reaches every other one. A restart breaks that (votes
-//! live in memory), so the persisted step also carries our own votes of the
-//! last two rounds, restored and re-broadcast after a restart; re-broadcasts
-//! cover the previous round too, for peers one round behind; and a laggard
-//! skips to the highest round that validators holding f+1 weight have reached
-//! (not only to a round f+1 of them share), so validators scattered over
-//! several rounds still meet. Without these, restarting every masternode at
-//! once could stall a height forever.
+//! validator eventually reaches every other one. A restart breaks that
+//! (messages live in memory), so the persisted step also carries:
+//! - our own votes of the last two rounds and our latest proposal, restored
+//!   and re-broadcast after a restart (re-broadcasts cover the previous round
+//!   too, for peers one round behind);
+//! - our valid value with its block, so a value we are locked on cannot be
+//!   lost with the proposer's memory: we re-propose it when it is our turn,
+//!   and a validator locked on a proposed value prevotes it without waiting
+//!   for a proof-of-lock it may never see again (as safe as the paper's
+//!   vr = -1 rule, which already prevotes the locked value).
+//!
+//! And a laggard skips to the highest round that validators holding f+1
+//! weight have reached (not only to a round f+1 of them share), so
+//! validators scattered over several rounds still meet. Without these,
+//! SIGKILLing every masternode at once could stall a height forever.
 
 use super::sign;
 use super::types::{ConsensusMessage, Proposal, Vote, VoteKind};
@@ -60,6 +67,12 @@ pub struct SignedStep {
     /// restarted validator can send them again (see the module doc).
     #[serde(default)]
     pub votes: Vec<Vote>,
+    /// Our latest signed proposal at this height.
+    #[serde(default)]
+    pub proposal: Option<Proposal>,
+    /// validRound and validValue (the block itself, not just its hash).
+    #[serde(default)]
+    pub valid: Option<(u32, Block)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +85,7 @@ pub struct Timeout {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
     /// Write durably before acting on any later output.
-    Persist(SignedStep),
+    Persist(Box<SignedStep>),
     Broadcast(ConsensusMessage),
     /// Fire `timeout` after this much protocol time.
     Schedule(Timeout, Duration),
@@ -237,6 +250,20 @@ impl Core {
             match self.last_signed.clone() {
                 Some(s) if s.height == self.height => {
                     self.locked = s.lock;
+                    self.valid = s.valid;
+                    if let Some(p) = s.proposal.filter(|p| p.proposer == self.me) {
+                        let value = block::hash(&p.block);
+                        self.proposals.insert(
+                            p.round,
+                            ProposalEntry {
+                                block: p.block.clone(),
+                                value,
+                                valid: app.is_valid(&p.block),
+                                pol_round: p.pol_round,
+                            },
+                        );
+                        self.own.push(ConsensusMessage::Proposal(p));
+                    }
                     self.start_round(s.round, app);
                     for v in s.votes {
                         if v.height == self.height && v.validator == self.me {
@@ -339,9 +366,10 @@ impl Core {
                 None => (app.build_block(h), -1),
             };
             let value = block::hash(&block);
-            if self.may_sign(Step::Propose, Some(value), None) {
-                let p = sign::sign_proposal(&self.key, &self.chain, round, pol, block.clone());
-                self.emit(ConsensusMessage::Proposal(p));
+            let p = sign::sign_proposal(&self.key, &self.chain, round, pol, block.clone());
+            let p = ConsensusMessage::Proposal(p);
+            if self.may_sign(Step::Propose, Some(value), Some(&p)) {
+                self.emit(p);
                 self.proposals.insert(
                     round,
                     ProposalEntry {
@@ -383,6 +411,12 @@ impl Core {
                         continue;
                     }
                     let vr = e.pol_round as u32;
+                    // Locked on this very value: prevote it, proof-of-lock
+                    // or not (see the module doc).
+                    if e.valid && self.locked.is_some_and(|(_, lv)| lv == v) {
+                        self.prevote(Some(v));
+                        continue;
+                    }
                     if self.weight_for(vr, VoteKind::Prevote, Some(v)).1 {
                         let ok = e.valid
                             && self
@@ -405,11 +439,12 @@ impl Core {
                     if e.valid && self.weight_for(r, VoteKind::Prevote, Some(e.value)).1 {
                         let (b, v) = (e.block.clone(), e.value);
                         self.prevote_quorum_seen.insert(r);
+                        // valid first: the precommit persists it with the lock.
+                        self.valid = Some((r, b));
                         if self.step == Step::Prevote {
                             self.locked = Some((r, v));
                             self.precommit(Some(v));
                         }
-                        self.valid = Some((r, b));
                         continue;
                     }
                 }
@@ -539,7 +574,7 @@ impl Core {
             VoteKind::Precommit => Step::Precommit,
         };
         let v = sign::sign_vote(&self.key, &self.chain, kind, self.height, self.round, value);
-        if !self.may_sign(step, value, Some(&v)) {
+        if !self.may_sign(step, value, Some(&ConsensusMessage::Vote(v.clone()))) {
             return;
         }
         self.votes
@@ -550,23 +585,34 @@ impl Core {
     }
 
     /// The double-signing guard; records and emits `Persist` when allowed.
-    /// `vote` is the vote about to be sent (deterministic Ed25519: signing
+    /// `msg` is the message about to be sent (deterministic Ed25519: signing
     /// first is harmless), kept with the record for a restart.
-    fn may_sign(&mut self, step: Step, value: Option<Hash>, vote: Option<&Vote>) -> bool {
+    fn may_sign(
+        &mut self,
+        step: Step,
+        value: Option<Hash>,
+        msg: Option<&ConsensusMessage>,
+    ) -> bool {
         if !self.is_validator() {
             return false;
         }
         let keep_from = self.round.saturating_sub(1);
-        let mut votes: Vec<Vote> = match &self.last_signed {
-            Some(l) if l.height == self.height => l
-                .votes
-                .iter()
-                .filter(|v| v.round >= keep_from)
-                .cloned()
-                .collect(),
-            _ => vec![],
+        let (mut votes, mut proposal) = match &self.last_signed {
+            Some(l) if l.height == self.height => (
+                l.votes
+                    .iter()
+                    .filter(|v| v.round >= keep_from)
+                    .cloned()
+                    .collect(),
+                l.proposal.clone(),
+            ),
+            _ => (vec![], None),
         };
-        votes.extend(vote.cloned());
+        match msg {
+            Some(ConsensusMessage::Vote(v)) => votes.push(v.clone()),
+            Some(ConsensusMessage::Proposal(p)) => proposal = Some(p.clone()),
+            None => {}
+        }
         let next = SignedStep {
             height: self.height,
             round: self.round,
@@ -574,6 +620,8 @@ impl Core {
             value,
             lock: self.locked,
             votes,
+            proposal,
+            valid: self.valid.clone(),
         };
         if let Some(last) = &self.last_signed {
             let a = (last.height, last.round, last.step);
@@ -593,7 +641,7 @@ impl Core {
             }
         }
         self.last_signed = Some(next.clone());
-        self.out.push(Output::Persist(next));
+        self.out.push(Output::Persist(Box::new(next)));
         true
     }
 

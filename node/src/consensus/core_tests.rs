@@ -94,7 +94,7 @@ impl Net {
         let n = &mut self.nodes[i];
         for o in outs {
             match o {
-                Output::Persist(s) => n.persisted.push(s),
+                Output::Persist(s) => n.persisted.push(*s),
                 Output::Broadcast(m) => {
                     n.sent.push(m.clone());
                     self.queue.push_back((i, m));
@@ -368,6 +368,8 @@ fn after_restart_never_signs_a_different_value_for_the_same_step() {
         value: Some(v),
         lock: None,
         votes: vec![],
+        proposal: None,
+        valid: None,
     };
     let mut app = TestApp {
         me: keys::node_id(&key(me)),
@@ -409,6 +411,8 @@ fn after_restart_never_signs_a_different_value_for_the_same_step() {
         value: None,
         lock: None,
         votes: vec![],
+        proposal: None,
+        valid: None,
     };
     let mut c = Core::new(CHAIN, key(me), vals, h, Some(later));
     c.start(&mut app);
@@ -467,6 +471,8 @@ fn after_restart_the_lock_is_kept() {
         value: Some(v),
         lock: Some((0, v)),
         votes: vec![],
+        proposal: None,
+        valid: None,
     };
     let mut app = TestApp {
         me: keys::node_id(&key(me)),
@@ -521,10 +527,19 @@ impl Net {
     /// flight, fire the oldest pending timeout. False when nothing is left.
     fn step(&mut self) -> bool {
         if let Some((from, m)) = self.queue.pop_front() {
-            self.queue.push_front((from, m));
-            let rest = self.queue.split_off(1);
-            self.deliver();
-            self.queue = rest;
+            for j in 0..self.nodes.len() {
+                if j == from || self.down.contains(&j) {
+                    continue;
+                }
+                let n = &mut self.nodes[j];
+                let r = match m.clone() {
+                    ConsensusMessage::Proposal(p) => n.core.on_proposal(p, &mut n.app),
+                    ConsensusMessage::Vote(v) => n.core.on_vote(v, &mut n.app),
+                };
+                if let Ok(outs) = r {
+                    self.absorb(j, outs);
+                }
+            }
             return true;
         }
         for i in 0..self.nodes.len() {
@@ -555,14 +570,21 @@ impl Net {
 
     /// The driver's loop: re-broadcast own messages, deliver, fire timers.
     fn run_until_all_decided(&mut self, rounds: usize) -> bool {
+        self.run_until_all_live_decided(rounds)
+    }
+
+    fn run_until_all_live_decided(&mut self, rounds: usize) -> bool {
         for _ in 0..rounds {
             for i in 0..self.nodes.len() {
+                if self.down.contains(&i) {
+                    continue;
+                }
                 for m in self.nodes[i].core.own_messages() {
                     self.queue.push_back((i, m));
                 }
             }
             self.deliver();
-            if self.nodes.iter().all(|n| !n.decided.is_empty()) {
+            if self.live().all(|n| !n.decided.is_empty()) {
                 return true;
             }
             self.fire_timeouts();
@@ -677,4 +699,65 @@ fn a_restarted_validator_sends_its_persisted_votes_again() {
         .filter(|m| matches!(m, ConsensusMessage::Vote(_)))
         .collect();
     assert_eq!(again, before, "the very same signed votes");
+}
+
+/// Crash every validator right after all of them locked on the round-0
+/// proposal V and precommitted it, before any precommit arrived: nobody
+/// decided, everybody is locked on a block that lived only in memory.
+/// Found by `all_masternodes_killed_at_once_resume_the_chain` (a real
+/// SIGKILL of 4 processes stalled the chain for good). `proposer_back`:
+/// whether the round-0 proposer comes back too.
+fn crash_when_everyone_is_locked(proposer_back: bool) -> Net {
+    let weights = [10; 4];
+    let vals = validators(&weights);
+    let h = 1;
+    let mut net = Net::new(&weights, h);
+    for i in 0..4 {
+        let n = &mut net.nodes[i];
+        let outs = n.core.start(&mut n.app);
+        net.absorb(i, outs);
+    }
+    let locked = |net: &Net| {
+        net.nodes
+            .iter()
+            .all(|n| n.persisted.last().is_some_and(|s| s.lock.is_some()))
+    };
+    // Every precommit is lost in flight (the crash comes before delivery).
+    let precommit = |m: &ConsensusMessage| matches!(m, ConsensusMessage::Vote(v) if v.kind == VoteKind::Precommit);
+    while !locked(&net) {
+        net.queue.retain(|(_, m)| !precommit(m));
+        assert!(net.step());
+    }
+    assert!(net.nodes.iter().all(|n| n.decided.is_empty()));
+    let v = net.nodes[0].persisted.last().unwrap().lock.unwrap().1;
+    let p0 = (0..4)
+        .find(|i| keys::node_id(&key(*i)) == vals.proposer(h, 0))
+        .unwrap();
+    net.crash_and_restart_all(&vals, h);
+    if !proposer_back {
+        net.down.insert(p0);
+        net.queue.retain(|(from, _)| *from != p0);
+    }
+    assert!(
+        net.run_until_all_live_decided(40),
+        "locked on a lost block: {:?}",
+        net.nodes
+            .iter()
+            .map(|n| (n.core.round(), n.core.step()))
+            .collect::<Vec<_>>()
+    );
+    for n in net.live() {
+        assert_eq!(block::hash(&n.decided[0]), v, "the locked value decides");
+    }
+    net
+}
+
+#[test]
+fn everyone_locked_then_crashed_decides_the_locked_block() {
+    decided_one_block_everywhere(&crash_when_everyone_is_locked(true));
+}
+
+#[test]
+fn everyone_locked_then_crashed_decides_it_even_without_its_proposer() {
+    decided_one_block_everywhere(&crash_when_everyone_is_locked(false));
 }
