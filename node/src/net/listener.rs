@@ -136,7 +136,8 @@ pub async fn handle_inbound<W>(
         closer,
     );
     let entry = conn.entry(theirs.listen_port);
-    let (admission, connects) = shared.registry.admit_inbound(ip, &ours.node_id, entry);
+    let ack = encode(&NetworkMessage::HandshakeAck(ours.clone()));
+    let (admission, connects) = shared.registry.admit_inbound(ip, &ours.node_id, entry, ack);
     conn.connects = connects;
     let writer = conn.writer.clone();
     match admission {
@@ -153,7 +154,6 @@ pub async fn handle_inbound<W>(
         }
         Admission::Accepted => {}
     }
-    let _ = writer.try_send(encode(&NetworkMessage::HandshakeAck(ours)));
     if theirs.listen_port != 0 {
         shared
             .book

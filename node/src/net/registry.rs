@@ -219,7 +219,19 @@ impl Registry {
     /// counting on it; the inbound (proof the peer is up) wins. Without this
     /// a dial stuck connecting to a restarting peer refused that peer's own
     /// dials for the whole connect timeout.
-    pub fn admit_inbound(&self, ip: IpAddr, ours: &NodeId, entry: PeerEntry) -> (Admission, u64) {
+    ///
+    /// `ack` (our HandshakeAck) is queued on the entry's writer before the
+    /// entry becomes visible: a broadcast that found the new peer a moment
+    /// earlier would otherwise reach the dialer first and fail its handshake
+    /// ("expected handshake ack, got consensus"), a needless reconnect that
+    /// `harness bench` caught at 30 nodes.
+    pub fn admit_inbound(
+        &self,
+        ip: IpAddr,
+        ours: &NodeId,
+        entry: PeerEntry,
+        ack: Bytes,
+    ) -> (Admission, u64) {
         let mut inner = self.inner.lock().unwrap();
         let admission = match inner.slots.get(&ip) {
             Some(Slot::Connected(_)) => return (Admission::Rejected(DUP_CONNECTED), 0),
@@ -235,6 +247,7 @@ impl Registry {
             }
             None => Admission::Accepted,
         };
+        let _ = entry.writer.try_send(ack);
         inner.slots.insert(ip, Slot::Connected(entry));
         let n = bump(&mut inner, ip);
         (admission, n)
@@ -441,12 +454,54 @@ mod tests {
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 12));
 
+    fn ack() -> Bytes {
+        Bytes::from_static(b"ack\n")
+    }
+
+    /// The ack is the first frame on an admitted inbound connection even
+    /// while another task broadcasts to every peer it can see.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_ack_goes_out_before_any_broadcast_to_a_new_peer() {
+        use tokio::io::AsyncBufReadExt;
+        for _ in 0..200 {
+            let reg = Arc::new(Registry::default());
+            let clock = Clock::new(1.0);
+            let closer = Closer::default();
+            let (near, far) = tokio::io::duplex(1 << 16);
+            let w = writer::spawn(near, clock.clone(), closer.clone(), Default::default());
+            let e = PeerEntry::new(
+                1,
+                Direction::Inbound,
+                NodeId([9; 32]),
+                24100,
+                0,
+                w,
+                closer,
+                Arc::new(PeerStats::default()),
+                clock.now(),
+            );
+            let r = reg.clone();
+            let broadcaster = std::thread::spawn(move || loop {
+                if let Some(w) = r.writers(None).first() {
+                    let _ = w.try_send(Bytes::from_static(b"consensus\n"));
+                    return;
+                }
+                std::hint::spin_loop();
+            });
+            let (adm, _) = reg.admit_inbound(IP, &NodeId([1; 32]), e, ack());
+            assert_eq!(adm, Admission::Accepted);
+            broadcaster.join().unwrap();
+            let mut lines = tokio::io::BufReader::new(far).lines();
+            assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ack"));
+        }
+    }
+
     #[tokio::test]
     async fn a_dial_still_connecting_yields_to_the_peers_inbound() {
         let reg = Registry::default();
         let ours = NodeId([1; 32]); // lower id: would win a real tie-break
         let dial = reg.try_begin_dial(IP).unwrap();
-        let (adm, n) = reg.admit_inbound(IP, &ours, entry(&reg, 99, 9));
+        let (adm, n) = reg.admit_inbound(IP, &ours, entry(&reg, 99, 9), ack());
         assert_eq!((adm, n), (Admission::AcceptedOverOurDial, 1));
         // Our dial then connects: it must not send its Hello.
         assert!(!reg.begin_dial_handshake(IP, dial));
@@ -461,10 +516,10 @@ mod tests {
         let db = b.try_begin_dial(IP).unwrap();
         assert!(a.begin_dial_handshake(IP, da) && b.begin_dial_handshake(IP, db));
         // A receives B's hello: B's dial loses (A has the lower id).
-        let (adm_a, _) = a.admit_inbound(IP, &ida, entry(&a, 50, 9));
+        let (adm_a, _) = a.admit_inbound(IP, &ida, entry(&a, 50, 9), ack());
         assert_eq!(adm_a, Admission::Rejected(DUP_SIMULTANEOUS));
         // B receives A's hello: A's dial wins there too.
-        let (adm_b, _) = b.admit_inbound(IP, &idb, entry(&b, 51, 1));
+        let (adm_b, _) = b.admit_inbound(IP, &idb, entry(&b, 51, 1), ack());
         assert_eq!(adm_b, Admission::AcceptedOverOurDial);
         // A's dial is promoted when B's ack arrives; B's own dial is superseded.
         assert!(a.promote_dial(IP, entry(&a, da, 9)).is_some());
@@ -474,9 +529,9 @@ mod tests {
     #[tokio::test]
     async fn an_established_connection_is_never_replaced() {
         let reg = Registry::default();
-        let (adm, _) = reg.admit_inbound(IP, &NodeId([9; 32]), entry(&reg, 1, 1));
+        let (adm, _) = reg.admit_inbound(IP, &NodeId([9; 32]), entry(&reg, 1, 1), ack());
         assert_eq!(adm, Admission::Accepted);
-        let (adm, _) = reg.admit_inbound(IP, &NodeId([9; 32]), entry(&reg, 2, 1));
+        let (adm, _) = reg.admit_inbound(IP, &NodeId([9; 32]), entry(&reg, 2, 1), ack());
         assert_eq!(adm, Admission::Rejected(DUP_CONNECTED));
         assert!(reg.try_begin_dial(IP).is_none());
         assert_eq!(reg.peer_views()[0].connection_id, 1);
