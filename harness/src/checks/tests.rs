@@ -375,12 +375,18 @@ fn foreign_genesis_node_is_ignored_by_every_check() {
 }
 
 #[test]
-fn a_duplicate_socket_seen_in_a_single_poll_is_a_tie_break_not_a_bug() {
+fn a_duplicate_socket_that_outlives_no_handshake_is_a_tie_break_not_a_bug() {
+    // Polls every 10 s at time scale 1: the handshake limit is 10 s.
     let mut net = Net::new(4);
     net.kernel_duplicate_during(1, 2, 10 * MIN, 10 * MIN + 5 * SEC);
     all_pass(&run(&net));
+    // Seen in two polls 10 s apart: a slow handshake, still no bug.
     let mut net = Net::new(4);
     net.kernel_duplicate_during(1, 2, 10 * MIN, 10 * MIN + 15 * SEC);
+    all_pass(&run(&net));
+    // Seen 20 s apart: longer than any handshake, two connections.
+    let mut net = Net::new(4);
+    net.kernel_duplicate_during(1, 2, 10 * MIN, 10 * MIN + 25 * SEC);
     let v = only_fails(&run(&net), "one_peer_per_ip");
     assert_eq!((v.t, nodes(&v)), (10 * MIN, vec!["n1", "n2"]));
 }
