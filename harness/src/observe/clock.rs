@@ -9,7 +9,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[derive(Clone, Copy, Debug)]
 pub struct RunClock {
     start: Instant,
-    start_unix_ms: u64,
     scale: f64,
 }
 
@@ -25,7 +24,6 @@ impl RunClock {
     pub fn start(time_scale: f64) -> RunClock {
         RunClock {
             start: Instant::now(),
-            start_unix_ms: unix_ms(),
             scale: time_scale,
         }
     }
@@ -44,8 +42,17 @@ impl RunClock {
     }
 
     /// A node's unix wall ms on the run axis (0 for anything before start).
+    ///
+    /// The origin is re-read from the wall clock now, not kept from the
+    /// start: the run axis is monotonic, and a VM's wall clock can step (a
+    /// CI run saw +10 s mid-run), after which every event landed 10 s wall
+    /// (5 protocol minutes) after the fault that caused it. Events are
+    /// fetched within a poll of happening, so only those straddling a step
+    /// are off, by the step.
     pub fn from_unix_ms(&self, at_ms: u64) -> u64 {
-        (at_ms.saturating_sub(self.start_unix_ms) as f64 * self.scale) as u64
+        let elapsed = self.start.elapsed().as_millis() as u64;
+        let origin = unix_ms().saturating_sub(elapsed);
+        (at_ms.saturating_sub(origin) as f64 * self.scale) as u64
     }
 
     /// Wall time that a protocol duration takes.
@@ -66,8 +73,12 @@ mod tests {
     #[test]
     fn maps_wall_to_protocol_time() {
         let c = RunClock::start(12.0);
-        assert_eq!(c.from_unix_ms(c.start_unix_ms + 1000), 12_000);
-        assert_eq!(c.from_unix_ms(c.start_unix_ms - 5), 0);
+        // The origin is re-read on each call: an event stamped now lands
+        // at the run's elapsed time, whatever the wall clock did since.
+        std::thread::sleep(Duration::from_millis(50));
+        let t = c.from_unix_ms(unix_ms());
+        assert!((500..=1_200).contains(&t), "{t}");
+        assert_eq!(c.from_unix_ms(unix_ms() - 5_000), 0, "before the start");
         assert_eq!(c.to_wall(Duration::from_secs(60)), Duration::from_secs(5));
         assert_eq!(c.instant_at(12_000) - c.start, Duration::from_secs(1));
     }
