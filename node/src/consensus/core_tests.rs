@@ -118,18 +118,23 @@ impl Net {
 
     fn deliver(&mut self) {
         while let Some((from, m)) = self.queue.pop_front() {
-            for j in 0..self.nodes.len() {
-                if j == from || self.down.contains(&j) {
-                    continue;
-                }
-                let n = &mut self.nodes[j];
-                let r = match m.clone() {
-                    ConsensusMessage::Proposal(p) => n.core.on_proposal(p, &mut n.app),
-                    ConsensusMessage::Vote(v) => n.core.on_vote(v, &mut n.app),
-                };
-                if let Ok(outs) = r {
-                    self.absorb(j, outs);
-                }
+            self.deliver_one(from, m);
+        }
+    }
+
+    /// Hand one broadcast to every live node but its sender.
+    fn deliver_one(&mut self, from: usize, m: ConsensusMessage) {
+        for j in 0..self.nodes.len() {
+            if j == from || self.down.contains(&j) {
+                continue;
+            }
+            let n = &mut self.nodes[j];
+            let r = match m.clone() {
+                ConsensusMessage::Proposal(p) => n.core.on_proposal(p, &mut n.app),
+                ConsensusMessage::Vote(v) => n.core.on_vote(v, &mut n.app),
+            };
+            if let Ok(outs) = r {
+                self.absorb(j, outs);
             }
         }
     }
@@ -527,19 +532,7 @@ impl Net {
     /// flight, fire the oldest pending timeout. False when nothing is left.
     fn step(&mut self) -> bool {
         if let Some((from, m)) = self.queue.pop_front() {
-            for j in 0..self.nodes.len() {
-                if j == from || self.down.contains(&j) {
-                    continue;
-                }
-                let n = &mut self.nodes[j];
-                let r = match m.clone() {
-                    ConsensusMessage::Proposal(p) => n.core.on_proposal(p, &mut n.app),
-                    ConsensusMessage::Vote(v) => n.core.on_vote(v, &mut n.app),
-                };
-                if let Ok(outs) = r {
-                    self.absorb(j, outs);
-                }
-            }
+            self.deliver_one(from, m);
             return true;
         }
         for i in 0..self.nodes.len() {
