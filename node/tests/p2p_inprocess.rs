@@ -266,6 +266,11 @@ async fn withheld_pongs_close_the_connection_at_exactly_n_missed_pings() {
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].reason.as_deref(), Some("ping timeout"));
     assert!(a.metrics_text().contains("timed_ping_timeouts_total 1"));
+
+    // The peer comes back: its entry carries the IP's history.
+    let (_r, _w) = fake_peer(&a, fake).await;
+    let p = a.peer_views();
+    assert_eq!((p.len(), p[0].connects, p[0].ping_timeouts), (1, 2, 1));
 }
 
 #[tokio::test(start_paused = true)]

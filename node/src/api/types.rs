@@ -38,6 +38,9 @@ pub struct PeerView {
     pub rtt_ms: Option<f64>,
     pub pings_sent: u64,
     pub pongs_received: u64,
+    /// How many connections to this IP were closed by a ping timeout since
+    /// start (like `connects`, history of the IP, not of this connection:
+    /// the connection a timeout closes is gone before anyone could see it).
     pub ping_timeouts: u64,
     /// How many times a connection to this IP was established since start.
     pub connects: u64,

@@ -183,7 +183,7 @@ async fn actor_loop(shared: &Arc<Shared>, c: &mut Conn) -> String {
                 if !ping.outstanding.is_empty() {
                     ping.missed += 1;
                     if ping.missed >= MAX_MISSED_PONGS {
-                        c.stats.ping_timeouts.fetch_add(1, Relaxed);
+                        shared.registry.note_ping_timeout(c.ip);
                         super::metrics::NetMetrics::inc(&shared.metrics.ping_timeouts_total);
                         return "ping timeout".into();
                     }

@@ -51,7 +51,6 @@ impl Closer {
 pub struct PeerStats {
     pub pings_sent: AtomicU64,
     pub pongs_received: AtomicU64,
-    pub ping_timeouts: AtomicU64,
     /// Last RTT in microseconds; 0 = none yet.
     pub rtt_us: AtomicU64,
     pub last_seen_ms: AtomicU64,
@@ -119,11 +118,19 @@ pub enum Admission {
     Rejected(&'static str),
 }
 
+/// What happened with one IP since start. It outlives the connections, so
+/// a peer that cycles shows it in `/peers` once it is back: `connects` and
+/// `ping_timeouts` only grow.
+#[derive(Default, Clone, Copy)]
+struct History {
+    connects: u64,
+    ping_timeouts: u64,
+}
+
 #[derive(Default)]
 struct Inner {
     slots: HashMap<IpAddr, Slot>,
-    /// Connections ever established per IP (history; survives disconnects).
-    connects: HashMap<IpAddr, u64>,
+    history: HashMap<IpAddr, History>,
 }
 
 #[derive(Default)]
@@ -335,6 +342,13 @@ impl Registry {
         }
     }
 
+    /// A connection to `ip` is closing because its pongs stopped: kept in
+    /// the IP's history, so `/peers` shows it after the reconnect.
+    pub fn note_ping_timeout(&self, ip: IpAddr) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.history.entry(ip).or_default().ping_timeouts += 1;
+    }
+
     pub fn close(&self, ip: IpAddr, reason: &str) {
         if let Some(c) = self.with_peer(ip, |p| p.closer.clone()) {
             c.close(reason.to_string());
@@ -394,6 +408,7 @@ impl Registry {
             .filter_map(|(ip, s)| match s {
                 Slot::Connected(p) => {
                     let rtt = p.stats.rtt_us.load(Relaxed);
+                    let h = inner.history.get(ip).copied().unwrap_or_default();
                     Some(PeerView {
                         ip: *ip,
                         listen_port: p.listen_port,
@@ -404,8 +419,8 @@ impl Registry {
                         rtt_ms: (rtt > 0).then(|| rtt as f64 / 1000.0),
                         pings_sent: p.stats.pings_sent.load(Relaxed),
                         pongs_received: p.stats.pongs_received.load(Relaxed),
-                        ping_timeouts: p.stats.ping_timeouts.load(Relaxed),
-                        connects: inner.connects.get(ip).copied().unwrap_or(0),
+                        ping_timeouts: h.ping_timeouts,
+                        connects: h.connects,
                     })
                 }
                 _ => None,
@@ -417,9 +432,9 @@ impl Registry {
 }
 
 fn bump(inner: &mut Inner, ip: IpAddr) -> u64 {
-    let n = inner.connects.entry(ip).or_default();
-    *n += 1;
-    *n
+    let h = inner.history.entry(ip).or_default();
+    h.connects += 1;
+    h.connects
 }
 
 #[cfg(test)]
