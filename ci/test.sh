@@ -24,14 +24,35 @@ command -v docker >/dev/null 2>&1 || { echo "docker CLI missing: the suite needs
 # The engine is normally started before a session; if it is not running (a
 # fresh VM, or a daemon that ended with the session that started it), start it
 # ourselves rather than fail: the suite cannot run without it.
+#
+# A daemon that was SIGKILLed leaves /var/run/docker.pid behind, and dockerd
+# refuses to start while that pid names any live process (a reused pid, or
+# the killed daemon not yet reaped). The file is stale unless it names a
+# running, non-zombie dockerd.
+start_dockerd() {
+  local pidfile=/var/run/docker.pid old state
+  if [ -f "$pidfile" ]; then
+    old=$(tr -dc 0-9 <"$pidfile")
+    state=$(awk '{print $3}' "/proc/${old:-0}/stat" 2>/dev/null || true)
+    if [ "$(cat "/proc/${old:-0}/comm" 2>/dev/null)" != dockerd ] || [ "$state" = Z ]; then
+      echo "removing stale $pidfile (pid ${old:-none} is not a running dockerd)"
+      rm -f "$pidfile"
+    fi
+  fi
+  echo "no Docker engine reachable: starting dockerd (log: /tmp/timenet-dockerd.log)"
+  nohup dockerd >>/tmp/timenet-dockerd.log 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || { tail -3 /tmp/timenet-dockerd.log >&2; return 1; }
+    sleep 1
+  done
+  return 1
+}
 if ! docker info >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null 2>&1; then
-    echo "no Docker engine reachable: starting dockerd (log: /tmp/timenet-dockerd.log)"
-    nohup dockerd >/tmp/timenet-dockerd.log 2>&1 &
-    for _ in $(seq 1 60); do
-      docker info >/dev/null 2>&1 && break
-      sleep 1
-    done
+    # Twice: a daemon killed a moment ago may still hold its sockets.
+    start_dockerd || { sleep 3; start_dockerd; } || true
   fi
 fi
 docker info >/dev/null 2>&1 || { echo "no Docker engine reachable: the suite needs one (see /tmp/timenet-dockerd.log)" >&2; exit 3; }
