@@ -492,3 +492,24 @@ fn a_minority_that_keeps_finalizing_during_a_partition_fails_progress() {
     net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN, 30 * MIN);
     all_pass(&evaluate(&scenario(6), &net.build()));
 }
+
+#[test]
+fn cycling_shows_in_peer_counters_alone() {
+    // The node's event log lost (a ring that overflowed between polls) and
+    // the kernel table unreadable: `/peers`' per-IP history (`connects`,
+    // `ping_timeouts`) still catches the cycle at the first poll after it.
+    let mut net = Net::new(6);
+    net.cycle(1, 2, 95 * SEC, 90 * SEC);
+    let mut tl = net.build();
+    tl.events.clear();
+    for s in &mut tl.samples {
+        s.kernel = None;
+    }
+    let results = evaluate(&scenario(6), &tl);
+    let r = results.iter().find(|r| r.name == "no_cycling").unwrap();
+    assert!(!r.passed, "{}", r.details);
+    let v = r.first_violation.as_ref().unwrap();
+    assert_eq!(v.t, 190 * SEC, "the poll after the 185 s reconnect");
+    assert_eq!(nodes(v), ["n1", "n2"]);
+    assert!(v.message.starts_with("node counters"), "{}", v.message);
+}
