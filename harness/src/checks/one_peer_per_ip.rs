@@ -22,17 +22,8 @@
 use super::params::fmt_ms;
 use super::view::View;
 use super::{list, Outcome, Params};
-use crate::scenario::ms;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use timed::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR};
-
-/// The longest a pending handshake lives on a node, in protocol ms: the
-/// node's handshake timeout, or its wall-clock floor at this time scale.
-fn handshake_limit(time_scale: f64) -> u64 {
-    let floor = (ms(HANDSHAKE_TIMEOUT_FLOOR) as f64 * time_scale.max(0.0)) as u64;
-    ms(HANDSHAKE_TIMEOUT).max(floor)
-}
 
 /// A kernel socket by its two ends on the node's side of the pair.
 type SocketId = (u16, IpAddr, u16);
@@ -44,7 +35,7 @@ pub(super) fn check(v: &View, p: &Params) -> Outcome {
     let mut polls = 0usize;
     let mut mesh_polls = 0usize;
     let mut max_kernel = 0usize;
-    let limit = handshake_limit(v.tl.time_scale);
+    let limit = v.handshake_limit();
     for node in &v.nodes {
         // When each socket was first seen, and the duplicates reported.
         let mut first_seen: BTreeMap<SocketId, u64> = BTreeMap::new();

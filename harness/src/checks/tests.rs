@@ -391,19 +391,20 @@ fn a_duplicate_socket_that_outlives_no_handshake_is_a_tie_break_not_a_bug() {
     assert_eq!((v.t, nodes(&v)), (10 * MIN, vec!["n1", "n2"]));
 }
 
+/// As in scenarios/flapping-link.toml: n1 cut off for 3 min every 6 min,
+/// from 5m to 32m. The grace periods merge the five faults into one window
+/// per pair, which then allows five reconnects.
+fn flapping() -> Net {
+    let mut net = Net::new(6);
+    for k in 0..5 {
+        let start = 5 * MIN + k * 6 * MIN;
+        net.partition(&[&[1], &[2, 3, 4, 5, 6]], start, start + 3 * MIN);
+    }
+    net
+}
+
 #[test]
 fn flapping_link_with_one_reconnect_per_heal_passes_and_an_extra_one_fails() {
-    // As in scenarios/flapping-link.toml: n1 cut off for 3 min every 6 min.
-    // The grace periods merge the five faults into one window per pair,
-    // which then allows five reconnects.
-    let flapping = || {
-        let mut net = Net::new(6);
-        for k in 0..5 {
-            let start = 5 * MIN + k * 6 * MIN;
-            net.partition(&[&[1], &[2, 3, 4, 5, 6]], start, start + 3 * MIN);
-        }
-        net
-    };
     let results = run(&flapping());
     all_pass(&results);
     assert!(
@@ -512,4 +513,54 @@ fn cycling_shows_in_peer_counters_alone() {
     assert_eq!(v.t, 190 * SEC, "the poll after the 185 s reconnect");
     assert_eq!(nodes(v), ["n1", "n2"]);
     assert!(v.message.starts_with("node counters"), "{}", v.message);
+}
+
+/// Rewrite n1's kernel socket to n2 in the poll at `t` (n1 dials n2 in the
+/// testkit) into an inbound one from n2 on `port`.
+fn n1_sees_inbound_from_n2(tl: &mut Timeline, t: u64, port: u16) {
+    let s = tl
+        .samples
+        .iter_mut()
+        .find(|s| s.node == "n1" && s.t == t)
+        .unwrap();
+    let ip2 = super::testkit::ip(2);
+    let c = s
+        .kernel
+        .as_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c.remote_ip == ip2)
+        .unwrap();
+    (c.local_port, c.remote_port) = (24100, port);
+}
+
+#[test]
+fn a_simultaneous_open_seen_one_socket_per_poll_is_one_reconnect() {
+    // CI run 7, flapping-link at time scale 30: after the last heal n6's
+    // poll saw only n1's dial into it (which lost the tie-break a moment
+    // later), and the next poll, 9 s on, only n6's own winning dial. That is
+    // one reconnect, not two. Here: after the 32m heal, n1's 32m10s poll
+    // shows n2's losing dial, the 32m20s one the winner.
+    let mut tl = flapping().build();
+    tl.time_scale = 30.0; // handshake limit: 3 s wall = 90 s protocol
+    n1_sees_inbound_from_n2(&mut tl, 32 * MIN + 10 * SEC, 50_000);
+    let results = evaluate(&scenario(6), &tl);
+    all_pass(&results);
+}
+
+#[test]
+fn a_silent_storm_after_a_heal_still_fails_the_kernel_view() {
+    // The same flapping run, but n1 and n2 swap sockets again 2 min after
+    // the last heal and neither node says so: beyond the handshake limit, a
+    // sixth reconnect in the window.
+    let mut tl = flapping().build();
+    tl.time_scale = 30.0;
+    for t in (34 * MIN..=40 * MIN).step_by(10_000) {
+        n1_sees_inbound_from_n2(&mut tl, t, 50_001);
+    }
+    let results = evaluate(&scenario(6), &tl);
+    let v = only_fails(&results, "no_cycling");
+    assert_eq!((v.t, nodes(&v)), (34 * MIN, vec!["n1", "n2"]));
+    assert!(v.message.starts_with("kernel view"), "{}", v.message);
+    assert!(v.message.contains("6 times"), "{}", v.message);
 }

@@ -2,7 +2,7 @@
 //! liveness, who is ignored, fault windows per pair, quorum sides.
 
 use crate::observe::model::{FaultSpan, KernelConn, Sample, Timeline};
-use crate::scenario::Scenario;
+use crate::scenario::{ms, Scenario};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -274,6 +274,16 @@ impl<'a> View<'a> {
             }
         }
         best
+    }
+
+    /// The longest a pending handshake lives on a node, in protocol ms: the
+    /// node's handshake timeout, or its wall-clock floor at this time scale.
+    /// A kernel socket younger than this may be a handshake that a
+    /// tie-break is about to close; one that outlives it is a connection.
+    pub fn handshake_limit(&self) -> u64 {
+        use timed::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR};
+        let floor = (ms(HANDSHAKE_TIMEOUT_FLOOR) as f64 * self.tl.time_scale.max(0.0)) as u64;
+        ms(HANDSHAKE_TIMEOUT).max(floor)
     }
 
     /// Kernel connections of `node`'s sample to `peer` on the P2P port.
