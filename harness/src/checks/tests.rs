@@ -2,7 +2,7 @@
 //! violation's time and nodes; a clean timeline passes everything; faults
 //! excuse exactly what they should.
 
-use super::testkit::{name, scenario, Net, MIN, SEC};
+use super::testkit::{ip, name, scenario, Net, MIN, P2P, SEC};
 use super::{evaluate, CheckResult, Violation};
 use crate::observe::model::{Timeline, TxRecord};
 use crate::scenario::parse;
@@ -210,14 +210,12 @@ fn pair_not_reconnected_after_heal_fails() {
         !(e.t > 25 * MIN
             && e.t < 26 * MIN
             && ["n1", "n3"].contains(&e.node.as_str())
-            && e.event
-                .peer_ip
-                .is_some_and(|ip| ip == super::testkit::ip(1) || ip == super::testkit::ip(3)))
+            && e.event.peer_ip.is_some_and(|p| p == ip(1) || p == ip(3)))
     });
     for s in tl.samples.iter_mut().filter(|s| s.t > 25 * MIN) {
         let other = match s.node.as_str() {
-            "n1" => super::testkit::ip(3),
-            "n3" => super::testkit::ip(1),
+            "n1" => ip(3),
+            "n3" => ip(1),
             _ => continue,
         };
         if let Some(ps) = s.peers.as_mut() {
@@ -437,10 +435,10 @@ fn paused_with_dial_attempts(net: &mut Net, then: impl FnOnce(&mut Net)) -> Time
                 .as_mut()
                 .unwrap()
                 .push(crate::observe::model::KernelConn {
-                    local_ip: super::testkit::ip(1),
+                    local_ip: ip(1),
                     local_port: attempt,
-                    remote_ip: super::testkit::ip(3),
-                    remote_port: 24100,
+                    remote_ip: ip(3),
+                    remote_port: P2P,
                 });
         }
     }
@@ -523,15 +521,14 @@ fn n1_sees_inbound_from_n2(tl: &mut Timeline, t: u64, port: u16) {
         .iter_mut()
         .find(|s| s.node == "n1" && s.t == t)
         .unwrap();
-    let ip2 = super::testkit::ip(2);
     let c = s
         .kernel
         .as_mut()
         .unwrap()
         .iter_mut()
-        .find(|c| c.remote_ip == ip2)
+        .find(|c| c.remote_ip == ip(2))
         .unwrap();
-    (c.local_port, c.remote_port) = (24100, port);
+    (c.local_port, c.remote_port) = (P2P, port);
 }
 
 #[test]

@@ -5,6 +5,7 @@ use crate::observe::model::{FaultSpan, KernelConn, Sample, Timeline};
 use crate::scenario::{ms, Scenario};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use timed::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR};
 
 /// Fault actions that take a node's process away (its connections drop).
 const PROCESS_FAULTS: &[&str] = &["kill", "restart", "pause", "wipe", "clock_skew"];
@@ -281,7 +282,6 @@ impl<'a> View<'a> {
     /// A kernel socket younger than this may be a handshake that a
     /// tie-break is about to close; one that outlives it is a connection.
     pub fn handshake_limit(&self) -> u64 {
-        use timed::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR};
         let floor = (ms(HANDSHAKE_TIMEOUT_FLOOR) as f64 * self.tl.time_scale.max(0.0)) as u64;
         ms(HANDSHAKE_TIMEOUT).max(floor)
     }
