@@ -5,11 +5,12 @@
 //! slot is reserved atomically before the socket is opened, so an IP is
 //! never dialed twice at once nor while connected.
 
+use super::closer::Closer;
 use super::connection::{self, Conn};
 use super::handshake;
 use super::metrics::NetMetrics;
+use super::peer::PeerInfo;
 use super::reason::{CloseReason, RejectReason};
-use super::registry::Closer;
 use super::{socket, writer, Shared};
 use crate::api::types::{Direction, EventKind};
 use crate::constants::{
@@ -214,23 +215,23 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
         warn!(ip = %ip, reason = %reason, "rejected the peer's handshake ack");
         return Err(DialError::Handshake(reason));
     }
-    let mut conn = Conn::new(
-        shared,
+    let info = PeerInfo {
         ip,
         conn_id,
-        Direction::Outbound,
-        &theirs,
-        reader,
+        direction: Direction::Outbound,
+        node_id: theirs.node_id,
+        listen_port: theirs.listen_port,
+        handshake_height: theirs.height,
+        since: shared.clock.now(),
         writer,
         closer,
-    );
-    conn.connects = match shared
-        .registry
-        .promote_dial(ip, conn.entry(theirs.listen_port))
-    {
+        stats: Default::default(),
+    };
+    let mut conn = Conn::new(info, reader);
+    conn.connects = match shared.registry.promote_dial(ip, conn.entry()) {
         Some(n) => n,
         None => {
-            conn.closer.close(CloseReason::SupersededByInbound);
+            conn.info.closer.close(CloseReason::SupersededByInbound);
             return Err(DialError::Superseded);
         }
     };

@@ -13,6 +13,7 @@
 
 pub mod address_book;
 pub mod backoff;
+mod closer;
 mod connection;
 mod dialer;
 mod discovery;
@@ -21,6 +22,7 @@ pub mod handshake;
 pub mod limits;
 mod listener;
 pub mod metrics;
+mod peer;
 mod reason;
 pub mod registry;
 pub mod socket;
@@ -75,6 +77,7 @@ pub enum Inbound {
     },
 }
 
+/// One established connection, as the layers above see it.
 #[derive(Clone, Debug)]
 pub struct ConnectedPeer {
     pub ip: IpAddr,
@@ -82,6 +85,20 @@ pub struct ConnectedPeer {
     pub direction: Direction,
     /// Height the peer advertised in its handshake.
     pub handshake_height: u64,
+    /// The port the peer listens on (0 = it does not).
+    pub listen_port: u16,
+}
+
+impl From<&peer::PeerInfo> for ConnectedPeer {
+    fn from(p: &peer::PeerInfo) -> Self {
+        ConnectedPeer {
+            ip: p.ip,
+            node_id: p.node_id,
+            direction: p.direction,
+            handshake_height: p.handshake_height,
+            listen_port: p.listen_port,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -161,9 +178,9 @@ impl Shared {
         for p in self.book.shareable(asker) {
             out.insert(p.ip, p.port);
         }
-        for (ip, _, _, _, port) in self.registry.connected() {
-            if ip != asker && port != 0 {
-                out.insert(ip, port);
+        for p in self.registry.connected() {
+            if p.ip != asker && p.listen_port != 0 {
+                out.insert(p.ip, p.listen_port);
             }
         }
         out.into_iter()
@@ -298,20 +315,7 @@ impl NetHandle {
     }
 
     pub fn connected(&self) -> Vec<ConnectedPeer> {
-        let mut v: Vec<ConnectedPeer> = self
-            .shared
-            .registry
-            .connected()
-            .into_iter()
-            .map(
-                |(ip, node_id, direction, handshake_height, _)| ConnectedPeer {
-                    ip,
-                    node_id,
-                    direction,
-                    handshake_height,
-                },
-            )
-            .collect();
+        let mut v = self.shared.registry.connected();
         v.sort_by_key(|p| p.ip);
         v
     }
