@@ -12,8 +12,9 @@
 //! | [`chain`] | blocks, UTXO transactions, mempool, redb storage, genesis |
 //! | [`consensus`] | Tendermint-style BFT among masternodes |
 //! | [`sync`] | catch-up from peers |
+//! | [`live`] | the running chain's shared state and [`live::ChainHandle`] |
 //! | [`api`] | the HTTP API |
-//! | [`node`] | wires all of the above into one running node |
+//! | [`node`] | the orchestrator: wires all of the above into one running node |
 
 pub mod api;
 pub mod chain;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod consensus;
 pub mod constants;
 pub mod keys;
+pub mod live;
 pub mod net;
 pub mod node;
 pub mod sync;

@@ -30,9 +30,10 @@ async fn query(shared: &Arc<Shared>, ip: IpAddr) -> usize {
             .map(|p| SocketAddr::new(p.ip, p.port))
             .filter(|a| shared.book.add(*a))
             // A new address is dialled now, not at the next tick: a fresh
-            // network meshes in one gossip round trip.
+            // network meshes in one gossip round trip. (A full queue only
+            // defers it to the dialer's next tick.)
             .inspect(|a| {
-                super::dialer::dial_if_free(shared, *a);
+                let _ = shared.dial_requests.try_send(*a);
             })
             .count(),
         Ok(other) => {
