@@ -17,10 +17,10 @@
 //! the window (more is a reconnect storm); at the window's end the pair must
 //! be connected again.
 
-use super::params::fmt_ms;
 use super::view::{View, Window};
 use super::{Outcome, Params};
 use crate::observe::model::Sample;
+use crate::scenario::fmt_ms;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use timed::api::types::EventKind;

@@ -10,9 +10,10 @@
 //! must call it after any start it does (late joiners).
 
 use super::netfilter::{self, Rule};
-use super::schedule::{fmt_ms, Fault, Phase, Schedule, Step};
+use super::schedule::{Fault, Phase, Schedule, Step};
 use crate::observe::model::FaultSpan;
 use crate::provider::Cluster;
+use crate::scenario::fmt_ms;
 use anyhow::{anyhow, Context};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -569,7 +570,7 @@ impl Nemesis {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Capabilities, Scenario};
+    use crate::scenario::{validate, Capabilities, Scenario};
     use std::cell::RefCell;
     use std::net::IpAddr;
 
@@ -626,9 +627,12 @@ mod tests {
     }
 
     fn nemesis(faults: &str) -> Nemesis {
-        let text = format!("name = \"t\"\nduration = \"1h\"\n[network]\nnodes = 4\n{faults}");
+        let text = format!(
+            "name = \"t\"\nduration = \"1h\"\n[network]\nnodes = 4\n{faults}\n[[check]]\nkind = \"no_fork\"\n"
+        );
         let sc: Scenario = toml::from_str(&text).unwrap();
-        Nemesis::new(super::super::schedule::build(&sc, &Capabilities::default()).unwrap())
+        let plan = validate(&sc, &Capabilities::default()).unwrap_or_else(|e| panic!("{e}"));
+        Nemesis::new(super::super::schedule::build(&sc, &plan))
     }
 
     /// Apply every step due up to `t` (each at its own planned time).
