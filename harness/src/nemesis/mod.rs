@@ -78,6 +78,7 @@ pub mod grudge;
 #[allow(clippy::module_inception)]
 mod nemesis;
 pub mod netfilter;
+mod reconcile;
 pub mod schedule;
 
 pub use crate::scenario::Capabilities;
