@@ -2,6 +2,7 @@
 //! liveness, who is ignored, fault windows per pair, quorum sides.
 
 use crate::observe::model::{FaultSpan, KernelConn, Sample, Timeline};
+use crate::observe::PollConfig;
 use crate::scenario::{ms, Scenario};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -35,8 +36,11 @@ pub struct View<'a> {
     samples: BTreeMap<String, Vec<&'a Sample>>,
     /// First time each node was seen up.
     pub first_up: BTreeMap<String, u64>,
-    /// Typical gap between two polls of one node (slack for matching views).
+    /// Protocol ms between two polls of one node: the poller's real cadence
+    /// (slack for matching views), never the gap between stored samples.
     pub poll: u64,
+    /// When each late joiner is started (`start_at`); others start at 0.
+    start_at: BTreeMap<String, u64>,
 }
 
 impl<'a> View<'a> {
@@ -63,13 +67,18 @@ impl<'a> View<'a> {
             .iter()
             .filter_map(|(n, ss)| ss.iter().find(|s| s.up).map(|s| (n.clone(), s.t)))
             .collect();
-        let mut gaps: Vec<u64> = samples
-            .values()
-            .flat_map(|ss| ss.windows(2).map(|w| w[1].t - w[0].t))
-            .filter(|g| *g > 0)
+        // Timelines recorded before `poll` existed: the default cadence.
+        let poll = if tl.poll > 0 {
+            tl.poll
+        } else {
+            (PollConfig::default().interval.as_millis() as f64 * tl.time_scale.max(0.0)) as u64
+        }
+        .max(1);
+        let start_at = scenario
+            .nodes
+            .iter()
+            .filter_map(|n| n.start_at.map(|d| (n.name.clone(), ms(d))))
             .collect();
-        gaps.sort_unstable();
-        let poll = gaps.get(gaps.len() / 2).copied().unwrap_or(1000);
         View {
             tl,
             nodes,
@@ -79,7 +88,13 @@ impl<'a> View<'a> {
             samples,
             first_up,
             poll,
+            start_at,
         }
+    }
+
+    /// When `node` is started: its `start_at`, else the run's start.
+    pub fn start_at(&self, node: &str) -> u64 {
+        self.start_at.get(node).copied().unwrap_or(0)
     }
 
     /// The name of the (non-ignored or ignored) node with this IP.
@@ -149,13 +164,24 @@ impl<'a> View<'a> {
         )
     }
 
-    /// Merged windows of every fault that disturbs the network (partitions
-    /// and process faults; `loss` and `clock_skew` must not disturb it).
-    pub fn disturbance_windows(&self, grace: u64) -> Vec<Window> {
-        self.windows(
-            |f| f.action == "partition" || PROCESS_FAULTS.contains(&f.action.as_str()),
-            grace,
-        )
+    /// Merged windows `[start, end + grace]` of the process faults on `node`.
+    pub fn node_windows(&self, node: &str, grace: u64) -> Vec<Window> {
+        self.windows(|f| Self::hits_node(f, node), grace)
+    }
+
+    /// Merged windows `[start, end + grace]` of every partition.
+    pub fn partition_windows(&self, grace: u64) -> Vec<Window> {
+        self.windows(Self::is_partition, grace)
+    }
+
+    pub fn is_partition(f: &FaultSpan) -> bool {
+        f.action == "partition"
+    }
+
+    /// Whether the fault disturbs the network (a partition or a process
+    /// fault; `loss` must not disturb it).
+    pub fn disturbs(f: &FaultSpan) -> bool {
+        Self::is_partition(f) || PROCESS_FAULTS.contains(&f.action.as_str())
     }
 
     fn windows(&self, pick: impl Fn(&FaultSpan) -> bool, grace: u64) -> Vec<Window> {
