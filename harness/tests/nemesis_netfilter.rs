@@ -512,7 +512,7 @@ async fn cuts_are_real_silent_drops_and_survive_restarts() {
     // The spans say what happened, with the cuts and real end times.
     let spans = nem.spans();
     assert_eq!(
-        spans.iter().map(|s| s.action.as_str()).collect::<Vec<_>>(),
+        spans.iter().map(|s| s.action.name()).collect::<Vec<_>>(),
         ["partition", "kill", "loss"]
     );
     let p = &spans[0];

@@ -39,7 +39,7 @@ pub(super) fn check(v: &View, p: &Params) -> Outcome {
     let mut heals: Vec<u64> =
         v.tl.faults
             .iter()
-            .filter(|f| View::is_partition(f))
+            .filter(|f| f.action.cuts_links())
             .filter_map(|f| f.end)
             .chain(last_heal)
             .filter(|e| *e <= end)
@@ -59,7 +59,7 @@ pub(super) fn check(v: &View, p: &Params) -> Outcome {
         let disturbed_after =
             v.tl.faults
                 .iter()
-                .any(|f| View::disturbs(f) && f.start > l && f.start <= deadline);
+                .any(|f| f.action.disturbs_network() && f.start > l && f.start <= deadline);
         if deadline > end || (disturbed_after && Some(l) != last_heal) {
             continue;
         }

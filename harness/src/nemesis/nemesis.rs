@@ -131,7 +131,7 @@ impl Nemesis {
         self.spans.push(FaultSpan {
             start,
             end,
-            action: fault.action().to_string(),
+            action: fault.action(),
             nodes: fault.nodes(),
             cuts,
             description: fault.describe(),
@@ -686,7 +686,7 @@ mod tests {
         let spans = nem.spans();
         let brief: Vec<(&str, u64, Option<u64>)> = spans
             .iter()
-            .map(|s| (s.action.as_str(), s.start, s.end))
+            .map(|s| (s.action.name(), s.start, s.end))
             .collect();
         assert_eq!(brief[1], ("restart", 120_000, Some(180_000)));
         assert_eq!(brief[2], ("pause", 240_000, Some(300_000)));

@@ -49,18 +49,18 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// The action name used in spans, reports and logs (`clock_skew`, ...).
-    pub fn action(&self) -> &'static str {
+    /// The fault's kind, as named in scenarios, spans, reports and logs.
+    pub fn action(&self) -> FaultAction {
         match self {
-            Fault::Partition { .. } => "partition",
-            Fault::Heal => "heal",
-            Fault::Kill { .. } => "kill",
-            Fault::Restart { .. } => "restart",
-            Fault::Pause { .. } => "pause",
-            Fault::Wipe { .. } => "wipe",
-            Fault::ClockSkew { .. } => "clock_skew",
-            Fault::Loss { .. } => "loss",
-            Fault::Latency { .. } => "latency",
+            Fault::Partition { .. } => FaultAction::Partition,
+            Fault::Heal => FaultAction::Heal,
+            Fault::Kill { .. } => FaultAction::Kill,
+            Fault::Restart { .. } => FaultAction::Restart,
+            Fault::Pause { .. } => FaultAction::Pause,
+            Fault::Wipe { .. } => FaultAction::Wipe,
+            Fault::ClockSkew { .. } => FaultAction::ClockSkew,
+            Fault::Loss { .. } => FaultAction::Loss,
+            Fault::Latency { .. } => FaultAction::Latency,
         }
     }
 
@@ -722,7 +722,7 @@ mod tests {
             assert_eq!(st.origin, Origin::Random);
         }
         let kinds: std::collections::BTreeSet<&str> =
-            starts.iter().map(|s| s.fault.action()).collect();
+            starts.iter().map(|s| s.fault.action().name()).collect();
         assert!(kinds.len() >= 5, "{kinds:?}");
     }
 
@@ -745,7 +745,7 @@ mod tests {
         }
         // With netem present, latency is accepted.
         let ok = build(&scenario(cases[0].0), &Capabilities::all()).unwrap();
-        assert_eq!(ok.steps[0].fault.action(), "latency");
+        assert_eq!(ok.steps[0].fault.action(), FaultAction::Latency);
     }
 
     #[test]

@@ -108,6 +108,30 @@ impl super::types::FaultAction {
             Latency => "latency",
         }
     }
+
+    /// Takes a node's process away (stopped, frozen or restarted), so its
+    /// connections drop.
+    pub fn is_process_fault(self) -> bool {
+        use super::types::FaultAction::*;
+        matches!(self, Kill | Restart | Pause | Wipe | ClockSkew)
+    }
+
+    /// Cuts links between nodes (its span carries the directed cuts).
+    pub fn cuts_links(self) -> bool {
+        self == super::types::FaultAction::Partition
+    }
+
+    /// May disconnect nodes: a cut or a process fault (`loss` and
+    /// `latency` must not disturb the mesh; `heal` only ends faults).
+    pub fn disturbs_network(self) -> bool {
+        self.cuts_links() || self.is_process_fault()
+    }
+}
+
+impl std::fmt::Display for super::types::FaultAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Parse a clock skew like `"+30s"`, `"-2m"` or `"90s"` into signed protocol ms.
