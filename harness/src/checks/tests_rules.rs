@@ -402,3 +402,45 @@ fn the_duplicate_socket_tolerance_is_the_wall_handshake_limit() {
     tl.time_scale = 1.0;
     assert_eq!(View::new(&sc, &tl).handshake_limit(), 10 * SEC);
 }
+
+// --- point 11 (scenario brief-stall): a brief pause costs nothing ---------
+
+fn brief_pause(tl: &mut Timeline, node: usize, from: u64, to: u64) {
+    use crate::observe::model::FaultSpan;
+    use crate::scenario::FaultAction;
+    tl.faults.push(FaultSpan {
+        start: from,
+        end: Some(to),
+        action: FaultAction::Pause,
+        nodes: vec![name(node)],
+        cuts: Vec::new(),
+        description: format!("pause {}", name(node)),
+    });
+    for s in tl
+        .samples
+        .iter_mut()
+        .filter(|s| s.node == name(node) && s.t >= from && s.t < to)
+    {
+        s.up = false;
+        s.status = None;
+        s.peers = None;
+        s.kernel = None;
+    }
+}
+
+#[test]
+fn a_pause_shorter_than_the_ping_timeout_must_cost_no_reconnect() {
+    // 30 s frozen: peers miss one pong at most. Nothing else may happen.
+    let mut tl = Net::new(6).build();
+    brief_pause(&mut tl, 3, 20 * MIN, 20 * MIN + 30 * SEC);
+    all_pass(&evaluate(&scenario(6), &tl));
+    // The same pause, but n3's peers drop it by ping timeout and reconnect:
+    // the missed-pong counter bug.
+    let mut net = Net::new(6);
+    net.reconnect(3, 5, 20 * MIN + 20 * SEC, "ping timeout");
+    let mut tl = net.build();
+    brief_pause(&mut tl, 3, 20 * MIN, 20 * MIN + 30 * SEC);
+    let v = fails_exactly(&evaluate(&scenario(6), &tl), &["no_cycling"]);
+    assert_eq!((v.t, nodes(&v)), (20 * MIN + 20 * SEC, vec!["n3", "n5"]));
+    assert!(v.message.contains("ping timeout"), "{}", v.message);
+}

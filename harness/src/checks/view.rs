@@ -3,10 +3,18 @@
 
 use crate::observe::model::{FaultSpan, KernelConn, Sample, Timeline};
 use crate::observe::PollConfig;
-use crate::scenario::{ms, Scenario};
+use crate::scenario::{ms, FaultAction, Scenario};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use timed::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR};
+use std::time::Duration;
+use timed::constants::{
+    HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR, MAX_MISSED_PONGS, PING_INTERVAL,
+};
+
+/// The longest pause that must cost no connection: its peers see at most
+/// `MAX_MISSED_PONGS - 1` pings go unanswered, one short of a ping timeout.
+pub const BRIEF_STALL: Duration =
+    Duration::from_secs(PING_INTERVAL.as_secs() * (MAX_MISSED_PONGS as u64 - 1));
 
 /// A time window in which a pair (or node) is excused; `faults` is how many
 /// fault spans were merged into it (each may cost one reconnect).
@@ -159,6 +167,28 @@ impl<'a> View<'a> {
             |f| Self::cuts_pair(f, a, b) || Self::hits_node(f, a) || Self::hits_node(f, b),
             grace,
         )
+    }
+
+    /// [`Self::pair_windows`] for the link itself: a pause shorter than
+    /// [`BRIEF_STALL`] excuses nothing, because it cannot cost the pair its
+    /// connection (peers miss at most `MAX_MISSED_PONGS - 1` pongs). What
+    /// the frozen node cannot do meanwhile (answer its API, keep its
+    /// height) is still excused by the other windows.
+    pub fn link_windows(&self, a: &str, b: &str, grace: u64) -> Vec<Window> {
+        self.windows(
+            |f| {
+                !self.brief_stall(f)
+                    && (Self::cuts_pair(f, a, b) || Self::hits_node(f, a) || Self::hits_node(f, b))
+            },
+            grace,
+        )
+    }
+
+    /// A pause that ended within [`BRIEF_STALL`] of its start.
+    pub fn brief_stall(&self, f: &FaultSpan) -> bool {
+        f.action == FaultAction::Pause
+            && f.end
+                .is_some_and(|e| e.saturating_sub(f.start) < ms(BRIEF_STALL))
     }
 
     /// Merged windows `[start, end + grace]` of the process faults on `node`.
