@@ -271,6 +271,10 @@ fn recheck(scenario_path: &std::path::Path, timeline_path: &std::path::Path) -> 
             return Exit::Usage;
         }
     };
+    if let Some(msg) = harness::observe::kernel_view_gap(&timeline) {
+        eprintln!("{}: {msg}", timeline_path.display());
+        return Exit::Infra;
+    }
     let results = harness::checks::evaluate(&sc, &timeline);
     let mut failed = false;
     for r in &results {

@@ -8,9 +8,12 @@
 //! within milliseconds of each other, so with polls a fraction of a block
 //! interval apart a healthy network agrees at most poll rounds.
 //!
-//! Two deadlines, each reported at its own time with the lagging nodes:
-//! - after the last fault ends at `L` (if `L + within` is inside the run):
-//!   agreement somewhere in `[L, L + within]`;
+//! Deadlines, each reported at its own time with the lagging nodes:
+//! - after each heal of a partition and after the last fault ends, at `L`
+//!   (if `L + within` is inside the run): agreement somewhere in
+//!   `[L, L + within]` on a tip ABOVE the highest tip any node held at `L`.
+//!   Both halves of a split that stalled at the same tip "agree" at the
+//!   heal itself; recovery means a new block that everyone holds;
 //! - at the end: agreement somewhere in the last two block intervals (plus
 //!   two polls), so a node that froze a few blocks before the end fails, and
 //!   the agreed height must be at least `min_height`.
@@ -33,30 +36,64 @@ pub(super) fn check(v: &View, p: &Params) -> Outcome {
     let times = v.sample_times();
     let mut notes = Vec::new();
 
-    if let Some(l) = last_heal {
+    let mut heals: Vec<u64> =
+        v.tl.faults
+            .iter()
+            .filter(|f| f.action.cuts_links())
+            .filter_map(|f| f.end)
+            .chain(last_heal)
+            .filter(|e| *e <= end)
+            .collect();
+    heals.sort_unstable();
+    heals.dedup();
+    let mut recovered = 0usize;
+    for l in heals {
+        let what = if Some(l) == last_heal {
+            "the last heal"
+        } else {
+            "a heal"
+        };
         let deadline = l + p.within;
-        if deadline <= end {
-            out.from = out.from.min(l);
-            match agreement(v, &times, l, deadline) {
-                Some((t, h, _)) => notes.push(format!(
-                    "agreed at height {h} {} after the last heal",
-                    fmt_ms(t - l)
-                )),
-                None => lagging(
-                    v,
-                    &mut out,
-                    deadline,
-                    &format!(
-                        "no common height within {} of the last heal at {}",
-                        fmt_ms(p.within),
-                        fmt_ms(l)
-                    ),
-                ),
+        // A heal followed by another disturbance within `within` (a churn
+        // nemesis) is judged at the last heal or the end instead.
+        let disturbed_after =
+            v.tl.faults
+                .iter()
+                .any(|f| f.action.disturbs_network() && f.start > l && f.start <= deadline);
+        if deadline > end || (disturbed_after && Some(l) != last_heal) {
+            continue;
+        }
+        out.from = out.from.min(l);
+        let top = top_height(v, l);
+        match agreement(v, &times, l, deadline, top + 1) {
+            Some((t, h, _)) => {
+                recovered += 1;
+                if Some(l) == last_heal {
+                    notes.push(format!(
+                        "agreed at height {h} (above {top}) {} after the last heal",
+                        fmt_ms(t - l)
+                    ));
+                }
             }
+            None => lagging(
+                v,
+                &mut out,
+                deadline,
+                &format!(
+                    "no common tip above height {top} within {} of {what} at {}",
+                    fmt_ms(p.within),
+                    fmt_ms(l)
+                ),
+            ),
         }
     }
+    if recovered > 0 {
+        notes.push(format!(
+            "recovered above the heal's tip after {recovered} heal(s)"
+        ));
+    }
 
-    match agreement(v, &times, end.saturating_sub(settle), end) {
+    match agreement(v, &times, end.saturating_sub(settle), end, 0) {
         Some((t, h, hash)) => {
             let running = v.nodes.iter().filter(|n| v.running(n, t)).count();
             notes.insert(
@@ -99,9 +136,9 @@ pub(super) fn check(v: &View, p: &Params) -> Outcome {
     out
 }
 
-/// The latest time in `[from, to]` at which all running nodes agree:
-/// `(t, height, tip hash)`.
-fn agreement(v: &View, times: &[u64], from: u64, to: u64) -> Option<(u64, u64, String)> {
+/// The latest time in `[from, to]` at which all running nodes agree on a
+/// tip at height `min` or more: `(t, height, tip hash)`.
+fn agreement(v: &View, times: &[u64], from: u64, to: u64, min: u64) -> Option<(u64, u64, String)> {
     times
         .iter()
         .rev()
@@ -109,9 +146,19 @@ fn agreement(v: &View, times: &[u64], from: u64, to: u64) -> Option<(u64, u64, S
         .find_map(|&t| {
             let mut tips = round(v, t).into_values();
             let first = tips.next()??;
-            tips.all(|x| x.as_ref() == Some(&first))
+            (first.0 >= min && tips.all(|x| x.as_ref() == Some(&first)))
                 .then_some((t, first.0, first.1))
         })
+}
+
+/// The highest height any running node reports at `t`.
+fn top_height(v: &View, t: u64) -> u64 {
+    round(v, t)
+        .into_values()
+        .flatten()
+        .map(|x| x.0)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Each running node's (height, tip) at `t` (`None`: running but no status).
@@ -158,6 +205,18 @@ fn lagging(v: &View, out: &mut Outcome, t: u64, what: &str) {
             (*n, format!("{n} at {at}"))
         })
         .collect();
+    if behind.is_empty() {
+        let all: Vec<&str> = r.keys().copied().collect();
+        out.violation(
+            t,
+            &all,
+            format!(
+                "{what}: every node still at height {best_h} (tip {})",
+                short(best_hash)
+            ),
+        );
+        return;
+    }
     let nodes: Vec<&str> = behind.iter().map(|(n, _)| *n).collect();
     let descr: Vec<&str> = behind.iter().map(|(_, d)| d.as_str()).collect();
     out.violation(

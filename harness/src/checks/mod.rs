@@ -10,14 +10,25 @@
 //!
 //! Every time here is protocol ms since the run started. A result carries
 //! the FIRST violation (time, nodes, message) and a short measured summary.
-//! Checks are fault-aware through the timeline's fault spans: a pair cut by
-//! a partition, or a node killed/restarted/paused/wiped, is excused during
+//! Checks are fault-aware through the timeline's fault spans, scoped per
+//! pair and per node, never the whole network: a pair cut by a partition,
+//! or a pair touching a node killed/restarted/paused/wiped, is excused during
 //! `[fault start, fault end + grace]`, and must then reconnect exactly once
 //! per fault. Nodes started with a foreign genesis are ignored everywhere.
+//!
+//! Modules, one check each: `no_cycling`, `one_peer_per_ip`, `common_height`,
+//! `no_fork`, `progress`, `tx_delivery`, `node_up` (every node that should
+//! run runs), `kernel_view` (`/peers` = kernel table), `dial_backoff` (no
+//! dial storm), `height_lag` (nobody trails the top); `view` is the shared
+//! index, `params` the defaults, `testkit` the synthetic timelines.
 
 mod common_height;
+mod dial_backoff;
+mod height_lag;
+mod kernel_view;
 mod no_cycling;
 mod no_fork;
+mod node_up;
 mod one_peer_per_ip;
 mod params;
 mod progress;
@@ -28,6 +39,8 @@ mod view;
 mod testkit;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rules;
 
 pub use crate::scenario::fmt_ms;
 pub use params::Params;
@@ -96,6 +109,10 @@ fn run(spec: &CheckSpec, scenario: &Scenario, view: &View) -> CheckResult {
         CheckKind::NoFork => no_fork::check(view, &p),
         CheckKind::Progress => progress::check(view, &p),
         CheckKind::TxDelivery => tx_delivery::check(view, &p),
+        CheckKind::NodeUp => node_up::check(view, &p),
+        CheckKind::KernelView => kernel_view::check(view, &p),
+        CheckKind::DialBackoff => dial_backoff::check(view, &p),
+        CheckKind::HeightLag => height_lag::check(view, &p),
     };
     outcome.into_result(spec.kind)
 }

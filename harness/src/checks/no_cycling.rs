@@ -12,7 +12,8 @@
 //!    by either node is "a disconnect nobody logged".
 //!
 //! Fault-aware: in a pair's fault window (`[start, end + grace]` of a
-//! partition cutting it or a process fault on either node) disconnects are
+//! partition cutting it or a process fault on either node, but not a pause
+//! shorter than [`super::view::BRIEF_STALL`], which must cost nothing) disconnects are
 //! expected, and each side may reconnect at most once per fault merged into
 //! the window (more is a reconnect storm); at the window's end the pair must
 //! be connected again.
@@ -74,7 +75,7 @@ pub(super) fn check(v: &View, p: &Params) -> Outcome {
             v,
             p,
             warm: fa.max(fb) + p.warmup,
-            windows: v.pair_windows(&a, &b, p.grace),
+            windows: v.link_windows(&a, &b, p.grace),
         };
         st.windows += pair.windows.len();
         for (me, peer, my_ip, peer_ip) in [(&a, &b, ip_a, ip_b), (&b, &a, ip_b, ip_a)] {

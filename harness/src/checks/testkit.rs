@@ -328,6 +328,7 @@ impl Net {
             events,
             faults: self.faults.clone(),
             end: self.end,
+            poll: self.every,
             txs_submitted: Vec::new(),
             txs_in_chain: BTreeMap::new(),
         }
@@ -434,6 +435,11 @@ impl Net {
 
 /// The six-masternodes scenario's checks, for `n` nodes and an hour.
 pub fn scenario(n: usize) -> Scenario {
+    scenario_with(n, "")
+}
+
+/// [`scenario`] plus more TOML (e.g. `[[node]]` tables for late joiners).
+pub fn scenario_with(n: usize, extra: &str) -> Scenario {
     let text = format!(
         r#"
 name = "test"
@@ -453,6 +459,15 @@ min_height = 40
 kind = "no_fork"
 [[check]]
 kind = "progress"
+[[check]]
+kind = "node_up"
+[[check]]
+kind = "kernel_view"
+[[check]]
+kind = "dial_backoff"
+[[check]]
+kind = "height_lag"
+{extra}
 "#
     );
     parse(&text, "test.toml").expect("test scenario parses")

@@ -2,10 +2,19 @@
 //! liveness, who is ignored, fault windows per pair, quorum sides.
 
 use crate::observe::model::{FaultSpan, KernelConn, Sample, Timeline};
-use crate::scenario::{ms, Scenario};
+use crate::observe::PollConfig;
+use crate::scenario::{ms, FaultAction, Scenario};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use timed::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR};
+use std::time::Duration;
+use timed::constants::{
+    HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR, MAX_MISSED_PONGS, PING_INTERVAL,
+};
+
+/// The longest pause that must cost no connection: its peers see at most
+/// `MAX_MISSED_PONGS - 1` pings go unanswered, one short of a ping timeout.
+pub const BRIEF_STALL: Duration =
+    Duration::from_secs(PING_INTERVAL.as_secs() * (MAX_MISSED_PONGS as u64 - 1));
 
 /// A time window in which a pair (or node) is excused; `faults` is how many
 /// fault spans were merged into it (each may cost one reconnect).
@@ -32,8 +41,11 @@ pub struct View<'a> {
     samples: BTreeMap<String, Vec<&'a Sample>>,
     /// First time each node was seen up.
     pub first_up: BTreeMap<String, u64>,
-    /// Typical gap between two polls of one node (slack for matching views).
+    /// Protocol ms between two polls of one node: the poller's real cadence
+    /// (slack for matching views), never the gap between stored samples.
     pub poll: u64,
+    /// When each late joiner is started (`start_at`); others start at 0.
+    start_at: BTreeMap<String, u64>,
 }
 
 impl<'a> View<'a> {
@@ -60,13 +72,18 @@ impl<'a> View<'a> {
             .iter()
             .filter_map(|(n, ss)| ss.iter().find(|s| s.up).map(|s| (n.clone(), s.t)))
             .collect();
-        let mut gaps: Vec<u64> = samples
-            .values()
-            .flat_map(|ss| ss.windows(2).map(|w| w[1].t - w[0].t))
-            .filter(|g| *g > 0)
+        // Timelines recorded before `poll` existed: the default cadence.
+        let poll = if tl.poll > 0 {
+            tl.poll
+        } else {
+            (PollConfig::default().interval.as_millis() as f64 * tl.time_scale.max(0.0)) as u64
+        }
+        .max(1);
+        let start_at = scenario
+            .nodes
+            .iter()
+            .filter_map(|n| n.start_at.map(|d| (n.name.clone(), ms(d))))
             .collect();
-        gaps.sort_unstable();
-        let poll = gaps.get(gaps.len() / 2).copied().unwrap_or(1000);
         View {
             tl,
             nodes,
@@ -76,7 +93,13 @@ impl<'a> View<'a> {
             samples,
             first_up,
             poll,
+            start_at,
         }
+    }
+
+    /// When `node` is started: its `start_at`, else the run's start.
+    pub fn start_at(&self, node: &str) -> u64 {
+        self.start_at.get(node).copied().unwrap_or(0)
     }
 
     /// The name of the (non-ignored or ignored) node with this IP.
@@ -146,10 +169,36 @@ impl<'a> View<'a> {
         )
     }
 
-    /// Merged windows of every fault that disturbs the network (partitions
-    /// and process faults; `loss` and `latency` must not disturb it).
-    pub fn disturbance_windows(&self, grace: u64) -> Vec<Window> {
-        self.windows(|f| f.action.disturbs_network(), grace)
+    /// [`Self::pair_windows`] for the link itself: a pause shorter than
+    /// [`BRIEF_STALL`] excuses nothing, because it cannot cost the pair its
+    /// connection (peers miss at most `MAX_MISSED_PONGS - 1` pongs). What
+    /// the frozen node cannot do meanwhile (answer its API, keep its
+    /// height) is still excused by the other windows.
+    pub fn link_windows(&self, a: &str, b: &str, grace: u64) -> Vec<Window> {
+        self.windows(
+            |f| {
+                !self.brief_stall(f)
+                    && (Self::cuts_pair(f, a, b) || Self::hits_node(f, a) || Self::hits_node(f, b))
+            },
+            grace,
+        )
+    }
+
+    /// A pause that ended within [`BRIEF_STALL`] of its start.
+    pub fn brief_stall(&self, f: &FaultSpan) -> bool {
+        f.action == FaultAction::Pause
+            && f.end
+                .is_some_and(|e| e.saturating_sub(f.start) < ms(BRIEF_STALL))
+    }
+
+    /// Merged windows `[start, end + grace]` of the process faults on `node`.
+    pub fn node_windows(&self, node: &str, grace: u64) -> Vec<Window> {
+        self.windows(|f| Self::hits_node(f, node), grace)
+    }
+
+    /// Merged windows `[start, end + grace]` of every partition.
+    pub fn partition_windows(&self, grace: u64) -> Vec<Window> {
+        self.windows(|f| f.action.cuts_links(), grace)
     }
 
     fn windows(&self, pick: impl Fn(&FaultSpan) -> bool, grace: u64) -> Vec<Window> {

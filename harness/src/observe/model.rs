@@ -89,6 +89,12 @@ pub struct Timeline {
     pub faults: Vec<FaultSpan>,
     /// Protocol ms at which observation stopped.
     pub end: u64,
+    /// Protocol ms between two polls of one node: the poller's cadence
+    /// (300 ms wall x time scale), not the gap between stored samples
+    /// (identical samples are stored only every few seconds). 0 in
+    /// timelines recorded before this field existed.
+    #[serde(default)]
+    pub poll: u64,
     /// Transactions the workload submitted and a node accepted (2xx), ordered by `t`.
     #[serde(default)]
     pub txs_submitted: Vec<TxRecord>,

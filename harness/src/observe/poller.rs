@@ -158,8 +158,8 @@ impl<S: PidSource + ApiSource> Poller<S> {
                 Ok(c) => return Some(c),
                 Err(e) if attempt == 1 && !st.kernel_warned => {
                     st.kernel_warned = true;
-                    tracing::warn!(node = %self.node, pid, error = %e,
-                        "cannot read the kernel TCP table from the host; kernel view disabled for this node until it works");
+                    tracing::error!(node = %self.node, pid, error = %e,
+                        "cannot read the kernel TCP table from the host; the run fails as an infrastructure error if this lasts");
                 }
                 Err(_) => {}
             }

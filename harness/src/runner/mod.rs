@@ -23,7 +23,7 @@ use crate::nemesis::{self, Nemesis, Schedule};
 use crate::observe::model::NodeInfo;
 use crate::observe::{Observer, PollConfig, RunClock};
 use crate::provider::docker::{self, cleanup, ApiAccess, ClusterOptions, DockerCluster};
-use crate::provider::error::{is_infra, InfraError};
+use crate::provider::error::{infra, is_infra, InfraError};
 use crate::provider::image;
 use crate::scenario::{self, ms, Scenario};
 use futures::FutureExt;
@@ -392,8 +392,11 @@ async fn stages(
     }
 
     // --- test ---
-    let findings = verdict::evaluate(sc, &timeline);
     verdict::write_timeline(out, &timeline)?;
+    if let Some(msg) = crate::observe::kernel_view_gap(&timeline) {
+        return Err(infra(msg));
+    }
+    let findings = verdict::evaluate(sc, &timeline);
     Ok(Done {
         findings,
         full_mesh_after,

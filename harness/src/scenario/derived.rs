@@ -103,6 +103,10 @@ impl CheckKind {
             CheckKind::NoFork => "no_fork",
             CheckKind::Progress => "progress",
             CheckKind::TxDelivery => "tx_delivery",
+            CheckKind::NodeUp => "node_up",
+            CheckKind::KernelView => "kernel_view",
+            CheckKind::DialBackoff => "dial_backoff",
+            CheckKind::HeightLag => "height_lag",
         }
     }
 }

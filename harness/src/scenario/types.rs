@@ -167,6 +167,14 @@ pub enum CheckKind {
     NoFork,
     Progress,
     TxDelivery,
+    /// Every node that should be running is running and ready.
+    NodeUp,
+    /// A node's `/peers` and its kernel TCP table agree, both ways.
+    KernelView,
+    /// Dials to an unreachable peer follow the node's backoff.
+    DialBackoff,
+    /// No running node trails the network's highest height.
+    HeightLag,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,87 @@
+//! `height_lag`: a running node hears the network, it does not merely
+//! follow it by polling.
+//!
+//! A finalized block reaches every connected node within milliseconds, so
+//! outside fault windows no running node may trail the highest height any
+//! node reports for longer than one block interval. A node deaf to block
+//! announcements that keeps up only through its periodic sync lags a block
+//! at a time and still "agrees" at the end; it fails here, with the longest
+//! lag and how far behind it was.
+//!
+//! Excused: a node in its own process-fault window (`[start, end + grace]`),
+//! anyone during a partition window (`+ grace`; sides legitimately differ),
+//! and a node before its start + warm-up (late joiners sync first).
+
+use super::params::fmt_ms;
+use super::view::View;
+use super::{Outcome, Params};
+use std::collections::BTreeMap;
+
+pub(super) fn check(v: &View, p: &Params) -> Outcome {
+    let from = v.first_up.values().min().map_or(0, |t| t + p.warmup);
+    let mut out = Outcome::new(from, v.tl.end);
+    let partitions = v.partition_windows(p.grace);
+    let own: BTreeMap<&str, Vec<super::Window>> = v
+        .nodes
+        .iter()
+        .map(|n| (n.as_str(), v.node_windows(n, p.grace)))
+        .collect();
+    // node -> (behind since, most blocks behind, reported)
+    let mut behind: BTreeMap<&str, (u64, u64, bool)> = BTreeMap::new();
+    let (mut longest, mut worst, mut rounds) = (0u64, 0u64, 0usize);
+    for t in v.sample_times() {
+        let heights: Vec<(&str, u64)> = v
+            .nodes
+            .iter()
+            .filter(|n| v.running(n, t))
+            .filter_map(|n| {
+                let st = v.latest(n, t)?.status.as_ref()?;
+                Some((n.as_str(), st.height))
+            })
+            .collect();
+        let Some(top) = heights.iter().map(|x| x.1).max() else {
+            continue;
+        };
+        if partitions.iter().any(|w| w.contains(t)) {
+            behind.clear();
+            continue;
+        }
+        rounds += 1;
+        for (n, h) in heights {
+            let warm = v.first_up.get(n).is_some_and(|f| t >= f + p.warmup);
+            let excused = !warm || own[n].iter().any(|w| w.contains(t));
+            if excused || h >= top {
+                behind.remove(n);
+                continue;
+            }
+            let e = behind.entry(n).or_insert((t, 0, false));
+            e.1 = e.1.max(top - h);
+            let lag = t - e.0;
+            longest = longest.max(lag);
+            worst = worst.max(top - h);
+            if lag > p.block_interval && !e.2 {
+                e.2 = true;
+                out.violation(
+                    e.0,
+                    &[n],
+                    format!(
+                        "{n} trailed the network's highest height from {} to {} at least \
+                         (up to {} block(s) behind; now {h} vs {top}), longer than one block \
+                         interval ({}) outside any fault",
+                        fmt_ms(e.0),
+                        fmt_ms(t),
+                        e.1,
+                        fmt_ms(p.block_interval)
+                    ),
+                );
+            }
+        }
+    }
+    out.details = format!(
+        "{rounds} poll rounds outside partitions; longest lag behind the top {} (limit {}), \
+         at most {worst} block(s) behind",
+        fmt_ms(longest),
+        fmt_ms(p.block_interval)
+    );
+    out
+}
