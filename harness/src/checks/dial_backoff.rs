@@ -14,14 +14,14 @@
 //! are wall ms, scaled to protocol time) fails, naming how many attempts
 //! the streak made and how many the backoff allows in that time.
 
-use super::params::fmt_ms;
+use crate::scenario::fmt_ms;
 use super::view::View;
 use super::{Outcome, Params};
 use crate::scenario::ms;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use timed::api::types::EventKind;
-use timed::net::backoff::base_delay;
+use timed::net::base_delay;
 
 /// Fraction of the backoff a gap must reach: the node's timers and its
 /// event stamps are both wall clocks scaled by the time scale, and a few

@@ -15,7 +15,7 @@
 //! process fault on either) the timer does not run: a paused node's kernel
 //! completes TCP handshakes nobody answers.
 
-use super::params::fmt_ms;
+use crate::scenario::fmt_ms;
 use super::view::View;
 use super::{Outcome, Params};
 use std::collections::{BTreeMap, BTreeSet};

@@ -10,7 +10,7 @@
 //! a loaded machine may miss one poll) outside those windows fails, with
 //! the time and the node.
 
-use super::params::fmt_ms;
+use crate::scenario::fmt_ms;
 use super::view::View;
 use super::{Outcome, Params};
 

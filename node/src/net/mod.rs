@@ -42,6 +42,9 @@ use crate::wire::{encode, Hello, NetworkMessage, PeerAddr, Request, Response};
 use address_book::AddressBook;
 use limits::Limits;
 use metrics::NetMetrics;
+/// The dialer's deterministic backoff floor: the harness's dial-storm check
+/// (`harness/src/checks/dial_backoff.rs`) holds nodes to this schedule.
+pub use backoff::base_delay;
 pub use reason::{CloseReason, RejectReason};
 use registry::Registry;
 use std::collections::BTreeMap;
