@@ -22,10 +22,12 @@ pub mod clock;
 pub mod config;
 pub mod consensus;
 pub mod constants;
-pub mod keys;
 pub mod live;
 pub mod net;
 pub mod node;
 pub mod sync;
 pub mod testnet;
 pub mod wire;
+
+/// Key files and node ids (at the root for the harness and tools).
+pub use chain::keys;
