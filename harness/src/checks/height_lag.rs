@@ -9,6 +9,9 @@
 //! at a time and still "agrees" at the end; it fails here, with the longest
 //! lag and how far behind it was.
 //!
+//! Second rule (`heard`): every block taken on outside a catch-up comes
+//! with the node's own `block_finalized` event; see [`super::heard`].
+//!
 //! Excused: a node in its own process-fault window (`[start, end + grace]`),
 //! anyone during a partition window (`+ grace`; sides legitimately differ),
 //! and a node before its start + warm-up (late joiners sync first).
@@ -82,9 +85,11 @@ pub(super) fn check(v: &View, p: &Params) -> Outcome {
             }
         }
     }
+    let (checked, silent) = super::heard::check_heard(v, p, &partitions, &mut out);
     out.details = format!(
         "{rounds} poll rounds outside partitions; longest lag behind the top {} (limit {}), \
-         at most {worst} block(s) behind",
+         at most {worst} block(s) behind; {silent} of {checked} new blocks taken on without \
+         a block_finalized event",
         fmt_ms(longest),
         fmt_ms(limit)
     );
