@@ -24,6 +24,7 @@
 
 mod common_height;
 mod dial_backoff;
+mod heard;
 mod height_lag;
 mod kernel_view;
 mod no_cycling;

@@ -12,7 +12,9 @@
 //! The other half of the rule: a node that a partition cuts off from every
 //! quorum (everything it can reach holds no more than 2/3 of the
 //! masternodes) must NOT finalize: its height may grow by at most one block
-//! (a commit in flight when the cut came) until the heal. A minority that
+//! (a commit in flight when the cut came) past the highest height its side
+//! held when it was first seen cut off (a joiner may sync up to that from a
+//! peer on its side) until the heal. A minority that
 //! finalizes on its own is the seeds' fork-after-partition bug in the making.
 
 use super::view::View;
@@ -124,7 +126,17 @@ fn minority_must_stall(v: &View, out: &mut Outcome) -> (u64, u64) {
             continue;
         }
         polls += 1;
-        let base = *baseline.entry(s.node.as_str()).or_insert(st.height);
+        // What its side already held when first seen cut off: a node
+        // catching up from a peer on its side (a joiner syncing) fetches
+        // blocks; it does not finalize them.
+        let base = *baseline.entry(s.node.as_str()).or_insert_with(|| {
+            v.component(&s.node, s.t)
+                .iter()
+                .filter_map(|n| v.latest(n, s.t)?.status.as_ref().map(|x| x.height))
+                .chain([st.height])
+                .max()
+                .unwrap_or(st.height)
+        });
         if st.height > base + 1 {
             excess += 1;
             out.violation(

@@ -315,6 +315,28 @@ impl Net {
             }
             t += self.every;
         }
+        // Each node logs every block it takes on as finalized by consensus.
+        let mut top: BTreeMap<String, u64> = BTreeMap::new();
+        for s in &samples {
+            let Some(st) = &s.status else { continue };
+            let h0 = *top.get(&s.node).unwrap_or(&0);
+            for h in h0 + 1..=st.height {
+                events.push(NodeEvent {
+                    t: s.t,
+                    node: s.node.clone(),
+                    event: EventView {
+                        seq: 0,
+                        at_ms: s.t,
+                        kind: EventKind::BlockFinalized,
+                        peer_ip: None,
+                        direction: None,
+                        reason: Some(format!("height={h} hash=h{h} txs=0 source=consensus")),
+                    },
+                });
+            }
+            top.insert(s.node.clone(), h0.max(st.height));
+        }
+        events.sort_by_key(|e| e.t);
         Timeline {
             time_scale: 1.0,
             nodes: (1..=self.n)

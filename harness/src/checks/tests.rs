@@ -6,6 +6,7 @@ use super::testkit::{ip, name, scenario, Net, MIN, P2P, SEC};
 use super::{evaluate, CheckResult, Violation};
 use crate::observe::model::{Timeline, TxRecord};
 use crate::scenario::{parse, FaultAction};
+use timed::api::types::EventKind;
 
 /// Assert that only `failing` fails and return its first violation.
 fn only_fails(results: &[CheckResult], failing: &str) -> Violation {
@@ -154,8 +155,9 @@ fn silent_socket_replacement_is_a_kernel_reconnect() {
     let mut net = Net::new(4);
     net.close(1, 3, 30 * MIN + 1, None).open(1, 3, 30 * MIN + 2);
     let mut tl = net.build();
-    // Hide the node-view evidence: no events, counters unchanged.
-    tl.events.retain(|e| e.t < 30 * MIN);
+    // Hide the node-view evidence: no connection events, counters unchanged.
+    tl.events
+        .retain(|e| e.t < 30 * MIN || e.event.kind == EventKind::BlockFinalized);
     for s in &mut tl.samples {
         for p in s.peers.iter_mut().flatten() {
             p.connects = 1;

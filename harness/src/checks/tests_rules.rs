@@ -444,3 +444,47 @@ fn a_pause_shorter_than_the_ping_timeout_must_cost_no_reconnect() {
     assert_eq!((v.t, nodes(&v)), (20 * MIN + 20 * SEC, vec!["n3", "n5"]));
     assert!(v.message.contains("ping timeout"), "{}", v.message);
 }
+
+#[test]
+fn a_node_that_takes_on_blocks_without_hearing_them_fails_height_lag_only() {
+    // n4 keeps up (never a block behind at any poll) but logs no
+    // block_finalized from 20m to 40m: it follows by sync polling.
+    let mut tl = Net::new(6).build();
+    let silent = |e: &NodeEvent| {
+        e.node == "n4"
+            && e.event.kind == EventKind::BlockFinalized
+            && e.t >= 20 * MIN
+            && e.t < 40 * MIN
+    };
+    tl.events.retain(|e| !silent(e));
+    let v = fails_exactly(&evaluate(&scenario(6), &tl), &["height_lag"]);
+    assert_eq!((v.t, nodes(&v)), (20 * MIN, vec!["n4"]));
+    assert!(
+        v.message.contains("took on 20 of 57 new blocks"),
+        "{}",
+        v.message
+    );
+    // One block taken by sync (a late proposal) is honest.
+    let mut tl = Net::new(6).build();
+    tl.events.retain(|e| {
+        !(silent(e)
+            && e.event
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("height=25 ")))
+    });
+    all_pass(&evaluate(&scenario(6), &tl));
+}
+
+#[test]
+fn a_joiner_syncing_on_a_side_without_quorum_is_not_finalizing() {
+    // n5 joins at 30m inside a partition {n1, n5} | {n2, n3, n4} and syncs
+    // from n1 up to n1's height: not a minority finalizing.
+    let mut net = Net::new(5);
+    net.late(5, 30 * MIN);
+    net.partition(&[&[1, 5], &[2, 3, 4]], 25 * MIN, 40 * MIN);
+    let late = "[[node]]\nname = \"n5\"\nstart_at = \"30m\"";
+    let r = evaluate(&scenario_with(5, late), &net.build());
+    let progress = r.iter().find(|r| r.name == "progress").unwrap();
+    assert!(progress.passed, "{:?}", progress.first_violation);
+}
