@@ -11,7 +11,7 @@
 //! `grace` after it first came up (a joiner's catch-up). A stray block by
 //! sync is honest (see [`MIN_SILENT`]).
 
-use super::params::fmt_ms;
+use crate::scenario::fmt_ms;
 use super::view::{View, Window};
 use super::{Outcome, Params};
 use std::collections::{BTreeMap, BTreeSet};
