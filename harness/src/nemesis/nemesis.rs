@@ -25,6 +25,23 @@ struct Active {
     span: usize,
 }
 
+/// When an operation began: protocol ms by the run's clock, and the wall
+/// instant (to tell how much protocol time the operation itself took).
+#[derive(Clone, Copy)]
+struct Moment {
+    now: u64,
+    began: Instant,
+}
+
+impl Moment {
+    fn new(now: u64) -> Self {
+        Moment {
+            now,
+            began: Instant::now(),
+        }
+    }
+}
+
 /// What applying a fault means to the nemesis: the one place that sorts
 /// the fault kinds by how they are done and undone.
 enum Effect<'a> {
@@ -119,10 +136,11 @@ impl Nemesis {
         self.spans.clone()
     }
 
-    /// Protocol ms now, given the caller's `now` at the start of an
-    /// operation and the wall time it took (restarts take seconds).
-    fn later(&self, now_ms: u64, began: Instant) -> u64 {
-        now_ms + (began.elapsed().as_secs_f64() * 1000.0 * self.plan.time_scale.max(0.0)) as u64
+    /// Protocol ms now, given when the operation began (restarts take
+    /// seconds of wall time).
+    fn later(&self, at: Moment) -> u64 {
+        let wall_ms = at.began.elapsed().as_secs_f64() * 1000.0;
+        at.now + (wall_ms * self.plan.time_scale.max(0.0)) as u64
     }
 
     /// Apply one step; returns the line to show in the progress output (it
@@ -133,10 +151,10 @@ impl Nemesis {
         cluster: &C,
         now_ms: u64,
     ) -> anyhow::Result<String> {
-        let began = Instant::now();
+        let at = Moment::new(now_ms);
         let what = match step.phase {
-            Phase::Start => self.start(step, cluster, now_ms, began).await,
-            Phase::End => self.end(step, cluster, now_ms, began).await,
+            Phase::Start => self.start(step, cluster, at).await,
+            Phase::End => self.end(step, cluster, at).await,
         }
         .with_context(|| format!("{}", step))?;
         let sign = if step.phase == Phase::Start { '+' } else { '-' };
@@ -171,10 +189,9 @@ impl Nemesis {
         &mut self,
         step: &Step,
         c: &C,
-        now: u64,
-        began: Instant,
+        at: Moment,
     ) -> anyhow::Result<String> {
-        let fault = &step.fault;
+        let (fault, now) = (&step.fault, at.now);
         let msg = match Effect::of(fault) {
             Effect::Network => {
                 self.activate(step, now);
@@ -193,7 +210,7 @@ impl Nemesis {
                     .filter(|(_, a)| a.fault.is_network())
                     .map(|(id, _)| *id)
                     .collect();
-                self.sync_without(&ended, c, now, began).await?;
+                self.sync_without(&ended, c, at).await?;
                 if ended.is_empty() {
                     "nothing to heal".into()
                 } else {
@@ -221,7 +238,7 @@ impl Nemesis {
                     }
                     None => {
                         self.bring_up(nodes, wipe, false, c).await?;
-                        let end = self.later(now, began);
+                        let end = self.later(at);
                         self.open_span(fault, now, Some(end));
                         format!("back up after {}", fmt_ms(end - now))
                     }
@@ -246,24 +263,18 @@ impl Nemesis {
         Ok(msg)
     }
 
-    async fn end<C: Cluster>(
-        &mut self,
-        step: &Step,
-        c: &C,
-        now: u64,
-        began: Instant,
-    ) -> anyhow::Result<String> {
+    async fn end<C: Cluster>(&mut self, step: &Step, c: &C, at: Moment) -> anyhow::Result<String> {
         let Some(fault) = self.active.get(&step.id).map(|a| a.fault.clone()) else {
             return Ok("already ended".into());
         };
         let msg = match Effect::of(&fault) {
             Effect::Network => {
-                let changed = self.sync_without(&[step.id], c, now, began).await?;
+                let changed = self.sync_without(&[step.id], c, at).await?;
                 format!("removed from {}", changed.join(" "))
             }
             Effect::Outage { nodes, wipe, .. } => {
                 self.bring_up(nodes, wipe, false, c).await?;
-                self.close(step.id, now, began);
+                self.close(step.id, at);
                 if wipe {
                     "back up with an empty data dir"
                 } else {
@@ -275,7 +286,7 @@ impl Nemesis {
                 for n in nodes {
                     c.resume(n).await.with_context(|| format!("resuming {n}"))?;
                 }
-                self.close(step.id, now, began);
+                self.close(step.id, at);
                 "resumed".into()
             }
             Effect::ClockSkew { nodes, .. } => {
@@ -283,7 +294,7 @@ impl Nemesis {
                     self.nodes.set_skew(n, None);
                 }
                 self.bring_up(nodes, false, true, c).await?;
-                self.close(step.id, now, began);
+                self.close(step.id, at);
                 "recreated without skew".into()
             }
             Effect::Heal => "nothing to do".into(),
@@ -302,9 +313,9 @@ impl Nemesis {
         );
     }
 
-    fn close(&mut self, id: usize, now: u64, began: Instant) {
+    fn close(&mut self, id: usize, at: Moment) {
         if let Some(a) = self.active.remove(&id) {
-            self.spans[a.span].end = Some(self.later(now, began));
+            self.spans[a.span].end = Some(self.later(at));
         }
     }
 
@@ -320,12 +331,11 @@ impl Nemesis {
         &mut self,
         ids: &[usize],
         c: &C,
-        now: u64,
-        began: Instant,
+        at: Moment,
     ) -> anyhow::Result<Vec<String>> {
         let removed: Vec<Active> = ids.iter().filter_map(|id| self.active.remove(id)).collect();
         let changed = self.sync_network(c).await?;
-        let end = self.later(now, began);
+        let end = self.later(at);
         for a in removed {
             self.spans[a.span].end = Some(end);
         }
@@ -381,7 +391,7 @@ impl Nemesis {
         c: &C,
         now_ms: u64,
     ) -> anyhow::Result<Vec<String>> {
-        let began = Instant::now();
+        let at = Moment::new(now_ms);
         let mut lines = Vec::new();
         let mut first_err = None;
         let ids: Vec<usize> = self.active.keys().copied().collect();
@@ -390,7 +400,7 @@ impl Nemesis {
             .copied()
             .filter(|id| self.active[id].fault.is_network())
             .collect();
-        match self.sync_without(&network, c, now_ms, began).await {
+        match self.sync_without(&network, c, at).await {
             Ok(changed) if !changed.is_empty() => {
                 lines.push(format!("healed network on {}", changed.join(" ")))
             }
@@ -421,7 +431,7 @@ impl Nemesis {
                     Ok(format!("{}#{id} closed", fault.action()))
                 }
             };
-            self.close(*id, now_ms, began);
+            self.close(*id, at);
             match result {
                 Ok(l) => lines.push(l),
                 Err(e) => first_err = first_err.or(Some(e)),

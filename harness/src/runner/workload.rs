@@ -161,23 +161,18 @@ pub async fn read_chains(
 }
 
 async fn read_chain(http: &reqwest::Client, addr: SocketAddr) -> reqwest::Result<BTreeSet<String>> {
-    let status: StatusView = http
-        .get(format!("http://{addr}/status"))
-        .timeout(TIMEOUT)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let status: StatusView = get_json(http, format!("http://{addr}/status")).await?;
     let mut out = BTreeSet::new();
     for h in 1..=status.height {
-        let block: Block = http
-            .get(format!("http://{addr}/blocks/{h}"))
-            .timeout(TIMEOUT)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let block: Block = get_json(http, format!("http://{addr}/blocks/{h}")).await?;
         out.extend(block.txs.iter().map(|t| tx::txid(t).to_hex()));
     }
     Ok(out)
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: String,
+) -> reqwest::Result<T> {
+    http.get(url).timeout(TIMEOUT).send().await?.json().await
 }

@@ -22,7 +22,7 @@ impl Validator<'_> {
         let sec = Section::Fault(i);
         self.fault_timing(s, sec, f);
         self.misplaced_keys(sec, f);
-        let targets = self.targets(s, sec, f);
+        let targets = self.targets(sec, f);
         let fault = match f.action {
             FaultAction::Partition => self.partition(s, sec, f, targets).map(FaultPlan::Partition),
             FaultAction::Heal => Some(FaultPlan::Heal),
@@ -120,14 +120,11 @@ impl Validator<'_> {
     }
 
     /// `nodes`, checked: named known nodes, or one picked by the seed.
-    fn targets(&mut self, s: &Scenario, sec: Section, f: &FaultSpec) -> Targets {
+    fn targets(&mut self, sec: Section, f: &FaultSpec) -> Targets {
         match &f.nodes {
             None => Targets::Seeded,
             Some(nodes) => {
-                if nodes.is_empty() {
-                    self.err(sec, Some("nodes"), "nodes must name at least one node");
-                }
-                self.known_nodes(sec, "nodes", nodes, s.network.nodes);
+                self.node_list(sec, "nodes", nodes, "nodes must name at least one node");
                 Targets::Named(nodes.clone())
             }
         }
@@ -279,14 +276,12 @@ impl Validator<'_> {
         }
         let mut seen = BTreeSet::new();
         for g in groups {
-            if g.is_empty() {
-                self.err(
-                    sec,
-                    Some("groups"),
-                    "every partition group needs at least one node",
-                );
-            }
-            self.known_nodes(sec, "groups", g, n);
+            self.node_list(
+                sec,
+                "groups",
+                g,
+                "every partition group needs at least one node",
+            );
             for name in g {
                 if !seen.insert(name.clone()) {
                     self.err_last_value(

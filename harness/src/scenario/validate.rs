@@ -96,8 +96,18 @@ impl Validator<'_> {
         ));
     }
 
-    /// Every name in `names` must be a node of the network.
-    pub(super) fn known_nodes(&mut self, section: Section, key: &str, names: &[String], n: usize) {
+    /// A list of node names under `key`: not empty (else `if_empty`), and
+    /// every name a node of the network.
+    pub(super) fn node_list(&mut self, sec: Section, key: &str, names: &[String], if_empty: &str) {
+        if names.is_empty() {
+            self.err(sec, Some(key), if_empty);
+        }
+        self.known_nodes(sec, key, names);
+    }
+
+    /// Every name in `names` must be a node of the network (`n1..nN`).
+    fn known_nodes(&mut self, section: Section, key: &str, names: &[String]) {
+        let n = self.names.len();
         for name in names {
             if !self.names.contains(name) {
                 self.err_value(
@@ -205,14 +215,12 @@ impl Validator<'_> {
             }
         }
         if let Some(boot) = &spec.bootstrap {
-            if boot.is_empty() {
-                self.err(
-                    sec,
-                    Some("bootstrap"),
-                    "bootstrap must name at least one node",
-                );
-            }
-            self.known_nodes(sec, "bootstrap", boot, n);
+            self.node_list(
+                sec,
+                "bootstrap",
+                boot,
+                "bootstrap must name at least one node",
+            );
             if boot.contains(&spec.name) {
                 self.err_value(
                     sec,
