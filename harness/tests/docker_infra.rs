@@ -10,6 +10,10 @@ use harness::runner::{self, testnet, Exit};
 use std::process::Command;
 use std::time::Duration;
 
+/// Any check: a scenario without one is refused before anything starts, and
+/// these tests are about what happens after that.
+const NO_FORK: &str = "[[check]]\nkind = \"no_fork\"";
+
 const SCENARIO: &str = r#"
 name = "no-docker"
 duration = "1m"
@@ -68,7 +72,7 @@ async fn a_container_that_exits_early_is_exit_3_with_its_log_and_nothing_left() 
     let mut opts = options(dir.path());
     // `timed run` refuses an unknown flag and exits at once.
     opts.node_args = vec!["--no-such-flag".into()];
-    let out = runner::run(scenario("exits-early", 2, "1m", ""), &opts).await;
+    let out = runner::run(scenario("exits-early", 2, "1m", NO_FORK), &opts).await;
     assert_eq!(out.exit, Exit::Infra);
     let err = out.error.unwrap();
     assert!(err.contains("exited with code"), "{err}");
@@ -86,7 +90,7 @@ async fn a_node_that_never_becomes_ready_is_exit_3_and_nothing_left() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(dir.path());
     opts.ready_timeout = Duration::from_millis(1);
-    let out = runner::run(scenario("never-ready", 2, "1m", ""), &opts).await;
+    let out = runner::run(scenario("never-ready", 2, "1m", NO_FORK), &opts).await;
     assert_eq!(out.exit, Exit::Infra);
     let err = out.error.unwrap();
     assert!(err.contains("never became ready"), "{err}");
