@@ -43,7 +43,8 @@ mod tests;
 #[cfg(test)]
 mod tests_rules;
 
-pub use params::{fmt_ms, Params};
+pub use crate::scenario::fmt_ms;
+pub use params::Params;
 pub use view::{View, Window};
 
 use crate::observe::model::Timeline;

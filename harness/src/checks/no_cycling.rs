@@ -18,10 +18,10 @@
 //! the window (more is a reconnect storm); at the window's end the pair must
 //! be connected again.
 
-use super::params::fmt_ms;
 use super::view::{View, Window};
 use super::{Outcome, Params};
 use crate::observe::model::Sample;
+use crate::scenario::fmt_ms;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use timed::api::types::EventKind;
@@ -208,14 +208,13 @@ impl Pair<'_> {
                     connected_before = true;
                 }
                 EventKind::Disconnected if e.t >= self.warm => {
-                    let reason = e.event.reason.as_deref().unwrap_or("no reason given");
-                    let ping = reason.contains("ping timeout");
                     if self.window(e.t).is_some() {
                         continue;
                     }
-                    if ping {
+                    if e.is_ping_timeout() {
                         st.ping_timeouts += 1;
                     }
+                    let reason = e.event.reason.as_deref().unwrap_or("no reason given");
                     out.violation(
                         e.t,
                         &[s.me, s.peer],

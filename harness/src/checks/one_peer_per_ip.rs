@@ -23,9 +23,9 @@
 //!   other pair must stay meshed through the fault. So the mesh must form
 //!   within the warm-up after start and within `grace` after each heal.
 
-use super::params::fmt_ms;
 use super::view::View;
 use super::{list, Outcome, Params};
+use crate::scenario::fmt_ms;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
