@@ -14,9 +14,9 @@
 //! are wall ms, scaled to protocol time) fails, naming how many attempts
 //! the streak made and how many the backoff allows in that time.
 
-use crate::scenario::fmt_ms;
 use super::view::View;
 use super::{Outcome, Params};
+use crate::scenario::fmt_ms;
 use crate::scenario::ms;
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -11,11 +11,10 @@
 //! `grace` after it first came up (a joiner's catch-up). A stray block by
 //! sync is honest (see [`MIN_SILENT`]).
 
-use crate::scenario::fmt_ms;
 use super::view::{View, Window};
 use super::{Outcome, Params};
+use crate::scenario::fmt_ms;
 use std::collections::{BTreeMap, BTreeSet};
-use timed::api::types::EventKind;
 
 /// Honest nodes take a block by sync now and then (a proposal that
 /// arrived late: 1 in 130 to 2440 blocks in the stored runs); a deaf node
@@ -27,15 +26,7 @@ const MIN_SILENT: u64 = 3;
 fn heard<'a>(v: &View<'a>) -> BTreeMap<&'a str, BTreeSet<u64>> {
     let mut out: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
     for e in &v.tl.events {
-        if e.event.kind != EventKind::BlockFinalized {
-            continue;
-        }
-        let h = e.event.reason.as_deref().and_then(|r| {
-            r.split_whitespace()
-                .find_map(|w| w.strip_prefix("height="))
-                .and_then(|x| x.parse::<u64>().ok())
-        });
-        if let Some(h) = h {
+        if let Some(h) = e.finalized_height() {
             out.entry(e.node.as_str()).or_default().insert(h);
         }
     }

@@ -16,9 +16,9 @@
 //! anyone during a partition window (`+ grace`; sides legitimately differ),
 //! and a node before its start + warm-up (late joiners sync first).
 
-use crate::scenario::fmt_ms;
 use super::view::View;
 use super::{Outcome, Params};
+use crate::scenario::fmt_ms;
 use std::collections::BTreeMap;
 
 pub(super) fn check(v: &View, p: &Params) -> Outcome {

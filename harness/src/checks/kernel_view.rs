@@ -15,9 +15,9 @@
 //! process fault on either) the timer does not run: a paused node's kernel
 //! completes TCP handshakes nobody answers.
 
-use crate::scenario::fmt_ms;
 use super::view::View;
 use super::{Outcome, Params};
+use crate::scenario::fmt_ms;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 

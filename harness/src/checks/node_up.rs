@@ -10,9 +10,9 @@
 //! a loaded machine may miss one poll) outside those windows fails, with
 //! the time and the node.
 
-use crate::scenario::fmt_ms;
 use super::view::View;
 use super::{Outcome, Params};
+use crate::scenario::fmt_ms;
 
 pub(super) fn check(v: &View, p: &Params) -> Outcome {
     let mut out = Outcome::new(0, v.tl.end);

@@ -55,6 +55,20 @@ pub struct NodeEvent {
 const PING_TIMEOUT_REASON: &str = "ping timeout";
 
 impl NodeEvent {
+    /// The height of a `block_finalized` event (its reason reads
+    /// `height=N hash=... txs=... source=consensus|announcement`); blocks
+    /// fetched by sync log none.
+    pub fn finalized_height(&self) -> Option<u64> {
+        if self.event.kind != EventKind::BlockFinalized {
+            return None;
+        }
+        self.event.reason.as_deref().and_then(|r| {
+            r.split_whitespace()
+                .find_map(|w| w.strip_prefix("height="))
+                .and_then(|x| x.parse().ok())
+        })
+    }
+
     /// The node closed this connection because its pings went unanswered.
     /// Read here, where the API's text becomes the timeline, so the checks
     /// ask a question instead of matching strings.
