@@ -53,6 +53,23 @@ enum Cmd {
         /// Extra argument for every node's `timed run` (repeatable), e.g. --node-arg=--log-json.
         #[arg(long = "node-arg", allow_hyphen_values = true)]
         node_args: Vec<String>,
+        /// Stop at the first violation that later observations cannot undo
+        /// (checks judged every 2 s as the run goes); reports still written.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Run this `timed` binary (an image is built from it, tagged by its hash).
+        #[arg(long, value_name = "PATH")]
+        timed: Option<PathBuf>,
+    },
+    /// Compare the performance figures of two runs of one scenario and seed
+    /// (run folders or report.json files); exit 1 on a regression, 2 when
+    /// the runs differ in scenario, seed or time scale.
+    Compare {
+        base: PathBuf,
+        new: PathBuf,
+        /// Worse than the base by more than this is a regression.
+        #[arg(long, default_value = "20%")]
+        max_regression: String,
     },
     /// Check scenario files without running them.
     Validate {
@@ -119,6 +136,8 @@ async fn dispatch(cmd: Cmd) -> Exit {
             poll,
             quiet,
             node_args,
+            fail_fast,
+            timed,
         } => {
             let opts = RunOptions {
                 time_scale,
@@ -132,6 +151,8 @@ async fn dispatch(cmd: Cmd) -> Exit {
                 },
                 quiet,
                 node_args,
+                fail_fast,
+                timed,
                 ..Default::default()
             };
             runner::suite::run_paths(&paths, filter.as_deref(), &opts).await
@@ -154,6 +175,11 @@ async fn dispatch(cmd: Cmd) -> Exit {
             .await
         }
         Cmd::Recheck { scenario, timeline } => recheck(&scenario, &timeline),
+        Cmd::Compare {
+            base,
+            new,
+            max_regression,
+        } => compare(&base, &new, &max_regression),
         Cmd::Down => {
             infra(async {
                 let docker = connect::connect().await?;
@@ -249,6 +275,52 @@ fn short(text: &str, max: usize) -> String {
     match line.char_indices().nth(max) {
         Some((i, _)) => format!("{}...", &line[..i]),
         None => line.to_string(),
+    }
+}
+
+/// `harness compare`: 0 no regression, 1 a regression, 2 not comparable.
+fn compare(base: &std::path::Path, new: &std::path::Path, threshold: &str) -> Exit {
+    use harness::report::compare;
+    use std::io::IsTerminal;
+    let max = match compare::parse_threshold(threshold) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("--max-regression: {e}");
+            return Exit::Usage;
+        }
+    };
+    let read = |p: &std::path::Path| {
+        let file = if p.is_dir() {
+            p.join("report.json")
+        } else {
+            p.to_path_buf()
+        };
+        harness::report::read(&file)
+    };
+    let (b, n) = match (read(base), read(new)) {
+        (Ok(b), Ok(n)) => (b, n),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("{e:#}");
+            return Exit::Usage;
+        }
+    };
+    match compare::compare(&b, &n, max) {
+        Ok(c) => {
+            println!(
+                "{} seed {} time scale {}: base {} vs new {}",
+                b.scenario, b.seed, b.time_scale, b.run_id, n.run_id
+            );
+            print!("{}", compare::render(&c, std::io::stdout().is_terminal()));
+            if c.regressions().is_empty() {
+                Exit::Pass
+            } else {
+                Exit::CheckFailed
+            }
+        }
+        Err(e) => {
+            eprintln!("cannot compare: {e}");
+            Exit::Usage
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use crate::api::types::EventKind;
 use crate::clock::Clock;
 use crate::consensus::core::Core;
 use crate::consensus::driver::Driver;
-use crate::constants::{MAX_FRAME, SYNC_BATCH, TIMEOUT_PROPOSE};
+use crate::constants::{FINALITY_LATENCY_BUCKETS, MAX_FRAME, SYNC_BATCH, TIMEOUT_PROPOSE};
+use crate::histogram::Histogram;
 use crate::net::{Inbound, NetHandle};
 use crate::wire::{MasternodeInfo, NetworkMessage, Request, Response};
 use ed25519_dalek::SigningKey;
@@ -44,13 +45,28 @@ pub enum TxError {
     MempoolFull,
 }
 
-#[derive(Default)]
 pub struct Metrics {
     pub blocks_finalized: AtomicU64,
     pub blocks_synced: AtomicU64,
     pub txs_accepted: AtomicU64,
     pub txs_rejected: AtomicU64,
     pub consensus_round: AtomicU64,
+    /// First proposal seen (or sent) at a height -> that height committed
+    /// by consensus here (synced blocks are not counted).
+    pub finality_latency: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            blocks_finalized: AtomicU64::default(),
+            blocks_synced: AtomicU64::default(),
+            txs_accepted: AtomicU64::default(),
+            txs_rejected: AtomicU64::default(),
+            consensus_round: AtomicU64::default(),
+            finality_latency: Histogram::new(FINALITY_LATENCY_BUCKETS),
+        }
+    }
 }
 
 /// State shared by the service loop, the sync task and the API.
@@ -352,7 +368,7 @@ impl ChainHandle {
             let st = self.shared.state.lock().unwrap();
             (st.mempool.len(), st.utxo.len())
         };
-        format!(
+        let mut text = format!(
             "# TYPE timed_chain_height gauge\ntimed_chain_height {}\n\
              # TYPE timed_chain_syncing gauge\ntimed_chain_syncing {}\n\
              # TYPE timed_blocks_finalized_total counter\ntimed_blocks_finalized_total {}\n\
@@ -371,6 +387,12 @@ impl ChainHandle {
             mempool,
             utxos,
             g(&m.consensus_round),
-        )
+        );
+        m.finality_latency.render(
+            &mut text,
+            "timed_finality_latency_seconds",
+            "First proposal seen at a height to its commit (wall seconds).",
+        );
+        text
     }
 }

@@ -239,6 +239,7 @@ async fn handle_frame(
         }
         NetworkMessage::Pong { nonce } => match ping.answered(nonce, shared.clock.now()) {
             Some(rtt) => {
+                shared.metrics.ping_rtt.0.observe(rtt);
                 c.stats
                     .rtt_us
                     .store((rtt.as_micros() as u64).max(1), Relaxed);

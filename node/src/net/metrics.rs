@@ -1,5 +1,7 @@
 //! Counters behind `GET /metrics` (Prometheus text format).
 
+use crate::constants::PING_RTT_BUCKETS;
+use crate::histogram::Histogram;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -20,6 +22,17 @@ pub struct NetMetrics {
     pub bans_total: AtomicU64,
     /// Keyed by the reason's category (text before the first ':').
     disconnects: Mutex<BTreeMap<String, u64>>,
+    /// Ping round trips (our ping to the peer's pong), every peer.
+    pub ping_rtt: PingRtt,
+}
+
+/// The ping RTT histogram, with the buckets of [`PING_RTT_BUCKETS`].
+pub struct PingRtt(pub Histogram);
+
+impl Default for PingRtt {
+    fn default() -> Self {
+        PingRtt(Histogram::new(PING_RTT_BUCKETS))
+    }
 }
 
 impl NetMetrics {
@@ -114,6 +127,11 @@ impl NetMetrics {
             let reason = reason.replace(['\\', '"', '\n'], "_");
             let _ = writeln!(out, "timed_disconnects_total{{reason=\"{reason}\"}} {n}");
         }
+        self.ping_rtt.0.render(
+            &mut out,
+            "timed_ping_rtt_seconds",
+            "Ping round trip (our ping to the peer's pong), every peer.",
+        );
         out
     }
 }
