@@ -150,7 +150,7 @@ pub fn render(c: &Comparison, color: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<26} {:>12} {:>12} {:>7}  {}",
+        "{:<34} {:>12} {:>12} {:>7}  {}",
         "figure", "base", "new", "ratio", "verdict"
     );
     for r in &c.rows {
@@ -162,7 +162,7 @@ pub fn render(c: &Comparison, color: bool) -> String {
         let ratio = r.ratio.map_or("-".into(), |x| format!("{x:.2}"));
         let verdict = if r.regression { "REGRESSION" } else { "ok" };
         let line = format!(
-            "{name:<26} {:>12} {:>12} {ratio:>7}  {verdict}",
+            "{name:<34} {:>12} {:>12} {ratio:>7}  {verdict}",
             fmt(r.base),
             fmt(r.new)
         );
@@ -218,7 +218,7 @@ mod tests {
     fn same_figures_pass_and_a_slowdown_names_finality() {
         let same = compare(&report(1, 20.0), &report(1, 21.0), 0.2).unwrap();
         assert!(same.regressions().is_empty(), "{}", render(&same, false));
-        let slow = compare(&report(1, 20.0), &report(1, 80.0), 0.2).unwrap();
+        let slow = compare(&report(1, 20.0), &report(1, 400.0), 0.2).unwrap();
         let names: Vec<&str> = slow.regressions().iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["finality p50", "finality p95", "finality max"]);
         let text = render(&slow, true);

@@ -69,7 +69,10 @@ pub struct Figure {
     pub value: Option<f64>,
     pub worse: Worse,
     /// Differences up to this (in `unit`) are never a regression, whatever
-    /// the ratio: 0 -> 1 reconnect or 2 -> 3 ms is noise, not a 50% loss.
+    /// the ratio: 0 -> 1 reconnect or 30 -> 38 ms is noise, not a loss.
+    /// The values cover the noise band of two runs of one build on the
+    /// shared 2-core host (README "Measured"): wall-clock tails and the
+    /// container start-up behind time-to-mesh swing with the host's load.
     pub slack: f64,
 }
 
@@ -179,28 +182,28 @@ impl Perf {
                 "ms",
                 self.full_mesh_ms.map(|x| x as f64),
                 Worse::Higher,
-                500.0,
+                2500.0,
             ),
             f(
                 "finality p50",
                 "ms",
                 self.finality_p50_ms,
                 Worse::Higher,
-                2.0,
+                10.0,
             ),
             f(
                 "finality p95",
                 "ms",
                 self.finality_p95_ms,
                 Worse::Higher,
-                5.0,
+                250.0,
             ),
             f(
                 "finality max",
                 "ms",
                 self.finality_max_ms,
                 Worse::Higher,
-                10.0,
+                500.0,
             ),
             f(
                 "ping rtt p50",
@@ -214,21 +217,21 @@ impl Perf {
                 "blocks",
                 self.blocks_per_protocol_hour,
                 Worse::Lower,
-                1.0,
+                10.0,
             ),
             f(
                 "messages per block",
                 "frames",
                 self.messages_per_block,
                 Worse::Higher,
-                5.0,
+                30.0,
             ),
             f(
                 "bytes per block",
                 "bytes",
                 self.bytes_per_block,
                 Worse::Higher,
-                1024.0,
+                8192.0,
             ),
             f(
                 "reconnects",

@@ -20,10 +20,11 @@
 //! - it is older than [`SETTLE`] (wall, in protocol time): events and polls
 //!   arrive up to a poll plus an HTTP timeout late, so a socket that just
 //!   vanished may not have its `disconnected` event on the timeline yet;
-//! - it lies before every fault window still open (a fault active, or
-//!   healed less than `grace` ago): a later fault may merge into such a
-//!   window and raise its reconnect budget, so what is a storm now might be
-//!   excused later;
+//! - it lies before every fault window still open (a partition or process
+//!   fault active, or healed less than `grace` ago): a later fault may
+//!   merge into such a window and raise its reconnect budget, so what is a
+//!   storm now might be excused later (`loss` opens no window: the checks
+//!   excuse nothing under it);
 //! - every late joiner has started: the full-mesh rule waits for every
 //!   node's warm-up, which a node not yet started has not begun.
 
@@ -74,8 +75,8 @@ pub fn judge(sc: &Scenario, tl: &Timeline) -> Option<(CheckKind, Violation)> {
 }
 
 /// Start of the earliest merged fault window (`[start, end + grace]`, the
-/// largest grace of the scenario's checks) that is still open at the
-/// timeline's end.
+/// largest grace of the scenario's checks, faults that [`opens_window`])
+/// that is still open at the timeline's end.
 fn open_windows_start(sc: &Scenario, tl: &Timeline) -> Option<u64> {
     let grace = sc
         .checks
@@ -86,6 +87,7 @@ fn open_windows_start(sc: &Scenario, tl: &Timeline) -> Option<u64> {
     let mut ws: Vec<(u64, Option<u64>)> = tl
         .faults
         .iter()
+        .filter(|f| opens_window(&f.action))
         .map(|f| (f.start, f.end.map(|e| e.saturating_add(grace))))
         .collect();
     ws.sort_by_key(|w| w.0);
@@ -106,6 +108,14 @@ fn open_windows_start(sc: &Scenario, tl: &Timeline) -> Option<u64> {
         .into_iter()
         .find(|(_, e)| e.is_none_or(|e| e >= tl.end))
         .map(|(s, _)| s)
+}
+
+/// Whether checks excuse anything during this fault (partitions and
+/// process faults do; packet loss and latency never excuse a disconnect, so
+/// a violation under them is final at once). Unknown kinds count as
+/// excusing: waiting longer is the safe side.
+fn opens_window(action: &str) -> bool {
+    !matches!(action, "loss" | "latency")
 }
 
 /// Not-judged names, for the report.

@@ -156,7 +156,7 @@ fn summary(h: &mut String, r: &RunReport) {
         let _ = write!(
             h,
             "<tr><td>{}</td><td class=\"{class}\">{res}</td><td>{t}</td><td>{nodes}</td>\
-             <td>{}</td><td class=\"num\">{:.1}</td></tr>",
+             <td>{}</td><td class=\"num\">{:.3}</td></tr>",
             esc(&c.name),
             esc(&c.details),
             c.eval_us as f64 / 1000.0

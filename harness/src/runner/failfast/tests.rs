@@ -120,3 +120,18 @@ fn nothing_stops_before_every_late_joiner_started() {
     tl.samples.retain(|s| s.node == "n1");
     assert_eq!(judge(&sc, &tl), None);
 }
+
+#[test]
+fn packet_loss_excuses_nothing_so_it_does_not_delay_a_stop() {
+    let sc = scenario("");
+    let mut tl = forked(15 * MIN);
+    tl.faults = vec![FaultSpan {
+        start: 9 * MIN,
+        end: None,
+        action: "loss".into(),
+        nodes: vec!["n2".into()],
+        cuts: vec![],
+        description: "loss 100% n2".into(),
+    }];
+    assert!(judge(&sc, &tl).is_some());
+}
