@@ -92,6 +92,10 @@ enum Cmd {
         scenario: PathBuf,
         /// A run folder's timeline.json.
         timeline: PathBuf,
+        /// Also replay --fail-fast over the timeline: where it would have
+        /// stopped, and on which violation.
+        #[arg(long)]
+        fail_fast: bool,
     },
     /// Remove the containers and networks of every earlier run.
     Down,
@@ -174,7 +178,11 @@ async fn dispatch(cmd: Cmd) -> Exit {
             })
             .await
         }
-        Cmd::Recheck { scenario, timeline } => recheck(&scenario, &timeline),
+        Cmd::Recheck {
+            scenario,
+            timeline,
+            fail_fast,
+        } => recheck(&scenario, &timeline, fail_fast),
         Cmd::Compare {
             base,
             new,
@@ -325,7 +333,11 @@ fn compare(base: &std::path::Path, new: &std::path::Path, threshold: &str) -> Ex
 }
 
 /// Evaluate `scenario`'s checks on a stored timeline; no Docker involved.
-fn recheck(scenario_path: &std::path::Path, timeline_path: &std::path::Path) -> Exit {
+fn recheck(
+    scenario_path: &std::path::Path,
+    timeline_path: &std::path::Path,
+    fail_fast: bool,
+) -> Exit {
     let sc = match scenario::load(scenario_path) {
         Ok(sc) => sc,
         Err(e) => {
@@ -351,6 +363,19 @@ fn recheck(scenario_path: &std::path::Path, timeline_path: &std::path::Path) -> 
         println!("{:<16} {verdict}  {}", r.name, r.details);
         if let Some(v) = &r.first_violation {
             println!("{:<16}       first violation: {}", "", v.message);
+        }
+    }
+    if fail_fast {
+        match runner::failfast::replay(&sc, &timeline) {
+            Some((at, kind, v)) => println!(
+                "--fail-fast would stop at {} on {} (violation at {} [{}]: {})",
+                harness::checks::fmt_ms(at),
+                kind.name(),
+                harness::checks::fmt_ms(v.t),
+                v.nodes.join(", "),
+                v.message
+            ),
+            None => println!("--fail-fast would not stop this run"),
         }
     }
     if failed {

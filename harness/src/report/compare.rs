@@ -150,8 +150,8 @@ pub fn render(c: &Comparison, color: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<34} {:>12} {:>12} {:>7}  {}",
-        "figure", "base", "new", "ratio", "verdict"
+        "{:<34} {:>12} {:>12} {:>7}  verdict",
+        "figure", "base", "new", "ratio"
     );
     for r in &c.rows {
         let name = if r.unit.is_empty() {

@@ -110,6 +110,44 @@ fn open_windows_start(sc: &Scenario, tl: &Timeline) -> Option<u64> {
         .map(|(s, _)| s)
 }
 
+/// The timeline as it stood at protocol time `t`: what had been observed
+/// by then, faults not yet healed still open.
+pub fn prefix(tl: &Timeline, t: u64) -> Timeline {
+    Timeline {
+        time_scale: tl.time_scale,
+        nodes: tl.nodes.clone(),
+        samples: tl.samples.iter().filter(|s| s.t <= t).cloned().collect(),
+        events: tl.events.iter().filter(|e| e.t <= t).cloned().collect(),
+        faults: tl
+            .faults
+            .iter()
+            .filter(|f| f.start <= t)
+            .cloned()
+            .map(|mut f| {
+                f.end = f.end.filter(|e| *e <= t);
+                f
+            })
+            .collect(),
+        end: t,
+        ..Default::default()
+    }
+}
+
+/// `--fail-fast` replayed over a stored timeline: judge its prefixes every
+/// [`JUDGE_EVERY`] of wall time, as a live run would; where it would have
+/// stopped (protocol ms) and on which violation.
+pub fn replay(sc: &Scenario, tl: &Timeline) -> Option<(u64, CheckKind, Violation)> {
+    let step = ((JUDGE_EVERY.as_secs_f64() * 1000.0 * tl.time_scale) as u64).max(1);
+    let mut t = step;
+    while t < tl.end {
+        if let Some((kind, v)) = judge(sc, &prefix(tl, t)) {
+            return Some((t, kind, v));
+        }
+        t += step;
+    }
+    None
+}
+
 /// Whether checks excuse anything during this fault (partitions and
 /// process faults do; packet loss and latency never excuse a disconnect, so
 /// a violation under them is final at once). Unknown kinds count as

@@ -19,6 +19,9 @@ const LANE: f64 = 12.0;
 const HEIGHTS: f64 = 220.0;
 const TOP: f64 = 26.0;
 
+/// One sample of a node: time, up, the peer IPs it lists.
+type Listed = (u64, bool, BTreeSet<IpAddr>);
+
 /// Protocol ms -> x.
 struct Scale {
     end: f64,
@@ -200,7 +203,7 @@ pub fn lanes(tl: &Timeline, checks: &[CheckResult]) -> String {
     let y_end = TOP + pairs.len() as f64 * LANE;
     faults(&mut out, tl, &sc, TOP, y_end, true);
     // Which peers each sample of each node lists.
-    let mut views: BTreeMap<&str, Vec<(u64, bool, BTreeSet<IpAddr>)>> = BTreeMap::new();
+    let mut views: BTreeMap<&str, Vec<Listed>> = BTreeMap::new();
     for s in &tl.samples {
         let peers: BTreeSet<IpAddr> = s.peers.iter().flatten().map(|p| p.ip).collect();
         views

@@ -135,3 +135,17 @@ fn packet_loss_excuses_nothing_so_it_does_not_delay_a_stop() {
     }];
     assert!(judge(&sc, &tl).is_some());
 }
+
+#[test]
+fn replay_stops_where_a_live_run_would_with_the_full_runs_first_violation() {
+    let sc = scenario("");
+    let tl = forked(30 * MIN);
+    let (at, kind, v) = replay(&sc, &tl).expect("stops");
+    assert_eq!(kind, CheckKind::NoFork);
+    let full = checks::evaluate_one(CheckKind::NoFork, &sc, &tl);
+    assert_eq!(Some(v), full.first_violation, "same first violation");
+    // First judged after the fork settled: 10 min + 3 s, on a 2 s cadence.
+    assert!(at > 10 * MIN + 3_000 && at <= 10 * MIN + 5_000, "{at}");
+    let p = prefix(&tl, 5 * MIN);
+    assert!(p.samples.iter().all(|s| s.t <= 5 * MIN) && p.end == 5 * MIN);
+}
