@@ -119,10 +119,6 @@ impl Recorder {
             .collect()
     }
 
-    pub fn sample_count(&self) -> usize {
-        self.samples.len()
-    }
-
     /// The timeline so far, as [`finish`](Self::finish) would return it now,
     /// leaving the recorder running (`--fail-fast` judges it as the run goes).
     pub fn snapshot(&self, end: u64) -> Timeline {

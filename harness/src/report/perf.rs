@@ -150,7 +150,11 @@ pub fn reconnects(tl: &Timeline) -> u64 {
         if e.event.kind != EventKind::Connected {
             continue;
         }
-        let Some(peer) = e.event.peer_ip.and_then(|ip| tl.node_by_ip(ip)) else {
+        let Some(peer) = e
+            .event
+            .peer_ip
+            .and_then(|ip| tl.nodes.iter().find(|n| n.ip == ip))
+        else {
             continue;
         };
         *per_side

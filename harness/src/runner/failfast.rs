@@ -75,7 +75,8 @@ pub fn judge(sc: &Scenario, tl: &Timeline) -> Option<(CheckKind, Violation)> {
 }
 
 /// Start of the earliest merged fault window (`[start, end + grace]`, the
-/// largest grace of the scenario's checks, faults that [`opens_window`])
+/// largest grace of the scenario's checks, over the faults that disturb the
+/// network: the checks excuse nothing under `loss` or `latency`)
 /// that is still open at the timeline's end.
 fn open_windows_start(sc: &Scenario, tl: &Timeline) -> Option<u64> {
     let grace = sc
@@ -87,7 +88,7 @@ fn open_windows_start(sc: &Scenario, tl: &Timeline) -> Option<u64> {
     let mut ws: Vec<(u64, Option<u64>)> = tl
         .faults
         .iter()
-        .filter(|f| opens_window(&f.action))
+        .filter(|f| f.action.disturbs_network())
         .map(|f| (f.start, f.end.map(|e| e.saturating_add(grace))))
         .collect();
     ws.sort_by_key(|w| w.0);
@@ -146,14 +147,6 @@ pub fn replay(sc: &Scenario, tl: &Timeline) -> Option<(u64, CheckKind, Violation
         t += step;
     }
     None
-}
-
-/// Whether checks excuse anything during this fault (partitions and
-/// process faults do; packet loss and latency never excuse a disconnect, so
-/// a violation under them is final at once). Unknown kinds count as
-/// excusing: waiting longer is the safe side.
-fn opens_window(action: &str) -> bool {
-    !matches!(action, "loss" | "latency")
 }
 
 /// Not-judged names, for the report.

@@ -228,7 +228,7 @@ fn faults(h: &mut String, r: &RunReport) {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             fmt_ms(f.start),
             f.end.map_or("end of run".into(), fmt_ms),
-            esc(&f.action),
+            esc(f.action.name()),
             esc(&f.nodes.join(", ")),
             esc(&f.description)
         );

@@ -39,7 +39,7 @@ fn fault_label(f: &FaultSpan) -> String {
     } else {
         f.description.clone()
     };
-    format!("{} {}", f.action, what)
+    format!("{} {}", f.action.name(), what)
 }
 
 /// Shaded fault windows over `[y0, y1]`, labelled at the top when `label`.
@@ -52,7 +52,7 @@ fn faults(out: &mut String, tl: &Timeline, sc: &Scale, y0: f64, y1: f64, label: 
             out,
             "<rect class=\"fault\" data-kind=\"{}\" x=\"{x0:.1}\" y=\"{y0:.1}\" width=\"{:.1}\" \
              height=\"{:.1}\"><title>{} ({}..{end})</title></rect>",
-            esc(&f.action),
+            esc(f.action.name()),
             (x1 - x0).max(1.5),
             y1 - y0,
             esc(&text),

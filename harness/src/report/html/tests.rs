@@ -93,7 +93,7 @@ pub fn synthetic(n: usize, end: u64, every: u64) -> Timeline {
         faults: vec![FaultSpan {
             start: 10 * MIN,
             end: Some(12 * MIN),
-            action: "partition".into(),
+            action: crate::scenario::FaultAction::Partition,
             nodes: vec!["n1".into()],
             cuts: vec![("n1".into(), "n2".into()), ("n2".into(), "n1".into())],
             description: "isolate n1 <from> n2".into(),

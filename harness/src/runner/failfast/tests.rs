@@ -97,7 +97,7 @@ fn a_violation_inside_an_open_fault_window_waits_for_it_to_close() {
     let fault = |end: Option<u64>| FaultSpan {
         start: 9 * MIN,
         end,
-        action: "partition".into(),
+        action: crate::scenario::FaultAction::Partition,
         nodes: vec!["n1".into()],
         cuts: vec![("n1".into(), "n2".into())],
         description: "isolate n1".into(),
@@ -128,7 +128,7 @@ fn packet_loss_excuses_nothing_so_it_does_not_delay_a_stop() {
     tl.faults = vec![FaultSpan {
         start: 9 * MIN,
         end: None,
-        action: "loss".into(),
+        action: crate::scenario::FaultAction::Loss,
         nodes: vec!["n2".into()],
         cuts: vec![],
         description: "loss 100% n2".into(),
