@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run and the GitHub workflow call it).
 #
-#   1. installs what the harness needs on a fresh machine (iptables),
+#   1. installs what the harness needs on a fresh machine (iptables, and
+#      chromium for the report.html browser test),
 #   2. checks formatting and lints,
 #   3. runs every unit, integration and end-to-end test (real TCP, real Docker),
 #   4. runs the CI scenario suite against real containers.
@@ -19,6 +20,12 @@ if ! command -v iptables >/dev/null 2>&1 || ! command -v nsenter >/dev/null 2>&1
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq iptables util-linux >/dev/null
+fi
+# The report.html browser test drives Debian's headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
 fi
 command -v docker >/dev/null 2>&1 || { echo "docker CLI missing: the suite needs a Docker engine" >&2; exit 3; }
 # The engine is normally started before a session; if it is not running (a

@@ -53,6 +53,23 @@ enum Cmd {
         /// Extra argument for every node's `timed run` (repeatable), e.g. --node-arg=--log-json.
         #[arg(long = "node-arg", allow_hyphen_values = true)]
         node_args: Vec<String>,
+        /// Stop at the first violation that later observations cannot undo
+        /// (checks judged every 2 s as the run goes); reports still written.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Run this `timed` binary (an image is built from it, tagged by its hash).
+        #[arg(long, value_name = "PATH")]
+        timed: Option<PathBuf>,
+    },
+    /// Compare the performance figures of two runs of one scenario and seed
+    /// (run folders or report.json files); exit 1 on a regression, 2 when
+    /// the runs differ in scenario, seed or time scale.
+    Compare {
+        base: PathBuf,
+        new: PathBuf,
+        /// Worse than the base by more than this is a regression.
+        #[arg(long, default_value = "20%")]
+        max_regression: String,
     },
     /// Check scenario files without running them.
     Validate {
@@ -75,6 +92,10 @@ enum Cmd {
         scenario: PathBuf,
         /// A run folder's timeline.json.
         timeline: PathBuf,
+        /// Also replay --fail-fast over the timeline: where it would have
+        /// stopped, and on which violation.
+        #[arg(long)]
+        fail_fast: bool,
     },
     /// Remove the containers and networks of every earlier run.
     Down,
@@ -119,6 +140,8 @@ async fn dispatch(cmd: Cmd) -> Exit {
             poll,
             quiet,
             node_args,
+            fail_fast,
+            timed,
         } => {
             let opts = RunOptions {
                 time_scale,
@@ -132,6 +155,8 @@ async fn dispatch(cmd: Cmd) -> Exit {
                 },
                 quiet,
                 node_args,
+                fail_fast,
+                timed,
                 ..Default::default()
             };
             runner::suite::run_paths(&paths, filter.as_deref(), &opts).await
@@ -153,7 +178,16 @@ async fn dispatch(cmd: Cmd) -> Exit {
             })
             .await
         }
-        Cmd::Recheck { scenario, timeline } => recheck(&scenario, &timeline),
+        Cmd::Recheck {
+            scenario,
+            timeline,
+            fail_fast,
+        } => recheck(&scenario, &timeline, fail_fast),
+        Cmd::Compare {
+            base,
+            new,
+            max_regression,
+        } => compare(&base, &new, &max_regression),
         Cmd::Down => {
             infra(async {
                 let docker = connect::connect().await?;
@@ -252,8 +286,58 @@ fn short(text: &str, max: usize) -> String {
     }
 }
 
+/// `harness compare`: 0 no regression, 1 a regression, 2 not comparable.
+fn compare(base: &std::path::Path, new: &std::path::Path, threshold: &str) -> Exit {
+    use harness::report::compare;
+    use std::io::IsTerminal;
+    let max = match compare::parse_threshold(threshold) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("--max-regression: {e}");
+            return Exit::Usage;
+        }
+    };
+    let read = |p: &std::path::Path| {
+        let file = if p.is_dir() {
+            p.join("report.json")
+        } else {
+            p.to_path_buf()
+        };
+        harness::report::read(&file)
+    };
+    let (b, n) = match (read(base), read(new)) {
+        (Ok(b), Ok(n)) => (b, n),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("{e:#}");
+            return Exit::Usage;
+        }
+    };
+    match compare::compare(&b, &n, max) {
+        Ok(c) => {
+            println!(
+                "{} seed {} time scale {}: base {} vs new {}",
+                b.scenario, b.seed, b.time_scale, b.run_id, n.run_id
+            );
+            print!("{}", compare::render(&c, std::io::stdout().is_terminal()));
+            if c.regressions().is_empty() {
+                Exit::Pass
+            } else {
+                Exit::CheckFailed
+            }
+        }
+        Err(e) => {
+            eprintln!("cannot compare: {e}");
+            Exit::Usage
+        }
+    }
+}
+
 /// Evaluate `scenario`'s checks on a stored timeline; no Docker involved.
-fn recheck(scenario_path: &std::path::Path, timeline_path: &std::path::Path) -> Exit {
+fn recheck(
+    scenario_path: &std::path::Path,
+    timeline_path: &std::path::Path,
+    fail_fast: bool,
+) -> Exit {
     let sc = match scenario::load(scenario_path) {
         Ok(sc) => sc,
         Err(e) => {
@@ -283,6 +367,19 @@ fn recheck(scenario_path: &std::path::Path, timeline_path: &std::path::Path) -> 
         println!("{:<16} {verdict}  {}", r.name, r.details);
         if let Some(v) = &r.first_violation {
             println!("{:<16}       first violation: {}", "", v.message);
+        }
+    }
+    if fail_fast {
+        match runner::failfast::replay(&sc, &timeline) {
+            Some((at, kind, v)) => println!(
+                "--fail-fast would stop at {} on {} (violation at {} [{}]: {})",
+                harness::checks::fmt_ms(at),
+                kind.name(),
+                harness::checks::fmt_ms(v.t),
+                v.nodes.join(", "),
+                v.message
+            ),
+            None => println!("--fail-fast would not stop this run"),
         }
     }
     if failed {

@@ -14,6 +14,7 @@
 //! | [`sync`] | catch-up from peers |
 //! | [`live`] | the running chain's shared state and [`live::ChainHandle`] |
 //! | [`api`] | the HTTP API |
+//! | [`histogram`] | the fixed-bucket Prometheus histogram behind `/metrics` |
 //! | [`node`] | the orchestrator: wires all of the above into one running node |
 
 pub mod api;
@@ -22,6 +23,7 @@ pub mod clock;
 pub mod config;
 pub mod consensus;
 pub mod constants;
+pub mod histogram;
 pub mod live;
 pub mod net;
 pub mod node;

@@ -13,19 +13,36 @@ use crate::chain::state::ChainState;
 use crate::chain::store::Store;
 use crate::chain::types::{Block, Hash, OutPoint, PubKey, Transaction, TxOut};
 use crate::clock::Clock;
+use crate::constants::FINALITY_LATENCY_BUCKETS;
+use crate::histogram::Histogram;
 use crate::net::{EventKind, NetHandle};
 use crate::wire::NetworkMessage;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
-#[derive(Default)]
 pub struct Metrics {
     pub blocks_finalized: AtomicU64,
     pub blocks_synced: AtomicU64,
     pub txs_accepted: AtomicU64,
     pub txs_rejected: AtomicU64,
     pub consensus_round: AtomicU64,
+    /// First proposal seen (or sent) at a height -> that height committed
+    /// by consensus here (synced blocks are not counted).
+    pub finality_latency: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            blocks_finalized: AtomicU64::default(),
+            blocks_synced: AtomicU64::default(),
+            txs_accepted: AtomicU64::default(),
+            txs_rejected: AtomicU64::default(),
+            consensus_round: AtomicU64::default(),
+            finality_latency: Histogram::new(FINALITY_LATENCY_BUCKETS),
+        }
+    }
 }
 
 /// State shared by the service loop, the sync task and the API.
@@ -140,7 +157,7 @@ impl ChainHandle {
             let st = self.shared.state.lock().unwrap();
             (st.mempool.len(), st.utxo.len())
         };
-        format!(
+        let mut text = format!(
             "# TYPE timed_chain_height gauge\ntimed_chain_height {}\n\
              # TYPE timed_chain_syncing gauge\ntimed_chain_syncing {}\n\
              # TYPE timed_blocks_finalized_total counter\ntimed_blocks_finalized_total {}\n\
@@ -159,6 +176,12 @@ impl ChainHandle {
             mempool,
             utxos,
             g(&m.consensus_round),
-        )
+        );
+        m.finality_latency.render(
+            &mut text,
+            "timed_finality_latency_seconds",
+            "First proposal seen at a height to its commit (wall seconds).",
+        );
+        text
     }
 }

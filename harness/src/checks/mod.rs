@@ -75,6 +75,10 @@ pub struct CheckResult {
     /// The protocol-time window the check covered.
     pub evaluated_from: u64,
     pub evaluated_to: u64,
+    /// Wall microseconds this check's own evaluation took (set by the runner, which
+    /// times each check; 0 when not measured). JUnit's testcase `time`.
+    #[serde(default)]
+    pub eval_us: u64,
 }
 
 /// Evaluate every check of the scenario over the timeline.
@@ -162,6 +166,7 @@ impl Outcome {
             details: self.details,
             evaluated_from: self.from,
             evaluated_to: self.to,
+            eval_us: 0,
         }
     }
 }

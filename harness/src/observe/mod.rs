@@ -77,6 +77,12 @@ impl Observer {
         self.recorder.lock().unwrap().live()
     }
 
+    /// The timeline up to now; polling goes on.
+    pub fn snapshot(&self) -> Timeline {
+        let end = self.clock.now();
+        self.recorder.lock().unwrap().snapshot(end)
+    }
+
     /// Stop polling and return the timeline up to now.
     pub fn finish(mut self) -> Timeline {
         for t in self.tasks.drain(..) {

@@ -119,6 +119,29 @@ impl Recorder {
             .collect()
     }
 
+    /// The timeline so far, as [`finish`](Self::finish) would return it now,
+    /// leaving the recorder running (`--fail-fast` judges it as the run goes).
+    pub fn snapshot(&self, end: u64) -> Timeline {
+        let mut samples = self.samples.clone();
+        samples.extend(
+            self.track
+                .values()
+                .filter(|tr| !tr.newest_kept)
+                .filter_map(|tr| tr.newest.clone()),
+        );
+        samples.sort_by(|a, b| a.t.cmp(&b.t).then_with(|| a.node.cmp(&b.node)));
+        let mut events = self.events.clone();
+        events.sort_by_key(|e| e.t);
+        Timeline {
+            time_scale: self.time_scale,
+            nodes: self.nodes.clone(),
+            samples,
+            events,
+            end,
+            ..Default::default()
+        }
+    }
+
     /// The timeline, ordered by time, ending at `end` (protocol ms).
     pub fn finish(mut self, end: u64) -> Timeline {
         for tr in self.track.values_mut() {
@@ -164,7 +187,9 @@ mod tests {
         r.push_sample(sample(900, false)); // same: dropped
         r.push_sample(sample(1700, false)); // keepalive: kept
         r.push_sample(sample(2000, false)); // same, but final: kept at finish
+        let snap = r.snapshot(2100);
         let tl = r.finish(2100);
+        assert_eq!(snap, tl, "a snapshot is what finish would return");
         let ts: Vec<_> = tl.samples.iter().map(|s| s.t).collect();
         assert_eq!(ts, vec![0, 600, 1700, 2000]);
         assert_eq!(tl.end, 2100);

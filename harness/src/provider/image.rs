@@ -97,7 +97,22 @@ fn tag_for(sha: &str) -> String {
 /// Make sure an image for the current binary exists; build it if missing or
 /// stale (binary hash differs from the label) or if `force`.
 pub async fn ensure(docker: &Docker, force: bool) -> Result<NodeImage, InfraError> {
-    let binary = locate_timed()?;
+    ensure_binary(docker, force, None).await
+}
+
+/// [`ensure`] for a given `timed` binary (`harness run --timed PATH`), or
+/// the located one when `None`. An explicit binary's image is tagged by its
+/// hash only: it does not move `timenet/timed:latest`.
+pub async fn ensure_binary(
+    docker: &Docker,
+    force: bool,
+    explicit: Option<&Path>,
+) -> Result<NodeImage, InfraError> {
+    let binary = match explicit {
+        Some(p) if p.is_file() => p.to_path_buf(),
+        Some(p) => return Err(InfraError(format!("--timed {}: no such file", p.display()))),
+        None => locate_timed()?,
+    };
     let sha256 = sha256_file(&binary)?;
     let tag = tag_for(&sha256);
     if !force {
@@ -116,7 +131,7 @@ pub async fn ensure(docker: &Docker, force: bool) -> Result<NodeImage, InfraErro
             }
         }
     }
-    build(docker, &binary, &sha256, &tag).await?;
+    build(docker, &binary, &sha256, &tag, explicit.is_none()).await?;
     Ok(NodeImage {
         tag,
         sha256,
@@ -142,7 +157,13 @@ fn context_tar(binary: &Path) -> Result<Vec<u8>, InfraError> {
     tar.into_inner().map_err(io)
 }
 
-async fn build(docker: &Docker, binary: &Path, sha: &str, tag: &str) -> Result<(), InfraError> {
+async fn build(
+    docker: &Docker,
+    binary: &Path,
+    sha: &str,
+    tag: &str,
+    tag_latest: bool,
+) -> Result<(), InfraError> {
     let context = context_tar(binary)?;
     let opts = BuildImageOptions {
         dockerfile: "Dockerfile".to_string(),
@@ -165,6 +186,10 @@ async fn build(docker: &Docker, binary: &Path, sha: &str, tag: &str) -> Result<(
         if let Some(s) = info.stream {
             output.push_str(&s);
         }
+    }
+    if !tag_latest {
+        tracing::info!(tag, binary = %binary.display(), "built node image");
+        return Ok(());
     }
     let latest = TagImageOptions {
         repo: IMAGE_REPO,

@@ -49,11 +49,6 @@ fn suite(r: &RunReport, wall: Duration) -> TestSuite {
     }
     let faults = faults_text(r);
     suite.set_system_out(faults.as_str());
-    let per_case = if r.checks.is_empty() {
-        Duration::ZERO
-    } else {
-        wall / r.checks.len() as u32
-    };
     if let Some(err) = &r.error {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
         status.set_message(err.as_str());
@@ -63,8 +58,18 @@ fn suite(r: &RunReport, wall: Duration) -> TestSuite {
         case.set_system_out(faults.as_str());
         suite.add_test_case(case);
     }
+    let not_judged = |name: &str| {
+        r.fail_fast
+            .as_ref()
+            .is_some_and(|s| s.not_judged.iter().any(|n| n == name))
+    };
     for c in &r.checks {
         let status = match &c.first_violation {
+            None if not_judged(&c.name) => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(c.details.as_str());
+                s
+            }
             None if c.passed => TestCaseStatus::success(),
             v => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -82,7 +87,8 @@ fn suite(r: &RunReport, wall: Duration) -> TestSuite {
         };
         let mut case = TestCase::new(c.name.as_str(), status);
         case.set_classname(r.scenario.as_str());
-        case.set_time(per_case);
+        // The check's own evaluation time (0 when it was not measured).
+        case.set_time(Duration::from_micros(c.eval_us));
         case.add_property(Property::new(
             "window",
             format!("{}..{}", fmt_ms(c.evaluated_from), fmt_ms(c.evaluated_to)),

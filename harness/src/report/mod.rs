@@ -8,7 +8,11 @@
 //! - [`summary_table`]`(&report)`: the aligned text table printed at the end;
 //! - [`write_suite_junit`]`(path, &[reports])`: one JUnit file for a suite
 //!   (one `<testsuite>` per scenario);
-//! - [`junit_report`] / [`RunReport::exit_code`] for callers that need them.
+//! - [`junit_report`] / [`RunReport::exit_code`] for callers that need them;
+//! - [`perf`]: the performance figures (from [`prom`] scrapes and `/proc`);
+//! - [`compare`]: `harness compare BASE NEW` over two reports' figures;
+//! - [`html`]: the self-contained `report.html` (written by [`write`] when
+//!   given the timeline) and a suite's `index.html`.
 //!
 //! JUnit mapping: one `<testsuite>` per scenario, one `<testcase>` per
 //! check (classname = scenario name); a failed check is a `<failure>` whose
@@ -17,7 +21,11 @@
 //! applied, so a CI viewer shows what the network went through next to
 //! each verdict. An infrastructure error becomes an `<error>` test case.
 
+pub mod compare;
+pub mod html;
 mod junit;
+pub mod perf;
+pub mod prom;
 mod table;
 
 pub use junit::{junit_report, write_suite_junit};
@@ -63,6 +71,27 @@ pub struct RunReport {
     /// Set when the run could not complete (infrastructure or usage).
     #[serde(default)]
     pub error: Option<String>,
+    /// Performance figures (`harness compare` reads these).
+    #[serde(default)]
+    pub perf: Option<perf::Perf>,
+    /// Set when `--fail-fast` stopped the run at a final violation.
+    #[serde(default)]
+    pub fail_fast: Option<EarlyStop>,
+}
+
+/// Why `--fail-fast` stopped a run before its end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStop {
+    /// The check whose final violation stopped the run.
+    pub check: String,
+    pub violation: crate::checks::Violation,
+    /// Protocol ms at which the run was stopped.
+    pub stopped_at: u64,
+    /// Wall ms from the violation to the stop (protocol gap / time scale).
+    #[serde(default)]
+    pub wall_ms_after_violation: u64,
+    /// Checks judged only at the end, which an early stop leaves unjudged.
+    pub not_judged: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

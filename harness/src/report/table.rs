@@ -17,9 +17,18 @@ pub fn summary_table(r: &RunReport) -> String {
                 Some(v) => (fmt_ms(v.t), v.nodes.join(",")),
                 None => ("-".into(), "-".into()),
             };
+            let skipped = r
+                .fail_fast
+                .as_ref()
+                .is_some_and(|s| s.not_judged.contains(&c.name));
             [
                 c.name.clone(),
-                if c.passed { "PASS" } else { "FAIL" }.to_string(),
+                match (skipped, c.passed) {
+                    (true, _) => "SKIP",
+                    (false, true) => "PASS",
+                    (false, false) => "FAIL",
+                }
+                .to_string(),
                 t,
                 nodes,
                 c.details.clone(),
@@ -68,6 +77,17 @@ pub fn summary_table(r: &RunReport) -> String {
         if let Some(v) = &c.first_violation {
             out.push_str(&format!("{}: {}\n", c.name, v.message));
         }
+    }
+    if let Some(s) = &r.fail_fast {
+        out.push_str(&format!(
+            "--fail-fast: stopped at {} on {} (violation at {}, {} ms wall before the stop); \
+             not judged: {}\n",
+            fmt_ms(s.stopped_at),
+            s.check,
+            fmt_ms(s.violation.t),
+            s.wall_ms_after_violation,
+            s.not_judged.join(", ")
+        ));
     }
     if let Some(e) = &r.error {
         out.push_str(&format!("error: {e}\n"));

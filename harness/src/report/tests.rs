@@ -12,6 +12,7 @@ fn check(kind: CheckKind, violation: Option<Violation>) -> CheckResult {
         details: "15 pairs, 15 connected once".into(),
         evaluated_from: 120_000,
         evaluated_to: 3_600_000,
+        eval_us: 1200,
     }
 }
 
@@ -55,6 +56,8 @@ fn sample(name: &str, fail: bool) -> RunReport {
             log: Some("logs/n1.log".into()),
         }],
         error: None,
+        perf: None,
+        fail_fast: None,
     }
 }
 
@@ -86,6 +89,12 @@ fn writes_json_and_junit_that_read_back() {
         "{xml}"
     );
     assert_eq!(r.exit_code(), 1);
+    // Each testcase's time is its check's own evaluation time (1.2 ms, rounded).
+    assert_eq!(xml.matches(r#"time="0.001""#).count(), 2, "{xml}");
+    assert!(
+        !xml.contains("62.5"),
+        "not the run's wall time split: {xml}"
+    );
 }
 
 #[test]

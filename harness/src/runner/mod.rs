@@ -11,9 +11,11 @@
 //! backstop. Nothing of the run is left behind unless `--keep`.
 
 pub mod bench;
+pub mod failfast;
 pub mod perturb;
 pub mod progress;
 pub mod ready;
+pub mod scrape;
 pub mod suite;
 pub mod testnet;
 pub mod verdict;
@@ -68,6 +70,10 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Extra arguments for every node's `timed run`.
     pub node_args: Vec<String>,
+    /// Stop at the first final violation ([`failfast`]).
+    pub fail_fast: bool,
+    /// Run this `timed` binary (image built from it, tagged by its hash).
+    pub timed: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -82,6 +88,8 @@ impl Default for RunOptions {
             ready_timeout: Duration::from_secs(60),
             quiet: false,
             node_args: Vec::new(),
+            fail_fast: false,
+            timed: None,
         }
     }
 }
@@ -198,6 +206,7 @@ pub async fn run(sc: Scenario, opts: &RunOptions) -> RunOutcome {
     let cleanup_err = teardown(&slot, &out_dir, &run_id, opts.keep).await.err();
     outcome.teardown = t0.elapsed();
     let mut findings = None;
+    let mut timeline = None;
     match result {
         Ok(done) => {
             outcome.exit = if done.findings.checks.iter().all(|c| c.passed) {
@@ -207,6 +216,7 @@ pub async fn run(sc: Scenario, opts: &RunOptions) -> RunOutcome {
             };
             outcome.full_mesh_after = done.full_mesh_after;
             findings = Some(done.findings);
+            timeline = Some(done.timeline);
         }
         Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
             outcome.exit = Exit::Interrupted;
@@ -247,6 +257,13 @@ pub async fn run(sc: Scenario, opts: &RunOptions) -> RunOutcome {
         eprintln!("writing the report to {}: {e:#}", outcome.out_dir.display());
         outcome.exit = outcome.exit.worst(Exit::Infra);
     }
+    if let Err(e) = crate::report::html::write(&outcome.out_dir, &report, timeline.as_ref()) {
+        eprintln!(
+            "writing report.html to {}: {e:#}",
+            outcome.out_dir.display()
+        );
+        outcome.exit = outcome.exit.worst(Exit::Infra);
+    }
     outcome.report = Some(report);
     outcome
 }
@@ -259,6 +276,8 @@ struct Interrupted;
 struct Done {
     findings: verdict::Findings,
     full_mesh_after: Option<Duration>,
+    /// For `report.html`.
+    timeline: crate::observe::model::Timeline,
 }
 
 async fn teardown(
@@ -295,7 +314,7 @@ async fn stages(
         .map_err(|e| InfraError::new(format!("creating {}: {e}", out.display())))?;
     let docker = docker::connect::connect().await?;
     slot.lock().unwrap().docker = Some(docker.clone());
-    let image = image::ensure(&docker, false).await?;
+    let image = image::ensure_binary(&docker, false, opts.timed.as_deref()).await?;
     if image.built {
         eprintln!("built image {}", image.tag);
     }
@@ -345,6 +364,7 @@ async fn stages(
     // --- start ---
     let clock = RunClock::start(sc.time_scale);
     let observer = Observer::start(clock, infos, cluster.clone(), opts.poll.clone());
+    let scraper = scrape::Scraper::start(names.clone(), cluster.clone());
     cluster.start_many(&initial).await?;
 
     // --- wait ready ---
@@ -371,11 +391,14 @@ async fn stages(
         &mut faults,
         &mut workload,
         &mut progress,
+        opts.fail_fast,
     )
     .await;
     progress.finish();
-    let full_mesh_after = r?;
+    let ended = r?;
+    let full_mesh_after = ended.full_mesh;
     let mut timeline = observer.finish();
+    let (metrics, resources) = scraper.finish().await;
     // Heal before the end-of-run reads (workload chains) and so spans close.
     for line in faults.nemesis.heal_all(&*cluster, timeline.end).await? {
         tracing::info!("{line}");
@@ -396,9 +419,16 @@ async fn stages(
     if let Some(msg) = crate::observe::kernel_view_gap(&timeline) {
         return Err(infra(msg));
     }
-    let findings = verdict::evaluate(sc, &timeline);
+    let mut findings = verdict::evaluate(sc, &timeline, ended.stop);
+    findings.perf = Some(crate::report::perf::compute(
+        &timeline,
+        &metrics,
+        &resources,
+        full_mesh_after.map(|d| d.as_millis() as u64),
+    ));
     Ok(Done {
         findings,
         full_mesh_after,
+        timeline,
     })
 }

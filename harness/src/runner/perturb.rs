@@ -3,6 +3,7 @@
 //! their `start_at`, drives the fault injector, runs the workload, and keeps
 //! the progress line fresh.
 
+use super::failfast;
 use super::progress::Progress;
 use super::workload::Workload;
 use crate::nemesis::Nemesis;
@@ -10,6 +11,7 @@ use crate::observe::recorder::Live;
 use crate::observe::{Observer, RunClock};
 use crate::provider::docker::DockerCluster;
 use crate::provider::Cluster;
+use crate::report::EarlyStop;
 use crate::scenario::{ms, Scenario};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -43,7 +45,17 @@ impl Faults {
     }
 }
 
-/// Run until protocol time reaches the scenario's duration.
+/// How the perturb stage ended.
+pub struct Ended {
+    /// Wall time from start to every node seeing every other (None if never).
+    pub full_mesh: Option<Duration>,
+    /// `--fail-fast` found a final violation and stopped the run.
+    pub stop: Option<EarlyStop>,
+}
+
+/// Run until protocol time reaches the scenario's duration, or, with
+/// `fail_fast`, until a check has a final violation ([`failfast`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     sc: &Scenario,
     cluster: &DockerCluster,
@@ -52,7 +64,8 @@ pub async fn run(
     faults: &mut Faults,
     workload: &mut Option<Workload>,
     progress: &mut Progress,
-) -> anyhow::Result<Option<Duration>> {
+    fail_fast: bool,
+) -> anyhow::Result<Ended> {
     let duration = ms(sc.duration);
     let mut late: Vec<(u64, String)> = sc
         .node_names()
@@ -64,11 +77,39 @@ pub async fn run(
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut full_mesh = None;
+    let mut judged_at = std::time::Instant::now();
+    let mut stop = None;
     loop {
         tick.tick().await;
         let t = clock.now();
         if t >= duration {
             break;
+        }
+        if fail_fast && judged_at.elapsed() >= failfast::JUDGE_EVERY {
+            judged_at = std::time::Instant::now();
+            let mut tl = observer.snapshot();
+            tl.faults = faults.nemesis.spans();
+            let sc2 = sc.clone();
+            let found = tokio::task::spawn_blocking(move || failfast::judge(&sc2, &tl)).await?;
+            if let Some((kind, violation)) = found {
+                let t = clock.now();
+                progress.note(&format!(
+                    "t {}s: --fail-fast: {} failed at {}: {}; stopping the run",
+                    t / 1000,
+                    kind.name(),
+                    crate::checks::fmt_ms(violation.t),
+                    violation.message
+                ));
+                let after = (t.saturating_sub(violation.t) as f64 / sc.time_scale) as u64;
+                stop = Some(EarlyStop {
+                    check: kind.name().to_string(),
+                    violation,
+                    stopped_at: t,
+                    wall_ms_after_violation: after,
+                    not_judged: failfast::not_judged(sc),
+                });
+                break;
+            }
         }
         while late.first().is_some_and(|(at, _)| *at <= t) {
             let (_, node) = late.remove(0);
@@ -95,7 +136,7 @@ pub async fn run(
         let line = progress.line(t, duration, clock.wall_elapsed(), &live, &faults.active());
         progress.update(t, line);
     }
-    Ok(full_mesh)
+    Ok(Ended { full_mesh, stop })
 }
 
 /// Every running node sees every other running node, in its own view and in

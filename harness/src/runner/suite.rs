@@ -105,4 +105,15 @@ fn write_suite(dir: &Path, outcomes: &[RunOutcome]) {
         Ok(()) => println!("suite JUnit: {}", path.display()),
         Err(e) => eprintln!("writing {}: {e:#}", path.display()),
     }
+    let entries: Vec<(String, crate::report::RunReport)> = outcomes
+        .iter()
+        .filter_map(|o| {
+            let rel = o.out_dir.strip_prefix(dir).unwrap_or(&o.out_dir);
+            Some((rel.display().to_string(), o.report.clone()?))
+        })
+        .collect();
+    match crate::report::html::write_index(dir, &entries) {
+        Ok(p) => println!("suite index: {}", p.display()),
+        Err(e) => eprintln!("writing the suite index in {}: {e:#}", dir.display()),
+    }
 }

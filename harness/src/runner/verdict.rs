@@ -5,9 +5,11 @@
 use crate::checks::{self, CheckResult};
 use crate::nemesis::Schedule;
 use crate::observe::model::{FaultSpan, Timeline};
-use crate::report::{NodeReport, RunReport};
+use crate::report::perf::Perf;
+use crate::report::{EarlyStop, NodeReport, RunReport};
 use crate::scenario::Scenario;
 use std::path::Path;
+use std::time::Instant;
 
 /// What the test stage found, and what the report needs from the run.
 #[derive(Clone, Debug, Default)]
@@ -16,11 +18,52 @@ pub struct Findings {
     pub faults: Vec<FaultSpan>,
     pub nodes: Vec<NodeReport>,
     pub protocol_ms: u64,
+    pub perf: Option<Perf>,
+    pub fail_fast: Option<EarlyStop>,
+}
+
+/// Every check of the scenario over the timeline, each timed on its own
+/// (wall microseconds in `eval_us`). After an early stop, the checks judged only at
+/// the end are reported as not judged (passed, with that said) rather
+/// than judged on a run cut short.
+pub fn run_checks(
+    sc: &Scenario,
+    timeline: &Timeline,
+    stop: Option<&EarlyStop>,
+) -> Vec<CheckResult> {
+    sc.checks
+        .iter()
+        .map(|spec| {
+            let name = spec.kind.name();
+            if let Some(stop) = stop.filter(|s| s.not_judged.iter().any(|n| n == name)) {
+                return CheckResult {
+                    kind: spec.kind,
+                    name: name.to_string(),
+                    passed: true,
+                    first_violation: None,
+                    violations: 0,
+                    details: format!(
+                        "not judged: --fail-fast stopped the run at {} ({} failed), before \
+                         the end this check judges",
+                        checks::fmt_ms(stop.stopped_at),
+                        stop.check
+                    ),
+                    evaluated_from: 0,
+                    evaluated_to: 0,
+                    eval_us: 0,
+                };
+            }
+            let t0 = Instant::now();
+            let mut r = checks::evaluate_one(spec.kind, sc, timeline);
+            r.eval_us = t0.elapsed().as_micros() as u64;
+            r
+        })
+        .collect()
 }
 
 /// Test stage: every check of the scenario over the timeline, and each
 /// node's final state.
-pub fn evaluate(sc: &Scenario, timeline: &Timeline) -> Findings {
+pub fn evaluate(sc: &Scenario, timeline: &Timeline, stop: Option<EarlyStop>) -> Findings {
     let nodes = timeline
         .nodes
         .iter()
@@ -37,10 +80,12 @@ pub fn evaluate(sc: &Scenario, timeline: &Timeline) -> Findings {
         })
         .collect();
     Findings {
-        checks: checks::evaluate(sc, timeline),
+        checks: run_checks(sc, timeline, stop.as_ref()),
         faults: timeline.faults.clone(),
         nodes,
         protocol_ms: timeline.end,
+        perf: None,
+        fail_fast: stop,
     }
 }
 
@@ -108,5 +153,7 @@ pub fn build_report(
         checks: f.checks,
         nodes,
         error,
+        perf: f.perf,
+        fail_fast: f.fail_fast,
     }
 }

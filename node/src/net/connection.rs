@@ -203,6 +203,7 @@ async fn handle_frame(
         }
         NetworkMessage::Pong { nonce } => match ping.answered(nonce, shared.clock.now()) {
             Some(rtt) => {
+                shared.metrics.ping_rtt.0.observe(rtt);
                 c.info
                     .stats
                     .rtt_us

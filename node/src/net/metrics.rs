@@ -1,6 +1,8 @@
 //! Counters behind `GET /metrics` (Prometheus text format).
 
 use super::reason::CloseReason;
+use crate::constants::PING_RTT_BUCKETS;
+use crate::histogram::Histogram;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -21,6 +23,17 @@ pub struct NetMetrics {
     pub bans_total: AtomicU64,
     /// Keyed by the reason's category ([`CloseReason::category`]).
     disconnects: Mutex<BTreeMap<&'static str, u64>>,
+    /// Ping round trips (our ping to the peer's pong), every peer.
+    pub ping_rtt: PingRtt,
+}
+
+/// The ping RTT histogram, with the buckets of [`PING_RTT_BUCKETS`].
+pub struct PingRtt(pub Histogram);
+
+impl Default for PingRtt {
+    fn default() -> Self {
+        PingRtt(Histogram::new(PING_RTT_BUCKETS))
+    }
 }
 
 impl NetMetrics {
@@ -109,6 +122,11 @@ impl NetMetrics {
             let reason = reason.replace(['\\', '"', '\n'], "_");
             let _ = writeln!(out, "timed_disconnects_total{{reason=\"{reason}\"}} {n}");
         }
+        self.ping_rtt.0.render(
+            &mut out,
+            "timed_ping_rtt_seconds",
+            "Ping round trip (our ping to the peer's pong), every peer.",
+        );
         out
     }
 }

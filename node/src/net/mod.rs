@@ -40,11 +40,11 @@ use crate::clock::Clock;
 use crate::constants::{DIAL_REQUEST_QUEUE, INBOUND_QUEUE, MAGIC, PROTOCOL_VERSION};
 use crate::wire::{encode, Hello, NetworkMessage, PeerAddr, Request, Response};
 use address_book::AddressBook;
-use limits::Limits;
-use metrics::NetMetrics;
 /// The dialer's deterministic backoff floor: the harness's dial-storm check
 /// (`harness/src/checks/dial_backoff.rs`) holds nodes to this schedule.
 pub use backoff::base_delay;
+use limits::Limits;
+use metrics::NetMetrics;
 pub use reason::{CloseReason, RejectReason};
 use registry::Registry;
 use std::collections::BTreeMap;

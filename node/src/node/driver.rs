@@ -202,6 +202,11 @@ impl Driver {
                     }
                 }
                 Output::Broadcast(m) => {
+                    // Our own proposal starts the height's finality clock
+                    // just as a peer's does.
+                    if matches!(m, ConsensusMessage::Proposal(_)) && self.proposal_seen.is_none() {
+                        self.proposal_seen = Some(self.clock.now());
+                    }
                     if may_send {
                         self.shared
                             .net
@@ -220,10 +225,8 @@ impl Driver {
     fn on_decided(&mut self, block: Block) {
         let h = block.header.height;
         let round = block.commit.as_ref().map(|c| c.round).unwrap_or(0);
-        let latency_ms = self
-            .proposal_seen
-            .map(|t| t.elapsed().as_secs_f64() * 1000.0)
-            .unwrap_or(0.0);
+        let latency = self.proposal_seen.map(|t| t.elapsed());
+        let latency_ms = latency.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
         let ntx = block.txs.len();
         let result = {
             let mut st = self.shared.state.lock().unwrap();
@@ -243,6 +246,9 @@ impl Driver {
                         latency_ms = format!("{latency_ms:.1}"),
                         "block finalized"
                     );
+                    if let Some(d) = latency {
+                        self.shared.metrics.finality_latency.observe(d);
+                    }
                     self.shared.on_finalized(h, &block, "consensus");
                     self.shared
                         .net
