@@ -66,8 +66,38 @@ pub const DIAL_TICK: Duration = Duration::from_secs(1);
 
 /// GetPeers gossip cadence.
 pub const DISCOVERY_INTERVAL: Duration = Duration::from_secs(60);
-/// Address book capacity; further addresses are ignored.
-pub const MAX_ADDRESS_BOOK: usize = 1024;
+/// New-table capacity (addresses we never connected to). When full, the
+/// biggest source loses its worst entry. Bounds: >= NEW_PER_SOURCE, memory
+/// ~100 B per entry.
+pub const NEW_CAPACITY: usize = 4096;
+/// New addresses one gossip source may hold: its share of the book, so one
+/// 100k-address answer fills only its own share. A 30-node network's gossip
+/// fits many times. Bounds: 32..=NEW_CAPACITY / 4.
+pub const NEW_PER_SOURCE: usize = 256;
+/// Consecutive failed dials after which a never-connected, gossip-learned
+/// address is evicted (Bitcoin Core: 3 retries). Bounds: 1..=10.
+pub const NEW_MAX_FAILURES: u32 = 3;
+/// Tried-table capacity (addresses we dialled and handshook). Tried
+/// addresses are never evicted for failing (a partition must heal), only
+/// for room. Bounds: >= MAX_OUTBOUND_PEERS.
+pub const TRIED_CAPACITY: usize = 1024;
+/// Addresses in one GetPeers answer (Bitcoin Core: 1000). We send at most
+/// this many; a bigger answer is cut to it and penalized.
+pub const MAX_PEERS_PER_ANSWER: usize = 1000;
+/// Misbehaviour score of an oversize Peers answer (5 ban the IP).
+pub const PEERS_OVERSIZE_PENALTY: u32 = 20;
+/// Dials to never-connected addresses learned from peers, per minute
+/// (protocol time), after a burst of `NEW_DIAL_BURST`: one poisoned gossip
+/// answer can no longer turn a node into a dialer. 20/min still meshes a
+/// fresh 30-node network in the burst. Bounds: 1..=600.
+pub const NEW_DIALS_PER_MINUTE: u32 = 20;
+/// Tokens the new-address dial budget starts with (and holds at most).
+/// Bounds: >= the largest harness network (30), <= 256.
+pub const NEW_DIAL_BURST: u32 = 32;
+/// Outbound connections (live or being dialed) whose address came from one
+/// gossip source: a quarter of the slots, so no single peer can eclipse us.
+/// Bootstrap and operator-added addresses are exempt. Bounds: 1..=MAX_OUTBOUND_PEERS.
+pub const MAX_OUTBOUND_PER_SOURCE: usize = MAX_OUTBOUND_PEERS / 4;
 
 /// Peer limits. A full mesh of the largest harness network must fit.
 pub const MAX_INBOUND_PEERS: usize = 96;

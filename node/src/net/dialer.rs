@@ -5,6 +5,7 @@
 //! slot is reserved atomically before the socket is opened, so an IP is
 //! never dialed twice at once nor while connected.
 
+use super::address_book::{DueAddr, Source};
 use super::connection::{self, Conn};
 use super::handshake::{self, SELF_CONNECTION};
 use super::metrics::NetMetrics;
@@ -13,7 +14,7 @@ use super::{socket, writer, Shared};
 use crate::api::types::{Direction, EventKind};
 use crate::constants::{
     CONNECT_TIMEOUT, CONNECT_TIMEOUT_FLOOR, DIAL_TICK, HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR,
-    MAX_FRAME_PRE_HANDSHAKE,
+    MAX_FRAME_PRE_HANDSHAKE, MAX_OUTBOUND_PER_SOURCE,
 };
 use crate::wire::{encode, FrameCodec, NetworkMessage};
 use std::net::SocketAddr;
@@ -29,15 +30,18 @@ pub async fn dial_loop(shared: Arc<Shared>) {
             _ = tick.tick() => {}
         }
         let now = shared.clock.now();
-        for addr in shared.book.due(now) {
-            dial_if_free(&shared, addr);
+        for due in shared.book.due(now) {
+            dial_if_free(&shared, due);
         }
     }
 }
 
-/// Start a dial to `addr` unless its IP is banned, connected or being
-/// dialed (the slot is reserved atomically). True if a dial started.
-pub fn dial_if_free(shared: &Arc<Shared>, addr: SocketAddr) -> bool {
+/// Start a dial to `due.addr` unless its IP is banned, connected or being
+/// dialed (the slot is reserved atomically), its source already holds
+/// `MAX_OUTBOUND_PER_SOURCE` outbound slots, or it is a never-connected
+/// address and the new-dial budget is spent. True if a dial started.
+pub fn dial_if_free(shared: &Arc<Shared>, due: DueAddr) -> bool {
+    let addr = due.addr;
     let ip = addr.ip();
     // A node shutting down must not dial: the peer would register a
     // connection that dies a millisecond later (a phantom reconnect, seen in
@@ -48,6 +52,12 @@ pub fn dial_if_free(shared: &Arc<Shared>, addr: SocketAddr) -> bool {
     {
         return false;
     }
+    if !due.source.trusted() && source_share(shared, due.source) >= MAX_OUTBOUND_PER_SOURCE {
+        return false;
+    }
+    if due.is_new && !shared.dial_budget.try_take() {
+        return false;
+    }
     match shared.registry.try_begin_dial(ip) {
         Some(conn_id) => {
             tokio::spawn(dial(shared.clone(), addr, conn_id));
@@ -55,6 +65,16 @@ pub fn dial_if_free(shared: &Arc<Shared>, addr: SocketAddr) -> bool {
         }
         None => false,
     }
+}
+
+/// Outbound slots (live or dialing) held by addresses from `source`.
+fn source_share(shared: &Shared, source: Source) -> usize {
+    shared
+        .registry
+        .outbound_ips()
+        .into_iter()
+        .filter(|ip| shared.book.source_of(*ip) == Some(source))
+        .count()
 }
 
 /// How a dial ended without a connection.
@@ -202,7 +222,10 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
         .registry
         .promote_dial(ip, conn.entry(theirs.listen_port))
     {
-        Some(n) => n,
+        Some(n) => {
+            shared.book.mark_tried(ip);
+            n
+        }
         None => {
             conn.closer
                 .close("superseded by inbound (simultaneous open)".into());

@@ -1,5 +1,6 @@
 //! Inbound side: the accept loop and the acceptor's half of the handshake.
 
+use super::address_book::Source;
 use super::connection::{self, BoxRead, Conn};
 use super::handshake;
 use super::limits::Refusal;
@@ -155,9 +156,8 @@ pub async fn handle_inbound<W>(
         Admission::Accepted => {}
     }
     if theirs.listen_port != 0 {
-        shared
-            .book
-            .add(std::net::SocketAddr::new(ip, theirs.listen_port));
+        let own = std::net::SocketAddr::new(ip, theirs.listen_port);
+        shared.book.add(own, Source::Peer(ip));
     }
     connection::run(shared, conn).await;
 }

@@ -9,11 +9,13 @@
 //! [`handshake`], [`registry`] (the ONE owner of peer state), [`connection`]
 //! (the per-connection actor), [`writer`] (the only socket writer),
 //! [`listener`] / [`dialer`] (the two ways a connection starts),
-//! [`discovery`], [`address_book`], [`backoff`], [`limits`], [`metrics`].
+//! [`discovery`], [`address_book`], [`dial_budget`], [`backoff`], [`limits`],
+//! [`metrics`].
 
 pub mod address_book;
 pub mod backoff;
 mod connection;
+mod dial_budget;
 mod dialer;
 mod discovery;
 pub mod events;
@@ -27,9 +29,10 @@ pub mod writer;
 
 use crate::chain::types::{Hash, NodeId};
 use crate::clock::Clock;
-use crate::constants::{INBOUND_QUEUE, MAGIC, PROTOCOL_VERSION};
+use crate::constants::{INBOUND_QUEUE, MAGIC, MAX_PEERS_PER_ANSWER, PROTOCOL_VERSION};
 use crate::wire::{encode, Hello, NetworkMessage, PeerAddr, Request, Response};
-use address_book::AddressBook;
+use address_book::{AddressBook, Source};
+use dial_budget::DialBudget;
 use limits::Limits;
 use metrics::NetMetrics;
 use registry::Registry;
@@ -130,6 +133,8 @@ pub(crate) struct Shared {
     pub height: AtomicU64,
     pub registry: Registry,
     pub book: AddressBook,
+    /// Dials to never-connected gossip-learned addresses.
+    pub dial_budget: DialBudget,
     pub limits: Limits,
     pub events: events::EventLog,
     pub metrics: Arc<NetMetrics>,
@@ -153,16 +158,20 @@ impl Shared {
     }
 
     /// Our answer to GetPeers: connected peers' listen addresses plus the
-    /// address book, minus the asker itself.
+    /// tried addresses of the book (never an address only gossip told us),
+    /// minus the asker itself; at most `MAX_PEERS_PER_ANSWER`.
     pub fn shareable_peers(&self, asker: IpAddr) -> Vec<PeerAddr> {
         let mut out: BTreeMap<IpAddr, u16> = BTreeMap::new();
-        for p in self.book.shareable(asker) {
-            out.insert(p.ip, p.port);
-        }
         for (ip, _, _, _, port) in self.registry.connected() {
             if ip != asker && port != 0 {
                 out.insert(ip, port);
             }
+        }
+        for p in self.book.shareable(asker, MAX_PEERS_PER_ANSWER) {
+            if out.len() >= MAX_PEERS_PER_ANSWER {
+                break;
+            }
+            out.entry(p.ip).or_insert(p.port);
         }
         out.into_iter()
             .map(|(ip, port)| PeerAddr { ip, port })
@@ -194,13 +203,14 @@ pub async fn start(
     let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
     let book = AddressBook::new(clock.clone());
     for addr in &cfg.bootstrap {
-        book.add(*addr);
+        book.add(*addr, Source::Config);
     }
     let shared = Arc::new(Shared {
         height: AtomicU64::new(cfg.height),
         nonce: rand::random(),
         registry: Registry::default(),
         book,
+        dial_budget: DialBudget::new(clock.clone()),
         limits: Limits::default(),
         events: events::EventLog::new(clock.clone()),
         metrics: Arc::new(NetMetrics::default()),
@@ -350,14 +360,19 @@ impl NetHandle {
 
     /// Add an address to the book (dialled at the next tick if due).
     pub fn add_address(&self, addr: SocketAddr) -> bool {
-        self.shared.book.add(addr)
+        self.shared.book.add(addr, Source::Manual)
     }
 
     /// Add `addr` to the book and dial it now if its IP is free (not
     /// connected, not being dialed, not banned). True if a dial started.
     pub fn dial_now(&self, addr: SocketAddr) -> bool {
-        self.shared.book.add(addr);
-        dialer::dial_if_free(&self.shared, addr)
+        self.shared.book.add(addr, Source::Manual);
+        let due = address_book::DueAddr {
+            addr,
+            source: Source::Manual,
+            is_new: false,
+        };
+        dialer::dial_if_free(&self.shared, due)
     }
 
     /// Run the acceptor side over any byte stream as if it came from `ip`:
