@@ -5,6 +5,7 @@
 //! the close signal (cancel-safe: no `read_exact` in `select!`). Everything
 //! it sends goes through the peer's writer task.
 
+use super::reason::CloseReason;
 use super::registry::{Closer, PeerEntry, PeerStats};
 use super::writer::WriterHandle;
 use super::{Inbound, Shared, MALFORMED_PENALTY};
@@ -108,14 +109,14 @@ pub async fn run(shared: Arc<Shared>, mut c: Conn) {
         super::discovery::spawn_query(shared.clone(), c.ip);
         actor_loop(&shared, &mut c).await
     } else {
-        c.closer.reason().unwrap_or_else(|| "shutdown".into())
+        c.closer.reason().unwrap_or(CloseReason::Shutdown)
     };
 
     // Unregister first: from here on nobody can queue to this connection.
     c.closer.close(reason.clone());
     let removed = shared.registry.remove(c.ip, c.conn_id);
     drop(removed); // fails its pending requests with Closed
-    if reason != "shutdown" {
+    if reason.counts_against_peer() {
         shared
             .book
             .record_disconnect(c.ip, shared.clock.now().duration_since(c.since));
@@ -125,7 +126,7 @@ pub async fn run(shared: Arc<Shared>, mut c: Conn) {
         EventKind::Disconnected,
         Some(c.ip),
         Some(c.direction),
-        Some(reason.clone()),
+        Some(reason.to_string()),
     );
     info!(ip = %c.ip, direction = ?c.direction, conn_id = c.conn_id, reason = %reason, "peer disconnected");
     // The app must see every disconnect (sync bookkeeping): wait for queue
@@ -168,7 +169,7 @@ impl PingState {
     }
 }
 
-async fn actor_loop(shared: &Arc<Shared>, c: &mut Conn) -> String {
+async fn actor_loop(shared: &Arc<Shared>, c: &mut Conn) -> CloseReason {
     let mut ticker = shared.clock.interval(PING_INTERVAL);
     let mut ping = PingState {
         outstanding: std::collections::VecDeque::new(),
@@ -177,15 +178,15 @@ async fn actor_loop(shared: &Arc<Shared>, c: &mut Conn) -> String {
     loop {
         tokio::select! {
             biased;
-            _ = c.closer.closed() => return c.closer.reason().unwrap_or_else(|| "closed".into()),
-            _ = shared.shutdown.cancelled() => return "shutdown".into(),
+            _ = c.closer.closed() => return c.closer.reason().unwrap_or(CloseReason::Closed),
+            _ = shared.shutdown.cancelled() => return CloseReason::Shutdown,
             _ = ticker.tick() => {
                 if !ping.outstanding.is_empty() {
                     ping.missed += 1;
                     if ping.missed >= MAX_MISSED_PONGS {
                         shared.registry.note_ping_timeout(c.ip);
                         super::metrics::NetMetrics::inc(&shared.metrics.ping_timeouts_total);
-                        return "ping timeout".into();
+                        return CloseReason::PingTimeout;
                     }
                 }
                 let nonce = rand::random();
@@ -197,12 +198,12 @@ async fn actor_loop(shared: &Arc<Shared>, c: &mut Conn) -> String {
                 let _ = c.writer.try_send(encode(&NetworkMessage::Ping { nonce }));
             }
             frame = c.reader.next() => match frame {
-                None => return "connection closed by peer".into(),
+                None => return CloseReason::ClosedByPeer,
                 Some(Err(FrameError::TooLong { max })) => {
                     shared.penalize(c.ip, MALFORMED_PENALTY, "frame too long");
-                    return format!("frame too long: limit {max} bytes");
+                    return CloseReason::FrameTooLong { max };
                 }
-                Some(Err(FrameError::Io(e))) => return format!("read error: {e}"),
+                Some(Err(FrameError::Io(e))) => return CloseReason::Read(Arc::new(e)),
                 Some(Ok(frame)) => {
                     if let Some(reason) = handle_frame(shared, c, &frame, &mut ping).await {
                         return reason;
@@ -219,7 +220,7 @@ async fn handle_frame(
     c: &mut Conn,
     frame: &[u8],
     ping: &mut PingState,
-) -> Option<String> {
+) -> Option<CloseReason> {
     c.stats.last_seen_ms.store(shared.clock.wall_ms(), Relaxed);
     super::metrics::NetMetrics::inc(&shared.metrics.frames_in_total);
     shared
@@ -230,7 +231,7 @@ async fn handle_frame(
         Ok(m) => m,
         Err(e) => {
             shared.penalize(c.ip, MALFORMED_PENALTY, "malformed frame");
-            return Some(format!("malformed frame: {e}"));
+            return Some(CloseReason::Malformed(Arc::new(e)));
         }
     };
     match msg {
@@ -264,7 +265,7 @@ async fn handle_frame(
                 body,
             };
             if !deliver(shared, &c.closer, req).await {
-                return Some(c.closer.reason().unwrap_or_else(|| "shutdown".into()));
+                return Some(c.closer.reason().unwrap_or(CloseReason::Shutdown));
             }
         }
         NetworkMessage::Response { id, body } => {
@@ -272,7 +273,7 @@ async fn handle_frame(
                 debug!(ip = %c.ip, id, "response nobody waits for (late or unknown id) dropped");
             }
         }
-        NetworkMessage::Reject { reason } => return Some(format!("rejected by peer: {reason}")),
+        NetworkMessage::Reject { reason } => return Some(CloseReason::RejectedByPeer(reason)),
         NetworkMessage::Handshake(_) | NetworkMessage::HandshakeAck(_) => {
             debug!(ip = %c.ip, "handshake frame after the handshake ignored");
         }
@@ -280,7 +281,7 @@ async fn handle_frame(
         msg => {
             let item = Inbound::Message { from: c.ip, msg };
             if !deliver(shared, &c.closer, item).await {
-                return Some(c.closer.reason().unwrap_or_else(|| "shutdown".into()));
+                return Some(c.closer.reason().unwrap_or(CloseReason::Shutdown));
             }
         }
     }

@@ -7,8 +7,9 @@
 
 use super::address_book::{DueAddr, Source};
 use super::connection::{self, Conn};
-use super::handshake::{self, SELF_CONNECTION};
+use super::handshake;
 use super::metrics::NetMetrics;
+use super::reason::{CloseReason, RejectReason};
 use super::registry::Closer;
 use super::{socket, writer, Shared};
 use crate::api::types::{Direction, EventKind};
@@ -77,16 +78,46 @@ fn source_share(shared: &Shared, source: Source) -> usize {
         .count()
 }
 
-/// How a dial ended without a connection.
+/// How a dial ended without a connection. `Display` is the `reason` of
+/// the event it is recorded as ([`DialError::event_kind`]).
+#[derive(Debug, thiserror::Error)]
 enum DialError {
-    /// Counts for backoff.
-    Failed(String),
+    /// TCP connect did not finish within the connect deadline (counts for
+    /// backoff).
+    #[error("connect timeout")]
+    ConnectTimeout,
+    /// TCP connect failed (counts for backoff).
+    #[error("connect: {0}")]
+    Connect(std::io::Error),
+    /// The handshake failed on our side (counts for backoff).
+    #[error(transparent)]
+    Handshake(RejectReason),
+    /// The peer refused our handshake for a reason we do not act on (its
+    /// text, as sent; counts for backoff).
+    #[error("rejected by peer: {0}")]
+    RejectedByPeer(String),
     /// The peer refused us as a duplicate (tie-break); not a failure.
-    Duplicate(String),
+    #[error("rejected by peer: {0}")]
+    Duplicate(RejectReason),
     /// We dialled ourselves.
+    #[error("{}", RejectReason::SelfConnection)]
     SelfConnection,
     /// An inbound from the same peer won the slot meanwhile.
+    #[error("superseded by inbound (simultaneous open)")]
     Superseded,
+}
+
+impl DialError {
+    /// The event a dial that ended this way is recorded as (`None`: not
+    /// recorded, the connection that won is).
+    fn event_kind(&self) -> Option<EventKind> {
+        match self {
+            DialError::Duplicate(_) => Some(EventKind::RejectedDuplicate),
+            DialError::SelfConnection => Some(EventKind::HandshakeRejected),
+            DialError::Superseded => None,
+            _ => Some(EventKind::DialFailed),
+        }
+    }
 }
 
 async fn dial(shared: Arc<Shared>, addr: SocketAddr, conn_id: u64) {
@@ -95,38 +126,31 @@ async fn dial(shared: Arc<Shared>, addr: SocketAddr, conn_id: u64) {
         return; // a connection ran and ended; connection::run did the bookkeeping
     };
     shared.registry.end_dial(ip, conn_id);
-    let out = Some(Direction::Outbound);
+    if let Some(kind) = err.event_kind() {
+        let out = Some(Direction::Outbound);
+        shared
+            .events
+            .record(kind, Some(ip), out, Some(err.to_string()));
+    }
     match err {
-        DialError::Failed(reason) => {
-            NetMetrics::inc(&shared.metrics.dial_failures_total);
-            let backoff = shared.book.record_failure(ip);
-            shared
-                .events
-                .record(EventKind::DialFailed, Some(ip), out, Some(reason.clone()));
-            warn!(ip = %ip, addr = %addr, reason = %reason, backoff = ?backoff, "dial failed");
-        }
-        DialError::Duplicate(reason) => {
+        DialError::Duplicate(_) => {
             shared.book.record_tie_break(ip);
-            shared.events.record(
-                EventKind::RejectedDuplicate,
-                Some(ip),
-                out,
-                Some(reason.clone()),
-            );
-            info!(ip = %ip, reason = %reason, "dial refused as duplicate (not a failure)");
+            info!(ip = %ip, reason = %err, "dial refused as duplicate (not a failure)");
         }
         DialError::SelfConnection => {
             shared.book.mark_self(ip);
-            shared.events.record(
-                EventKind::HandshakeRejected,
-                Some(ip),
-                out,
-                Some(SELF_CONNECTION.into()),
-            );
             info!(ip = %ip, addr = %addr, "dialled ourselves; address marked self, never dialled again");
         }
         DialError::Superseded => {
-            debug!(ip = %ip, "superseded by inbound (simultaneous open)");
+            debug!(ip = %ip, "{err}");
+        }
+        DialError::ConnectTimeout
+        | DialError::Connect(_)
+        | DialError::Handshake(_)
+        | DialError::RejectedByPeer(_) => {
+            NetMetrics::inc(&shared.metrics.dial_failures_total);
+            let backoff = shared.book.record_failure(ip);
+            warn!(ip = %ip, addr = %addr, reason = %err, backoff = ?backoff, "dial failed");
         }
     }
 }
@@ -140,8 +164,8 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
     )
     .await
     {
-        Err(_) => return Err(DialError::Failed("connect timeout".into())),
-        Ok(Err(e)) => return Err(DialError::Failed(format!("connect: {e}"))),
+        Err(_) => return Err(DialError::ConnectTimeout),
+        Ok(Err(e)) => return Err(DialError::Connect(e)),
         Ok(Ok(s)) => s,
     };
     if shared.shutdown.is_cancelled() || !shared.registry.begin_dial_handshake(ip, conn_id) {
@@ -167,46 +191,48 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
     let theirs = match handshake::read_first(&mut reader, deadline).await {
         Ok(NetworkMessage::HandshakeAck(h)) => h,
         Ok(NetworkMessage::Reject { reason }) => {
-            return Err(if reason.starts_with("duplicate") {
-                DialError::Duplicate(format!("rejected by peer: {reason}"))
-            } else if reason == SELF_CONNECTION {
-                DialError::SelfConnection
-            } else {
-                NetMetrics::inc(&shared.metrics.handshake_rejects_total);
-                shared.events.record(
-                    EventKind::HandshakeRejected,
-                    Some(ip),
-                    Some(Direction::Outbound),
-                    Some(format!("rejected by peer: {reason}")),
-                );
-                warn!(ip = %ip, reason = %reason, "peer rejected our handshake");
-                DialError::Failed(format!("rejected by peer: {reason}"))
+            // The peer's text is decoded once, here at the wire edge.
+            return Err(match RejectReason::from_peer(&reason) {
+                Some(r) if r.is_duplicate() => DialError::Duplicate(r),
+                Some(RejectReason::SelfConnection) => DialError::SelfConnection,
+                _ => {
+                    let err = DialError::RejectedByPeer(reason);
+                    NetMetrics::inc(&shared.metrics.handshake_rejects_total);
+                    shared.events.record(
+                        EventKind::HandshakeRejected,
+                        Some(ip),
+                        Some(Direction::Outbound),
+                        Some(err.to_string()),
+                    );
+                    warn!(ip = %ip, reason = %err, "peer rejected our handshake");
+                    err
+                }
             });
         }
         Ok(other) => {
-            return Err(DialError::Failed(format!(
-                "expected handshake ack, got {}",
-                other.kind()
-            )))
+            return Err(DialError::Handshake(RejectReason::Unexpected {
+                expected: "handshake ack",
+                got: other.kind(),
+            }))
         }
-        Err(reason) => return Err(DialError::Failed(reason)),
+        Err(reason) => return Err(DialError::Handshake(reason)),
     };
     if let Err(reason) = handshake::validate(&ours, &theirs) {
-        if reason == SELF_CONNECTION {
+        if let RejectReason::SelfConnection = reason {
             return Err(DialError::SelfConnection);
         }
         let _ = writer.try_send(encode(&NetworkMessage::Reject {
-            reason: reason.clone(),
+            reason: reason.to_string(),
         }));
         NetMetrics::inc(&shared.metrics.handshake_rejects_total);
         shared.events.record(
-            EventKind::HandshakeRejected,
+            reason.event_kind(),
             Some(ip),
             Some(Direction::Outbound),
-            Some(reason.clone()),
+            Some(reason.to_string()),
         );
         warn!(ip = %ip, reason = %reason, "rejected the peer's handshake ack");
-        return Err(DialError::Failed(reason));
+        return Err(DialError::Handshake(reason));
     }
     let mut conn = Conn::new(
         shared,
@@ -227,8 +253,7 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
             n
         }
         None => {
-            conn.closer
-                .close("superseded by inbound (simultaneous open)".into());
+            conn.closer.close(CloseReason::SupersededByInbound);
             return Err(DialError::Superseded);
         }
     };

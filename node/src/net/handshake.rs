@@ -5,62 +5,60 @@
 //! `HandshakeAck(Hello)` or `Reject{reason}` and closes. Until the
 //! handshake completes the frame limit is `MAX_FRAME_PRE_HANDSHAKE`.
 
+use super::reason::RejectReason;
 use crate::constants::{MAGIC, PROTOCOL_VERSION};
 use crate::wire::{decode, FrameCodec, FrameError, Hello, NetworkMessage};
 use futures::StreamExt;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncRead;
 use tokio_util::codec::FramedRead;
 
-pub const SELF_CONNECTION: &str = "self connection";
-
 /// Check a remote Hello against ours. `Err` carries the reject reason that
 /// is logged on both sides.
-pub fn validate(ours: &Hello, theirs: &Hello) -> Result<(), String> {
+pub fn validate(ours: &Hello, theirs: &Hello) -> Result<(), RejectReason> {
     if theirs.magic != MAGIC {
-        return Err(format!(
-            "magic mismatch: ours {:#x} theirs {:#x}",
-            MAGIC, theirs.magic
-        ));
+        return Err(RejectReason::MagicMismatch {
+            theirs: theirs.magic,
+        });
     }
     if theirs.version != PROTOCOL_VERSION {
-        return Err(format!(
-            "version mismatch: ours {} theirs {}",
-            PROTOCOL_VERSION, theirs.version
-        ));
+        return Err(RejectReason::VersionMismatch {
+            theirs: theirs.version,
+        });
     }
     if theirs.network != ours.network {
-        return Err(format!(
-            "network mismatch: ours {} theirs {}",
-            ours.network, theirs.network
-        ));
+        return Err(RejectReason::NetworkMismatch {
+            ours: ours.network.clone(),
+            theirs: theirs.network.clone(),
+        });
     }
     if theirs.genesis_hash != ours.genesis_hash {
-        return Err(format!(
-            "genesis mismatch: ours {} theirs {}",
-            ours.genesis_hash, theirs.genesis_hash
-        ));
+        return Err(RejectReason::GenesisMismatch {
+            ours: ours.genesis_hash,
+            theirs: theirs.genesis_hash,
+        });
     }
     if theirs.nonce == ours.nonce {
-        return Err(SELF_CONNECTION.to_string());
+        return Err(RejectReason::SelfConnection);
     }
     Ok(())
 }
 
 /// Read the one frame of the handshake phase within `deadline`.
-pub async fn read_first<R: AsyncRead + Unpin>(
+pub(crate) async fn read_first<R: AsyncRead + Unpin>(
     reader: &mut FramedRead<R, FrameCodec>,
     deadline: Duration,
-) -> Result<NetworkMessage, String> {
+) -> Result<NetworkMessage, RejectReason> {
     match tokio::time::timeout(deadline, reader.next()).await {
-        Err(_) => Err("handshake timeout".into()),
-        Ok(None) => Err("connection closed during handshake".into()),
+        Err(_) => Err(RejectReason::HandshakeTimeout),
+        Ok(None) => Err(RejectReason::ClosedDuringHandshake),
         Ok(Some(Err(FrameError::TooLong { max }))) => {
-            Err(format!("handshake frame too long (> {max} bytes)"))
+            Err(RejectReason::HandshakeFrameTooLong { max })
         }
-        Ok(Some(Err(FrameError::Io(e)))) => Err(format!("read error during handshake: {e}")),
+        Ok(Some(Err(FrameError::Io(e)))) => Err(RejectReason::HandshakeRead(Arc::new(e))),
         Ok(Some(Ok(frame))) => {
-            decode(&frame).map_err(|e| format!("malformed handshake frame: {e}"))
+            decode(&frame).map_err(|e| RejectReason::MalformedHandshake(Arc::new(e)))
         }
     }
 }
@@ -86,7 +84,7 @@ mod tests {
     #[test]
     fn each_mismatch_has_its_reason() {
         let ours = hello(1);
-        assert_eq!(validate(&ours, &hello(2)), Ok(()));
+        assert!(validate(&ours, &hello(2)).is_ok());
         let cases: Vec<(Hello, &str)> = vec![
             (
                 Hello {
@@ -119,7 +117,7 @@ mod tests {
             (hello(1), "self connection"),
         ];
         for (h, want) in cases {
-            let err = validate(&ours, &h).unwrap_err();
+            let err = validate(&ours, &h).unwrap_err().to_string();
             assert!(err.starts_with(want), "{err}");
         }
     }

@@ -27,9 +27,13 @@ struct IpRecord {
 }
 
 /// Why an inbound socket was dropped before its handshake.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// The IP is serving a misbehaviour ban.
+    #[error("banned")]
     Banned,
+    /// The IP exceeded `MAX_INBOUND_PER_IP_PER_MINUTE`.
+    #[error("inbound rate limit")]
     RateLimited,
 }
 

@@ -3,11 +3,11 @@
 use super::address_book::Source;
 use super::connection::{self, BoxRead, Conn};
 use super::handshake;
-use super::limits::Refusal;
 use super::metrics::NetMetrics;
+use super::reason::RejectReason;
 use super::registry::{Admission, Closer};
 use super::{socket, writer, Shared};
-use crate::api::types::{Direction, EventKind};
+use crate::api::types::Direction;
 use crate::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR, MAX_FRAME_PRE_HANDSHAKE};
 use crate::wire::{encode, FrameCodec, FrameError, NetworkMessage};
 use futures::{FutureExt, StreamExt};
@@ -50,11 +50,7 @@ pub fn admit(shared: &Shared, ip: IpAddr) -> bool {
         Ok(()) => true,
         Err(refusal) => {
             NetMetrics::inc(&shared.metrics.inbound_refused_total);
-            let why = match refusal {
-                Refusal::Banned => "banned",
-                Refusal::RateLimited => "inbound rate limit",
-            };
-            warn!(ip = %ip, reason = why, "inbound connection dropped before handshake");
+            warn!(ip = %ip, reason = %refusal, "inbound connection dropped before handshake");
             false
         }
     }
@@ -86,13 +82,16 @@ pub async fn handle_inbound<W>(
     let theirs = match handshake::read_first(&mut reader, deadline).await {
         Ok(NetworkMessage::Handshake(h)) => h,
         Ok(other) => {
-            let reason = format!("expected handshake, got {}", other.kind());
-            return refuse(&shared, ip, &writer, EventKind::HandshakeRejected, reason);
+            let reason = RejectReason::Unexpected {
+                expected: "handshake",
+                got: other.kind(),
+            };
+            return refuse(&shared, ip, &writer, reason);
         }
-        Err(reason) => return refuse(&shared, ip, &writer, EventKind::HandshakeRejected, reason),
+        Err(reason) => return refuse(&shared, ip, &writer, reason),
     };
     if let Err(reason) = handshake::validate(&ours, &theirs) {
-        return refuse(&shared, ip, &writer, EventKind::HandshakeRejected, reason);
+        return refuse(&shared, ip, &writer, reason);
     }
     // A Hello with the dialer's EOF already queued behind it is stale: the
     // dialer gave up (handshake timeout) while we could not read, e.g. we
@@ -107,19 +106,12 @@ pub async fn handle_inbound<W>(
             return;
         }
         Some(Some(Err(FrameError::TooLong { max }))) => {
-            let reason = format!("frame too long: limit {max} bytes");
-            return refuse(&shared, ip, &writer, EventKind::HandshakeRejected, reason);
+            return refuse(&shared, ip, &writer, RejectReason::FrameTooLong { max });
         }
         Some(Some(Ok(frame))) => unread(&mut reader, &frame),
     }
     if shared.shutdown.is_cancelled() {
-        return refuse(
-            &shared,
-            ip,
-            &writer,
-            EventKind::HandshakeRejected,
-            "shutdown".into(),
-        );
+        return refuse(&shared, ip, &writer, RejectReason::Shutdown);
     }
     if probe.hung_up() {
         info!(ip = %ip, "stale handshake: the dialer already hung up; not registered");
@@ -142,14 +134,7 @@ pub async fn handle_inbound<W>(
     conn.connects = connects;
     let writer = conn.writer.clone();
     match admission {
-        Admission::Rejected(reason) => {
-            let kind = if reason.starts_with("duplicate") {
-                EventKind::RejectedDuplicate
-            } else {
-                EventKind::HandshakeRejected
-            };
-            return refuse(&shared, ip, &writer, kind, reason.to_string());
-        }
+        Admission::Rejected(reason) => return refuse(&shared, ip, &writer, reason),
         Admission::AcceptedOverOurDial => {
             info!(ip = %ip, "simultaneous open: keeping the inbound (our dial had not reached the peer, or the peer has the lower node id)")
         }
@@ -163,23 +148,18 @@ pub async fn handle_inbound<W>(
 }
 
 /// Tell the dialer why (a `Reject` frame, flushed as the writer drains when
-/// its last handle drops), record and log it on our side.
-fn refuse(
-    shared: &Shared,
-    ip: IpAddr,
-    writer: &writer::WriterHandle,
-    kind: EventKind,
-    reason: String,
-) {
+/// its last handle drops), record and log it on our side; the event kind
+/// follows from the reason.
+fn refuse(shared: &Shared, ip: IpAddr, writer: &writer::WriterHandle, reason: RejectReason) {
     let _ = writer.try_send(encode(&NetworkMessage::Reject {
-        reason: reason.clone(),
+        reason: reason.to_string(),
     }));
     NetMetrics::inc(&shared.metrics.handshake_rejects_total);
     shared.events.record(
-        kind,
+        reason.event_kind(),
         Some(ip),
         Some(Direction::Inbound),
-        Some(reason.clone()),
+        Some(reason.to_string()),
     );
     info!(ip = %ip, reason = %reason, "inbound handshake rejected");
 }

@@ -1,5 +1,6 @@
 //! Counters behind `GET /metrics` (Prometheus text format).
 
+use super::reason::CloseReason;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -18,8 +19,8 @@ pub struct NetMetrics {
     pub broadcast_dropped_total: AtomicU64,
     pub inbound_refused_total: AtomicU64,
     pub bans_total: AtomicU64,
-    /// Keyed by the reason's category (text before the first ':').
-    disconnects: Mutex<BTreeMap<String, u64>>,
+    /// Keyed by the reason's category ([`CloseReason::category`]).
+    disconnects: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl NetMetrics {
@@ -27,18 +28,12 @@ impl NetMetrics {
         c.fetch_add(1, Relaxed);
     }
 
-    pub fn disconnected(&self, reason: &str) {
-        let category = reason
-            .split(':')
-            .next()
-            .unwrap_or(reason)
-            .trim()
-            .to_string();
+    pub fn disconnected(&self, reason: &CloseReason) {
         *self
             .disconnects
             .lock()
             .unwrap()
-            .entry(category)
+            .entry(reason.category())
             .or_default() += 1;
     }
 

@@ -23,6 +23,7 @@ pub mod handshake;
 pub mod limits;
 mod listener;
 pub mod metrics;
+mod reason;
 pub mod registry;
 pub mod socket;
 pub mod writer;
@@ -35,6 +36,7 @@ use address_book::{AddressBook, Source};
 use dial_budget::DialBudget;
 use limits::Limits;
 use metrics::NetMetrics;
+pub use reason::{CloseReason, RejectReason};
 use registry::Registry;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -188,7 +190,8 @@ impl Shared {
                 Some(reason.to_string()),
             );
             warn!(ip = %ip, reason = %reason, "peer banned for misbehaviour");
-            self.registry.close(ip, &format!("banned: {reason}"));
+            self.registry
+                .close(ip, CloseReason::Banned(reason.to_string()));
         }
     }
 }
@@ -399,7 +402,7 @@ impl NetHandle {
     /// `shutdown`, and wait (bounded) until they are unregistered.
     pub async fn shutdown(&self) {
         self.shared.shutdown.cancel();
-        self.shared.registry.close_all("shutdown");
+        self.shared.registry.close_all(CloseReason::Shutdown);
         for _ in 0..300 {
             if self.shared.registry.connected_count() == 0 {
                 break;

@@ -6,6 +6,7 @@
 //! inbound) is a single critical section, so two racing connections to the
 //! same IP can never both win.
 
+use super::reason::{CloseReason, RejectReason};
 use super::writer::{QueueError, WriterHandle};
 use crate::api::types::{Direction, PeerView};
 use crate::chain::types::NodeId;
@@ -24,11 +25,11 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone, Default)]
 pub struct Closer {
     token: CancellationToken,
-    reason: Arc<Mutex<Option<String>>>,
+    reason: Arc<Mutex<Option<CloseReason>>>,
 }
 
 impl Closer {
-    pub fn close(&self, reason: String) {
+    pub fn close(&self, reason: CloseReason) {
         let mut r = self.reason.lock().unwrap();
         if r.is_none() {
             *r = Some(reason);
@@ -41,7 +42,7 @@ impl Closer {
         self.token.cancelled().await
     }
 
-    pub fn reason(&self) -> Option<String> {
+    pub fn reason(&self) -> Option<CloseReason> {
         self.reason.lock().unwrap().clone()
     }
 }
@@ -110,12 +111,12 @@ pub enum Slot {
 }
 
 /// Outcome of an inbound handshake's check-and-insert.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Admission {
     Accepted,
     /// Accepted and it replaced our own pending dial (we lost the tie-break).
     AcceptedOverOurDial,
-    Rejected(&'static str),
+    Rejected(RejectReason),
 }
 
 /// What happened with one IP since start. It outlives the connections, so
@@ -138,10 +139,6 @@ pub struct Registry {
     inner: Mutex<Inner>,
     next_conn_id: AtomicU64,
 }
-
-pub const DUP_CONNECTED: &str = "duplicate: already connected";
-pub const DUP_SIMULTANEOUS: &str = "duplicate: simultaneous open, keeping our outbound";
-pub const TOO_MANY_INBOUND: &str = "too many inbound peers";
 
 fn counts(inner: &Inner) -> (usize, usize) {
     let mut inbound = 0;
@@ -241,16 +238,20 @@ impl Registry {
     ) -> (Admission, u64) {
         let mut inner = self.inner.lock().unwrap();
         let admission = match inner.slots.get(&ip) {
-            Some(Slot::Connected(_)) => return (Admission::Rejected(DUP_CONNECTED), 0),
+            Some(Slot::Connected(_)) => {
+                return (Admission::Rejected(RejectReason::DuplicateConnected), 0)
+            }
             Some(Slot::Dialing {
                 handshaking: false, ..
             }) => Admission::AcceptedOverOurDial,
             Some(Slot::Dialing { .. }) if entry.node_id.0 < ours.0 => {
                 Admission::AcceptedOverOurDial
             }
-            Some(Slot::Dialing { .. }) => return (Admission::Rejected(DUP_SIMULTANEOUS), 0),
+            Some(Slot::Dialing { .. }) => {
+                return (Admission::Rejected(RejectReason::DuplicateSimultaneous), 0)
+            }
             None if counts(&inner).0 >= MAX_INBOUND_PEERS => {
-                return (Admission::Rejected(TOO_MANY_INBOUND), 0)
+                return (Admission::Rejected(RejectReason::TooManyInbound), 0)
             }
             None => Admission::Accepted,
         };
@@ -363,13 +364,13 @@ impl Registry {
         inner.history.entry(ip).or_default().ping_timeouts += 1;
     }
 
-    pub fn close(&self, ip: IpAddr, reason: &str) {
+    pub fn close(&self, ip: IpAddr, reason: CloseReason) {
         if let Some(c) = self.with_peer(ip, |p| p.closer.clone()) {
-            c.close(reason.to_string());
+            c.close(reason);
         }
     }
 
-    pub fn close_all(&self, reason: &str) {
+    pub fn close_all(&self, reason: CloseReason) {
         let closers: Vec<Closer> = {
             let inner = self.inner.lock().unwrap();
             inner
@@ -382,7 +383,7 @@ impl Registry {
                 .collect()
         };
         for c in closers {
-            c.close(reason.to_string());
+            c.close(reason.clone());
         }
     }
 
@@ -518,7 +519,7 @@ mod tests {
                 std::hint::spin_loop();
             });
             let (adm, _) = reg.admit_inbound(IP, &NodeId([1; 32]), e, ack());
-            assert_eq!(adm, Admission::Accepted);
+            assert!(matches!(adm, Admission::Accepted));
             broadcaster.join().unwrap();
             let mut lines = tokio::io::BufReader::new(far).lines();
             assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ack"));
@@ -531,7 +532,7 @@ mod tests {
         let ours = NodeId([1; 32]); // lower id: would win a real tie-break
         let dial = reg.try_begin_dial(IP).unwrap();
         let (adm, n) = reg.admit_inbound(IP, &ours, entry(&reg, 99, 9), ack());
-        assert_eq!((adm, n), (Admission::AcceptedOverOurDial, 1));
+        assert!(matches!((adm, n), (Admission::AcceptedOverOurDial, 1)));
         // Our dial then connects: it must not send its Hello.
         assert!(!reg.begin_dial_handshake(IP, dial));
     }
@@ -546,10 +547,13 @@ mod tests {
         assert!(a.begin_dial_handshake(IP, da) && b.begin_dial_handshake(IP, db));
         // A receives B's hello: B's dial loses (A has the lower id).
         let (adm_a, _) = a.admit_inbound(IP, &ida, entry(&a, 50, 9), ack());
-        assert_eq!(adm_a, Admission::Rejected(DUP_SIMULTANEOUS));
+        assert!(matches!(
+            adm_a,
+            Admission::Rejected(RejectReason::DuplicateSimultaneous)
+        ));
         // B receives A's hello: A's dial wins there too.
         let (adm_b, _) = b.admit_inbound(IP, &idb, entry(&b, 51, 1), ack());
-        assert_eq!(adm_b, Admission::AcceptedOverOurDial);
+        assert!(matches!(adm_b, Admission::AcceptedOverOurDial));
         // A's dial is promoted when B's ack arrives; B's own dial is superseded.
         assert!(a.promote_dial(IP, entry(&a, da, 9)).is_some());
         assert!(b.promote_dial(IP, entry(&b, db, 1)).is_none());
@@ -559,9 +563,12 @@ mod tests {
     async fn an_established_connection_is_never_replaced() {
         let reg = Registry::default();
         let (adm, _) = reg.admit_inbound(IP, &NodeId([9; 32]), entry(&reg, 1, 1), ack());
-        assert_eq!(adm, Admission::Accepted);
+        assert!(matches!(adm, Admission::Accepted));
         let (adm, _) = reg.admit_inbound(IP, &NodeId([9; 32]), entry(&reg, 2, 1), ack());
-        assert_eq!(adm, Admission::Rejected(DUP_CONNECTED));
+        assert!(matches!(
+            adm,
+            Admission::Rejected(RejectReason::DuplicateConnected)
+        ));
         assert!(reg.try_begin_dial(IP).is_none());
         assert_eq!(reg.peer_views()[0].connection_id, 1);
     }

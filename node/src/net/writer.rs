@@ -7,6 +7,7 @@
 //! ever `try_send`.
 
 use super::metrics::NetMetrics;
+use super::reason::CloseReason;
 use super::registry::Closer;
 use crate::clock::Clock;
 use crate::constants::{
@@ -103,11 +104,11 @@ async fn run<W: AsyncWrite + Unpin>(
         match tokio::time::timeout(deadline, batch).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                closer.close(format!("write error: {e}"));
+                closer.close(CloseReason::Write(Arc::new(e)));
                 return;
             }
             Err(_) => {
-                closer.close("write timeout".to_string());
+                closer.close(CloseReason::WriteTimeout);
                 return;
             }
         }
