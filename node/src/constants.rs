@@ -134,3 +134,12 @@ pub const MAX_MEMPOOL_TXS: usize = 10_000;
 pub const MAX_BLOCK_TXS: usize = 2_000;
 /// HTTP API request body cap.
 pub const MAX_API_BODY: usize = 256 * 1024;
+
+/// Period of the per-IP log summaries of refused sockets, rejected
+/// handshakes and failed dials (wall time): the first occurrence per IP is
+/// logged at once, the rest as one line per IP per period (count, last
+/// reason), so a connect flood cannot flood the log. Bounds: 1 s..=5 min.
+pub const LOG_SUMMARY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+/// IPs tracked individually per summary period; the rest are summed into
+/// one "other IPs" line. Bounds: 16..=100_000 (~100 B each).
+pub const LOG_SUMMARY_MAX_IPS: usize = 1024;

@@ -14,6 +14,7 @@
 //! | [`sync`] | catch-up from peers |
 //! | [`api`] | the HTTP API |
 //! | [`node`] | wires all of the above into one running node |
+//! | [`logging`] | log output a peer cannot forge (escaping writer) |
 
 pub mod api;
 pub mod chain;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod consensus;
 pub mod constants;
 pub mod keys;
+pub mod logging;
 pub mod net;
 pub mod node;
 pub mod sync;

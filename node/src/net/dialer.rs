@@ -8,6 +8,7 @@
 use super::address_book::{DueAddr, Source};
 use super::connection::{self, Conn};
 use super::handshake;
+use super::log_summary::Noted;
 use super::metrics::NetMetrics;
 use super::reason::{CloseReason, RejectReason};
 use super::registry::Closer;
@@ -150,7 +151,8 @@ async fn dial(shared: Arc<Shared>, addr: SocketAddr, conn_id: u64) {
         | DialError::RejectedByPeer(_) => {
             NetMetrics::inc(&shared.metrics.dial_failures_total);
             let backoff = shared.book.record_failure(ip);
-            warn!(ip = %ip, addr = %addr, reason = %err, backoff = ?backoff, "dial failed");
+            let why = format!("{err} (addr {addr}, backoff {backoff:?})");
+            shared.log_summary.note(Noted::DialFailed, ip, &why);
         }
     }
 }

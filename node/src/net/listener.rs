@@ -3,6 +3,7 @@
 use super::address_book::Source;
 use super::connection::{self, BoxRead, Conn};
 use super::handshake;
+use super::log_summary::Noted;
 use super::metrics::NetMetrics;
 use super::reason::RejectReason;
 use super::registry::{Admission, Closer};
@@ -50,7 +51,7 @@ pub fn admit(shared: &Shared, ip: IpAddr) -> bool {
         Ok(()) => true,
         Err(refusal) => {
             NetMetrics::inc(&shared.metrics.inbound_refused_total);
-            warn!(ip = %ip, reason = %refusal, "inbound connection dropped before handshake");
+            shared.log_summary.note(Noted::InboundRefused, ip, &refusal);
             false
         }
     }
@@ -161,7 +162,9 @@ fn refuse(shared: &Shared, ip: IpAddr, writer: &writer::WriterHandle, reason: Re
         Some(Direction::Inbound),
         Some(reason.to_string()),
     );
-    info!(ip = %ip, reason = %reason, "inbound handshake rejected");
+    shared
+        .log_summary
+        .note(Noted::HandshakeRejected, ip, &reason);
 }
 
 /// Put a frame just read back in front of the reader's buffer (with its

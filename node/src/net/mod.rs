@@ -10,7 +10,7 @@
 //! (the per-connection actor), [`writer`] (the only socket writer),
 //! [`listener`] / [`dialer`] (the two ways a connection starts),
 //! [`discovery`], [`address_book`], [`dial_budget`], [`backoff`], [`limits`],
-//! [`metrics`].
+//! [`metrics`], [`log_summary`] (per-IP log lines for bulk events).
 
 pub mod address_book;
 pub mod backoff;
@@ -22,6 +22,7 @@ pub mod events;
 pub mod handshake;
 pub mod limits;
 mod listener;
+pub mod log_summary;
 pub mod metrics;
 mod reason;
 pub mod registry;
@@ -138,6 +139,7 @@ pub(crate) struct Shared {
     /// Dials to never-connected gossip-learned addresses.
     pub dial_budget: DialBudget,
     pub limits: Limits,
+    pub log_summary: log_summary::LogSummary,
     pub events: events::EventLog,
     pub metrics: Arc<NetMetrics>,
     pub inbound: mpsc::Sender<Inbound>,
@@ -215,6 +217,7 @@ pub async fn start(
         book,
         dial_budget: DialBudget::new(clock.clone()),
         limits: Limits::default(),
+        log_summary: Default::default(),
         events: events::EventLog::new(clock.clone()),
         metrics: Arc::new(NetMetrics::default()),
         inbound: tx,
@@ -226,6 +229,7 @@ pub async fn start(
     tokio::spawn(listener::accept_loop(shared.clone(), listener));
     tokio::spawn(dialer::dial_loop(shared.clone()));
     tokio::spawn(discovery::discovery_loop(shared.clone()));
+    tokio::spawn(log_summary::flush_loop(shared.clone()));
     Ok((NetHandle { shared }, rx))
 }
 
