@@ -5,19 +5,16 @@
 //! the close signal (cancel-safe: no `read_exact` in `select!`). Everything
 //! it sends goes through the peer's writer task.
 
+use super::closer::Closer;
+use super::peer::PeerInfo;
 use super::reason::CloseReason;
-use super::registry::{Closer, PeerEntry, PeerStats};
-use super::writer::WriterHandle;
+use super::registry::PeerEntry;
 use super::{Inbound, Shared, MALFORMED_PENALTY};
-use crate::api::types::{Direction, EventKind};
-use crate::chain::types::NodeId;
+use crate::api::types::EventKind;
 use crate::clock::Instant;
 use crate::constants::{MAX_FRAME, MAX_MISSED_PONGS, PING_INTERVAL};
-use crate::wire::{
-    decode, encode, FrameCodec, FrameError, Hello, NetworkMessage, Request, Response,
-};
+use crate::wire::{decode, encode, FrameCodec, FrameError, NetworkMessage, Request, Response};
 use futures::StreamExt;
-use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use tokio::io::AsyncRead;
@@ -28,64 +25,27 @@ pub type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
 
 /// A registered connection, ready to run.
 pub struct Conn {
-    pub ip: IpAddr,
-    pub conn_id: u64,
-    pub direction: Direction,
-    pub node_id: NodeId,
-    pub height: u64,
+    pub info: PeerInfo,
+    /// How many connections to this IP were established since start
+    /// (this one included), set once the registry took it.
     pub connects: u64,
-    pub since: Instant,
     pub reader: FramedRead<BoxRead, FrameCodec>,
-    pub writer: WriterHandle,
-    pub closer: Closer,
-    pub stats: Arc<PeerStats>,
 }
 
 impl Conn {
     /// The actor's state for a connection whose handshake just succeeded,
-    /// in either direction; `connects` is set once the registry took it.
-    /// (Eight plain parts, each named at the two call sites: clearer than a
-    /// parameter struct used once.)
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        shared: &Shared,
-        ip: IpAddr,
-        conn_id: u64,
-        direction: Direction,
-        theirs: &Hello,
-        reader: FramedRead<BoxRead, FrameCodec>,
-        writer: WriterHandle,
-        closer: Closer,
-    ) -> Conn {
+    /// in either direction.
+    pub fn new(info: PeerInfo, reader: FramedRead<BoxRead, FrameCodec>) -> Conn {
         Conn {
-            ip,
-            conn_id,
-            direction,
-            node_id: theirs.node_id,
-            height: theirs.height,
+            info,
             connects: 0,
-            since: shared.clock.now(),
             reader,
-            writer,
-            closer,
-            stats: Arc::new(PeerStats::default()),
         }
     }
 
-    /// The registry's view of this connection: built from the same parts,
-    /// so the two cannot disagree on who the peer is.
-    pub fn entry(&self, listen_port: u16) -> PeerEntry {
-        PeerEntry::new(
-            self.conn_id,
-            self.direction,
-            self.node_id,
-            listen_port,
-            self.height,
-            self.writer.clone(),
-            self.closer.clone(),
-            self.stats.clone(),
-            self.since,
-        )
+    /// The registry's view of this connection: the same [`PeerInfo`].
+    pub fn entry(&self) -> PeerEntry {
+        PeerEntry::new(self.info.clone())
     }
 }
 
@@ -93,46 +53,49 @@ impl Conn {
 pub async fn run(shared: Arc<Shared>, mut c: Conn) {
     c.reader.decoder_mut().set_max_len(MAX_FRAME);
     let now_ms = shared.clock.wall_ms();
-    c.stats.connected_at_ms.store(now_ms, Relaxed);
-    c.stats.last_seen_ms.store(now_ms, Relaxed);
+    c.info.stats.connected_at_ms.store(now_ms, Relaxed);
+    c.info.stats.last_seen_ms.store(now_ms, Relaxed);
     super::metrics::NetMetrics::inc(&shared.metrics.connects_total);
-    shared
-        .events
-        .record(EventKind::Connected, Some(c.ip), Some(c.direction), None);
-    info!(ip = %c.ip, direction = ?c.direction, conn_id = c.conn_id, connects = c.connects, node_id = ?c.node_id, "peer connected");
+    shared.events.record(
+        EventKind::Connected,
+        Some(c.info.ip),
+        Some(c.info.direction),
+        None,
+    );
+    info!(ip = %c.info.ip, direction = ?c.info.direction, conn_id = c.info.conn_id, connects = c.connects, node_id = ?c.info.node_id, "peer connected");
     let connected = Inbound::PeerConnected {
-        ip: c.ip,
-        node_id: c.node_id,
-        height: c.height,
+        ip: c.info.ip,
+        node_id: c.info.node_id,
+        height: c.info.handshake_height,
     };
-    let reason = if deliver(&shared, &c.closer, connected).await {
-        super::discovery::spawn_query(shared.clone(), c.ip);
+    let reason = if deliver(&shared, &c.info.closer, connected).await {
+        super::discovery::spawn_query(shared.clone(), c.info.ip);
         actor_loop(&shared, &mut c).await
     } else {
-        c.closer.reason().unwrap_or(CloseReason::Shutdown)
+        c.info.closer.reason().unwrap_or(CloseReason::Shutdown)
     };
 
     // Unregister first: from here on nobody can queue to this connection.
-    c.closer.close(reason.clone());
-    let removed = shared.registry.remove(c.ip, c.conn_id);
+    c.info.closer.close(reason.clone());
+    let removed = shared.registry.remove(c.info.ip, c.info.conn_id);
     drop(removed); // fails its pending requests with Closed
     if reason.counts_against_peer() {
         shared
             .book
-            .record_disconnect(c.ip, shared.clock.now().duration_since(c.since));
+            .record_disconnect(c.info.ip, shared.clock.now().duration_since(c.info.since));
     }
     shared.metrics.disconnected(&reason);
     shared.events.record(
         EventKind::Disconnected,
-        Some(c.ip),
-        Some(c.direction),
+        Some(c.info.ip),
+        Some(c.info.direction),
         Some(reason.to_string()),
     );
-    info!(ip = %c.ip, direction = ?c.direction, conn_id = c.conn_id, reason = %reason, "peer disconnected");
+    info!(ip = %c.info.ip, direction = ?c.info.direction, conn_id = c.info.conn_id, reason = %reason, "peer disconnected");
     // The app must see every disconnect (sync bookkeeping): wait for queue
     // space, but never past shutdown.
     tokio::select! {
-        _ = shared.inbound.send(Inbound::PeerDisconnected { ip: c.ip }) => {}
+        _ = shared.inbound.send(Inbound::PeerDisconnected { ip: c.info.ip }) => {}
         _ = shared.shutdown.cancelled() => {}
     }
 }
@@ -178,13 +141,13 @@ async fn actor_loop(shared: &Arc<Shared>, c: &mut Conn) -> CloseReason {
     loop {
         tokio::select! {
             biased;
-            _ = c.closer.closed() => return c.closer.reason().unwrap_or(CloseReason::Closed),
+            _ = c.info.closer.closed() => return c.info.closer.reason().unwrap_or(CloseReason::Closed),
             _ = shared.shutdown.cancelled() => return CloseReason::Shutdown,
             _ = ticker.tick() => {
                 if !ping.outstanding.is_empty() {
                     ping.missed += 1;
                     if ping.missed >= MAX_MISSED_PONGS {
-                        shared.registry.note_ping_timeout(c.ip);
+                        shared.registry.note_ping_timeout(c.info.ip);
                         super::metrics::NetMetrics::inc(&shared.metrics.ping_timeouts_total);
                         return CloseReason::PingTimeout;
                     }
@@ -194,13 +157,13 @@ async fn actor_loop(shared: &Arc<Shared>, c: &mut Conn) -> CloseReason {
                     ping.outstanding.pop_front();
                 }
                 ping.outstanding.push_back((nonce, shared.clock.now()));
-                c.stats.pings_sent.fetch_add(1, Relaxed);
-                let _ = c.writer.try_send(encode(&NetworkMessage::Ping { nonce }));
+                c.info.stats.pings_sent.fetch_add(1, Relaxed);
+                let _ = c.info.writer.try_send(encode(&NetworkMessage::Ping { nonce }));
             }
             frame = c.reader.next() => match frame {
                 None => return CloseReason::ClosedByPeer,
                 Some(Err(FrameError::TooLong { max })) => {
-                    shared.penalize(c.ip, MALFORMED_PENALTY, "frame too long");
+                    shared.penalize(c.info.ip, MALFORMED_PENALTY, "frame too long");
                     return CloseReason::FrameTooLong { max };
                 }
                 Some(Err(FrameError::Io(e))) => return CloseReason::Read(Arc::new(e)),
@@ -221,7 +184,10 @@ async fn handle_frame(
     frame: &[u8],
     ping: &mut PingState,
 ) -> Option<CloseReason> {
-    c.stats.last_seen_ms.store(shared.clock.wall_ms(), Relaxed);
+    c.info
+        .stats
+        .last_seen_ms
+        .store(shared.clock.wall_ms(), Relaxed);
     super::metrics::NetMetrics::inc(&shared.metrics.frames_in_total);
     shared
         .metrics
@@ -230,58 +196,68 @@ async fn handle_frame(
     let msg = match decode(frame) {
         Ok(m) => m,
         Err(e) => {
-            shared.penalize(c.ip, MALFORMED_PENALTY, "malformed frame");
+            shared.penalize(c.info.ip, MALFORMED_PENALTY, "malformed frame");
             return Some(CloseReason::Malformed(Arc::new(e)));
         }
     };
     match msg {
         NetworkMessage::Ping { nonce } => {
-            let _ = c.writer.try_send(encode(&NetworkMessage::Pong { nonce }));
+            let _ = c
+                .info
+                .writer
+                .try_send(encode(&NetworkMessage::Pong { nonce }));
         }
         NetworkMessage::Pong { nonce } => match ping.answered(nonce, shared.clock.now()) {
             Some(rtt) => {
-                c.stats
+                c.info
+                    .stats
                     .rtt_us
                     .store((rtt.as_micros() as u64).max(1), Relaxed);
-                c.stats.pongs_received.fetch_add(1, Relaxed);
+                c.info.stats.pongs_received.fetch_add(1, Relaxed);
             }
-            None => debug!(ip = %c.ip, nonce, "pong with an unknown nonce ignored"),
+            None => debug!(ip = %c.info.ip, nonce, "pong with an unknown nonce ignored"),
         },
         NetworkMessage::Request {
             id,
             body: Request::GetPeers,
         } => {
-            let peers = shared.shareable_peers(c.ip);
+            let peers = shared.shareable_peers(c.info.ip);
             let reply = NetworkMessage::Response {
                 id,
                 body: Response::Peers { peers },
             };
-            let _ = c.writer.try_send(encode(&reply));
+            let _ = c.info.writer.try_send(encode(&reply));
         }
         NetworkMessage::Request { id, body } => {
             let req = Inbound::Request {
-                from: c.ip,
+                from: c.info.ip,
                 id,
                 body,
             };
-            if !deliver(shared, &c.closer, req).await {
-                return Some(c.closer.reason().unwrap_or(CloseReason::Shutdown));
+            if !deliver(shared, &c.info.closer, req).await {
+                return Some(c.info.closer.reason().unwrap_or(CloseReason::Shutdown));
             }
         }
         NetworkMessage::Response { id, body } => {
-            if !shared.registry.complete(c.ip, c.conn_id, id, body) {
-                debug!(ip = %c.ip, id, "response nobody waits for (late or unknown id) dropped");
+            if !shared
+                .registry
+                .complete(c.info.ip, c.info.conn_id, id, body)
+            {
+                debug!(ip = %c.info.ip, id, "response nobody waits for (late or unknown id) dropped");
             }
         }
         NetworkMessage::Reject { reason } => return Some(CloseReason::RejectedByPeer(reason)),
         NetworkMessage::Handshake(_) | NetworkMessage::HandshakeAck(_) => {
-            debug!(ip = %c.ip, "handshake frame after the handshake ignored");
+            debug!(ip = %c.info.ip, "handshake frame after the handshake ignored");
         }
-        NetworkMessage::Unknown => debug!(ip = %c.ip, "unknown message type ignored"),
+        NetworkMessage::Unknown => debug!(ip = %c.info.ip, "unknown message type ignored"),
         msg => {
-            let item = Inbound::Message { from: c.ip, msg };
-            if !deliver(shared, &c.closer, item).await {
-                return Some(c.closer.reason().unwrap_or(CloseReason::Shutdown));
+            let item = Inbound::Message {
+                from: c.info.ip,
+                msg,
+            };
+            if !deliver(shared, &c.info.closer, item).await {
+                return Some(c.info.closer.reason().unwrap_or(CloseReason::Shutdown));
             }
         }
     }

@@ -6,12 +6,13 @@
 //! never dialed twice at once nor while connected.
 
 use super::address_book::{DueAddr, Source};
+use super::closer::Closer;
 use super::connection::{self, Conn};
 use super::handshake;
 use super::log_summary::Noted;
 use super::metrics::NetMetrics;
+use super::peer::PeerInfo;
 use super::reason::{CloseReason, RejectReason};
-use super::registry::Closer;
 use super::{socket, writer, Shared};
 use crate::api::types::{Direction, EventKind};
 use crate::constants::{
@@ -236,26 +237,26 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
         warn!(ip = %ip, reason = %reason, "rejected the peer's handshake ack");
         return Err(DialError::Handshake(reason));
     }
-    let mut conn = Conn::new(
-        shared,
+    let info = PeerInfo {
         ip,
         conn_id,
-        Direction::Outbound,
-        &theirs,
-        reader,
+        direction: Direction::Outbound,
+        node_id: theirs.node_id,
+        listen_port: theirs.listen_port,
+        handshake_height: theirs.height,
+        since: shared.clock.now(),
         writer,
         closer,
-    );
-    conn.connects = match shared
-        .registry
-        .promote_dial(ip, conn.entry(theirs.listen_port))
-    {
+        stats: Default::default(),
+    };
+    let mut conn = Conn::new(info, reader);
+    conn.connects = match shared.registry.promote_dial(ip, conn.entry()) {
         Some(n) => {
             shared.book.mark_tried(ip);
             n
         }
         None => {
-            conn.closer.close(CloseReason::SupersededByInbound);
+            conn.info.closer.close(CloseReason::SupersededByInbound);
             return Err(DialError::Superseded);
         }
     };

@@ -68,7 +68,7 @@ pub async fn discovery_loop(shared: Arc<Shared>) {
             _ = shared.shutdown.cancelled() => return,
             _ = shared.clock.sleep(wait) => {}
         }
-        let peers: Vec<IpAddr> = shared.registry.connected().iter().map(|p| p.0).collect();
+        let peers: Vec<IpAddr> = shared.registry.connected().iter().map(|p| p.ip).collect();
         let learned: usize =
             futures::future::join_all(peers.into_iter().map(|ip| query(&shared, ip)))
                 .await

@@ -1,12 +1,14 @@
 //! Inbound side: the accept loop and the acceptor's half of the handshake.
 
 use super::address_book::Source;
+use super::closer::Closer;
 use super::connection::{self, BoxRead, Conn};
 use super::handshake;
 use super::log_summary::Noted;
 use super::metrics::NetMetrics;
+use super::peer::PeerInfo;
 use super::reason::RejectReason;
-use super::registry::{Admission, Closer};
+use super::registry::Admission;
 use super::{socket, writer, Shared};
 use crate::api::types::Direction;
 use crate::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR, MAX_FRAME_PRE_HANDSHAKE};
@@ -118,22 +120,24 @@ pub async fn handle_inbound<W>(
         info!(ip = %ip, "stale handshake: the dialer already hung up; not registered");
         return;
     }
-    let conn_id = shared.registry.next_conn_id();
-    let mut conn = Conn::new(
-        &shared,
+    let info = PeerInfo {
         ip,
-        conn_id,
-        Direction::Inbound,
-        &theirs,
-        reader,
+        conn_id: shared.registry.next_conn_id(),
+        direction: Direction::Inbound,
+        node_id: theirs.node_id,
+        listen_port: theirs.listen_port,
+        handshake_height: theirs.height,
+        since: shared.clock.now(),
         writer,
         closer,
-    );
-    let entry = conn.entry(theirs.listen_port);
+        stats: Default::default(),
+    };
+    let mut conn = Conn::new(info, reader);
+    let entry = conn.entry();
     let ack = encode(&NetworkMessage::HandshakeAck(ours.clone()));
     let (admission, connects) = shared.registry.admit_inbound(ip, &ours.node_id, entry, ack);
     conn.connects = connects;
-    let writer = conn.writer.clone();
+    let writer = conn.info.writer.clone();
     match admission {
         Admission::Rejected(reason) => return refuse(&shared, ip, &writer, reason),
         Admission::AcceptedOverOurDial => {

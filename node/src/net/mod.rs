@@ -14,6 +14,7 @@
 
 pub mod address_book;
 pub mod backoff;
+mod closer;
 mod connection;
 mod dial_budget;
 mod dialer;
@@ -24,6 +25,7 @@ pub mod limits;
 mod listener;
 pub mod log_summary;
 pub mod metrics;
+mod peer;
 mod reason;
 pub mod registry;
 pub mod socket;
@@ -79,6 +81,7 @@ pub enum Inbound {
     },
 }
 
+/// One established connection, as the layers above see it.
 #[derive(Clone, Debug)]
 pub struct ConnectedPeer {
     pub ip: IpAddr,
@@ -86,6 +89,20 @@ pub struct ConnectedPeer {
     pub direction: Direction,
     /// Height the peer advertised in its handshake.
     pub handshake_height: u64,
+    /// The port the peer listens on (0 = it does not).
+    pub listen_port: u16,
+}
+
+impl From<&peer::PeerInfo> for ConnectedPeer {
+    fn from(p: &peer::PeerInfo) -> Self {
+        ConnectedPeer {
+            ip: p.ip,
+            node_id: p.node_id,
+            direction: p.direction,
+            handshake_height: p.handshake_height,
+            listen_port: p.listen_port,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -166,9 +183,9 @@ impl Shared {
     /// minus the asker itself; at most `MAX_PEERS_PER_ANSWER`.
     pub fn shareable_peers(&self, asker: IpAddr) -> Vec<PeerAddr> {
         let mut out: BTreeMap<IpAddr, u16> = BTreeMap::new();
-        for (ip, _, _, _, port) in self.registry.connected() {
-            if ip != asker && port != 0 {
-                out.insert(ip, port);
+        for p in self.registry.connected() {
+            if p.ip != asker && p.listen_port != 0 {
+                out.insert(p.ip, p.listen_port);
             }
         }
         for p in self.book.shareable(asker, MAX_PEERS_PER_ANSWER) {
@@ -312,20 +329,7 @@ impl NetHandle {
     }
 
     pub fn connected(&self) -> Vec<ConnectedPeer> {
-        let mut v: Vec<ConnectedPeer> = self
-            .shared
-            .registry
-            .connected()
-            .into_iter()
-            .map(
-                |(ip, node_id, direction, handshake_height, _)| ConnectedPeer {
-                    ip,
-                    node_id,
-                    direction,
-                    handshake_height,
-                },
-            )
-            .collect();
+        let mut v = self.shared.registry.connected();
         v.sort_by_key(|p| p.ip);
         v
     }

@@ -6,94 +6,32 @@
 //! inbound) is a single critical section, so two racing connections to the
 //! same IP can never both win.
 
+use super::closer::Closer;
+use super::peer::PeerInfo;
 use super::reason::{CloseReason, RejectReason};
 use super::writer::{QueueError, WriterHandle};
+use super::ConnectedPeer;
 use crate::api::types::{Direction, PeerView};
 use crate::chain::types::NodeId;
-use crate::clock::Instant;
 use crate::constants::{MAX_INBOUND_PEERS, MAX_OUTBOUND_PEERS, MAX_PENDING_REQUESTS_PER_PEER};
 use crate::wire::Response;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
 
-/// Closes one connection from anywhere, with a reason. The first reason wins.
-#[derive(Clone, Default)]
-pub struct Closer {
-    token: CancellationToken,
-    reason: Arc<Mutex<Option<CloseReason>>>,
-}
-
-impl Closer {
-    pub fn close(&self, reason: CloseReason) {
-        let mut r = self.reason.lock().unwrap();
-        if r.is_none() {
-            *r = Some(reason);
-        }
-        drop(r);
-        self.token.cancel();
-    }
-
-    pub async fn closed(&self) {
-        self.token.cancelled().await
-    }
-
-    pub fn reason(&self) -> Option<CloseReason> {
-        self.reason.lock().unwrap().clone()
-    }
-}
-
-/// Live counters of one connection, updated by its actor without the lock.
-#[derive(Default)]
-pub struct PeerStats {
-    pub pings_sent: AtomicU64,
-    pub pongs_received: AtomicU64,
-    /// Last RTT in microseconds; 0 = none yet.
-    pub rtt_us: AtomicU64,
-    pub last_seen_ms: AtomicU64,
-    pub connected_at_ms: AtomicU64,
-}
-
+/// A registered connection: who it is with plus its pending requests.
 pub struct PeerEntry {
-    pub conn_id: u64,
-    pub direction: Direction,
-    pub node_id: NodeId,
-    pub listen_port: u16,
-    pub handshake_height: u64,
-    pub writer: WriterHandle,
-    pub closer: Closer,
-    pub stats: Arc<PeerStats>,
-    pub since: Instant,
+    pub info: PeerInfo,
     pending: HashMap<u64, oneshot::Sender<Response>>,
 }
 
 impl PeerEntry {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        conn_id: u64,
-        direction: Direction,
-        node_id: NodeId,
-        listen_port: u16,
-        handshake_height: u64,
-        writer: WriterHandle,
-        closer: Closer,
-        stats: Arc<PeerStats>,
-        since: Instant,
-    ) -> Self {
+    pub fn new(info: PeerInfo) -> Self {
         PeerEntry {
-            conn_id,
-            direction,
-            node_id,
-            listen_port,
-            handshake_height,
-            writer,
-            closer,
-            stats,
-            since,
+            info,
             pending: HashMap::new(),
         }
     }
@@ -146,7 +84,7 @@ fn counts(inner: &Inner) -> (usize, usize) {
     for s in inner.slots.values() {
         match s {
             Slot::Dialing { .. } => outbound += 1,
-            Slot::Connected(p) if p.direction == Direction::Outbound => outbound += 1,
+            Slot::Connected(p) if p.info.direction == Direction::Outbound => outbound += 1,
             Slot::Connected(_) => inbound += 1,
         }
     }
@@ -207,7 +145,7 @@ impl Registry {
     pub fn promote_dial(&self, ip: IpAddr, entry: PeerEntry) -> Option<u64> {
         let mut inner = self.inner.lock().unwrap();
         match inner.slots.get(&ip) {
-            Some(Slot::Dialing { conn_id, .. }) if *conn_id == entry.conn_id => {
+            Some(Slot::Dialing { conn_id, .. }) if *conn_id == entry.info.conn_id => {
                 inner.slots.insert(ip, Slot::Connected(entry));
                 Some(bump(&mut inner, ip))
             }
@@ -244,7 +182,7 @@ impl Registry {
             Some(Slot::Dialing {
                 handshaking: false, ..
             }) => Admission::AcceptedOverOurDial,
-            Some(Slot::Dialing { .. }) if entry.node_id.0 < ours.0 => {
+            Some(Slot::Dialing { .. }) if entry.info.node_id.0 < ours.0 => {
                 Admission::AcceptedOverOurDial
             }
             Some(Slot::Dialing { .. }) => {
@@ -255,7 +193,7 @@ impl Registry {
             }
             None => Admission::Accepted,
         };
-        let _ = entry.writer.try_send(ack);
+        let _ = entry.info.writer.try_send(ack);
         inner.slots.insert(ip, Slot::Connected(entry));
         let n = bump(&mut inner, ip);
         (admission, n)
@@ -269,7 +207,7 @@ impl Registry {
             .iter()
             .filter(|(_, s)| match s {
                 Slot::Dialing { .. } => true,
-                Slot::Connected(p) => p.direction == Direction::Outbound,
+                Slot::Connected(p) => p.info.direction == Direction::Outbound,
             })
             .map(|(ip, _)| *ip)
             .collect()
@@ -285,10 +223,12 @@ impl Registry {
     pub fn remove(&self, ip: IpAddr, conn_id: u64) -> Option<PeerEntry> {
         let mut inner = self.inner.lock().unwrap();
         match inner.slots.get(&ip) {
-            Some(Slot::Connected(p)) if p.conn_id == conn_id => match inner.slots.remove(&ip) {
-                Some(Slot::Connected(p)) => Some(p),
-                _ => None,
-            },
+            Some(Slot::Connected(p)) if p.info.conn_id == conn_id => {
+                match inner.slots.remove(&ip) {
+                    Some(Slot::Connected(p)) => Some(p),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
@@ -302,7 +242,7 @@ impl Registry {
     }
 
     pub fn send(&self, ip: IpAddr, frame: Bytes) -> Option<Result<(), QueueError>> {
-        let writer = self.with_peer(ip, |p| p.writer.clone())?;
+        let writer = self.with_peer(ip, |p| p.info.writer.clone())?;
         Some(writer.try_send(frame))
     }
 
@@ -313,7 +253,7 @@ impl Registry {
             .slots
             .iter()
             .filter_map(|(ip, s)| match s {
-                Slot::Connected(p) if Some(*ip) != except => Some(p.writer.clone()),
+                Slot::Connected(p) if Some(*ip) != except => Some(p.info.writer.clone()),
                 _ => None,
             })
             .collect()
@@ -332,7 +272,7 @@ impl Registry {
                 return Err(());
             }
             p.pending.insert(id, tx);
-            Ok((p.conn_id, p.writer.clone()))
+            Ok((p.info.conn_id, p.info.writer.clone()))
         })
     }
 
@@ -344,7 +284,7 @@ impl Registry {
     pub fn complete(&self, ip: IpAddr, conn_id: u64, id: u64, body: Response) -> bool {
         let tx = self
             .with_peer(ip, |p| {
-                if p.conn_id == conn_id {
+                if p.info.conn_id == conn_id {
                     p.pending.remove(&id)
                 } else {
                     None
@@ -365,7 +305,7 @@ impl Registry {
     }
 
     pub fn close(&self, ip: IpAddr, reason: CloseReason) {
-        if let Some(c) = self.with_peer(ip, |p| p.closer.clone()) {
+        if let Some(c) = self.with_peer(ip, |p| p.info.closer.clone()) {
             c.close(reason);
         }
     }
@@ -377,7 +317,7 @@ impl Registry {
                 .slots
                 .values()
                 .filter_map(|s| match s {
-                    Slot::Connected(p) => Some(p.closer.clone()),
+                    Slot::Connected(p) => Some(p.info.closer.clone()),
                     _ => None,
                 })
                 .collect()
@@ -387,20 +327,14 @@ impl Registry {
         }
     }
 
-    /// `(ip, node_id, direction, handshake height, listen port)` per peer.
-    pub fn connected(&self) -> Vec<(IpAddr, NodeId, Direction, u64, u16)> {
+    /// Every established connection, in no particular order.
+    pub fn connected(&self) -> Vec<ConnectedPeer> {
         let inner = self.inner.lock().unwrap();
         inner
             .slots
-            .iter()
-            .filter_map(|(ip, s)| match s {
-                Slot::Connected(p) => Some((
-                    *ip,
-                    p.node_id,
-                    p.direction,
-                    p.handshake_height,
-                    p.listen_port,
-                )),
+            .values()
+            .filter_map(|s| match s {
+                Slot::Connected(p) => Some(ConnectedPeer::from(&p.info)),
                 _ => None,
             })
             .collect()
@@ -421,7 +355,7 @@ impl Registry {
             .slots
             .iter()
             .filter_map(|(ip, s)| match s {
-                Slot::Connected(p) => {
+                Slot::Connected(PeerEntry { info: p, .. }) => {
                     let rtt = p.stats.rtt_us.load(Relaxed);
                     let h = inner.history.get(ip).copied().unwrap_or_default();
                     Some(PeerView {
@@ -457,29 +391,35 @@ mod tests {
     use super::*;
     use crate::clock::Clock;
     use crate::net::metrics::NetMetrics;
+    use crate::net::peer::PeerStats;
     use crate::net::writer;
+    use std::sync::Arc;
+
+    fn info(conn_id: u64, node_id: u8, writer: WriterHandle, closer: Closer) -> PeerInfo {
+        PeerInfo {
+            ip: IP,
+            conn_id,
+            direction: Direction::Inbound,
+            node_id: NodeId([node_id; 32]),
+            listen_port: 24100,
+            handshake_height: 0,
+            since: Clock::new(1.0).now(),
+            writer,
+            closer,
+            stats: Arc::new(PeerStats::default()),
+        }
+    }
 
     fn entry(reg: &Registry, conn_id: u64, node_id: u8) -> PeerEntry {
-        let clock = Clock::new(1.0);
         let closer = Closer::default();
         let w = writer::spawn(
             tokio::io::sink(),
-            clock.clone(),
+            Clock::new(1.0),
             closer.clone(),
             Arc::new(NetMetrics::default()),
         );
         let _ = reg;
-        PeerEntry::new(
-            conn_id,
-            Direction::Inbound,
-            NodeId([node_id; 32]),
-            24100,
-            0,
-            w,
-            closer,
-            Arc::new(PeerStats::default()),
-            clock.now(),
-        )
+        PeerEntry::new(info(conn_id, node_id, w, closer))
     }
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 12));
@@ -499,17 +439,7 @@ mod tests {
             let closer = Closer::default();
             let (near, far) = tokio::io::duplex(1 << 16);
             let w = writer::spawn(near, clock.clone(), closer.clone(), Default::default());
-            let e = PeerEntry::new(
-                1,
-                Direction::Inbound,
-                NodeId([9; 32]),
-                24100,
-                0,
-                w,
-                closer,
-                Arc::new(PeerStats::default()),
-                clock.now(),
-            );
+            let e = PeerEntry::new(info(1, 9, w, closer));
             let r = reg.clone();
             let broadcaster = std::thread::spawn(move || loop {
                 if let Some(w) = r.writers(None).first() {

@@ -6,9 +6,9 @@
 //! `write timeout` and can never hold up anyone else, because producers only
 //! ever `try_send`.
 
+use super::closer::Closer;
 use super::metrics::NetMetrics;
 use super::reason::CloseReason;
-use super::registry::Closer;
 use crate::clock::Clock;
 use crate::constants::{
     WRITER_QUEUE_BYTES, WRITER_QUEUE_FRAMES, WRITE_TIMEOUT, WRITE_TIMEOUT_FLOOR,

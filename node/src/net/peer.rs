@@ -1,0 +1,43 @@
+//! Who a connection is with: one [`PeerInfo`] per connection, fixed at the
+//! handshake and shared by the connection actor and the registry, so the
+//! two can never disagree on who the peer is.
+
+use super::closer::Closer;
+use super::writer::WriterHandle;
+use crate::api::types::Direction;
+use crate::chain::types::NodeId;
+use crate::clock::Instant;
+use std::net::IpAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+/// One connection's identity and the handles to reach it.
+#[derive(Clone)]
+pub struct PeerInfo {
+    pub ip: IpAddr,
+    /// Unique per process; tells a connection from a later one to the same IP.
+    pub conn_id: u64,
+    pub direction: Direction,
+    pub node_id: NodeId,
+    /// The port the peer listens on (from its Hello; 0 = does not listen).
+    pub listen_port: u16,
+    /// Height the peer advertised in its handshake.
+    pub handshake_height: u64,
+    /// When the handshake completed (protocol clock).
+    pub since: Instant,
+    /// The connection's only socket writer.
+    pub writer: WriterHandle,
+    pub closer: Closer,
+    pub stats: Arc<PeerStats>,
+}
+
+/// Live counters of one connection, updated by its actor without the lock.
+#[derive(Default)]
+pub struct PeerStats {
+    pub pings_sent: AtomicU64,
+    pub pongs_received: AtomicU64,
+    /// Last RTT in microseconds; 0 = none yet.
+    pub rtt_us: AtomicU64,
+    pub last_seen_ms: AtomicU64,
+    pub connected_at_ms: AtomicU64,
+}
