@@ -143,3 +143,20 @@ pub const LOG_SUMMARY_INTERVAL: std::time::Duration = std::time::Duration::from_
 /// IPs tracked individually per summary period; the rest are summed into
 /// one "other IPs" line. Bounds: 16..=100_000 (~100 B each).
 pub const LOG_SUMMARY_MAX_IPS: usize = 1024;
+
+/// An API connection with no byte read or written for this long (wall) is
+/// closed: idle keep-alives and half-sent headers alike. No API handler runs
+/// anywhere near this long. Bounds: 5 s..=5 min.
+pub const API_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// Descriptors kept for files, the database, epoll, stdio and the runtime
+/// before any socket budget is handed out. Bounds: 32..=1024.
+pub const FD_RESERVED_BASE: usize = 64;
+/// The API and the pre-handshake P2P sockets each get 1/this of the
+/// descriptors above the reserve (then capped below). Bounds: 4..=64.
+pub const FD_SLICE_DIVISOR: usize = 8;
+/// Open API connections at most, whatever the descriptor limit; a quarter of
+/// them per client IP. Bounds: 8..=4096.
+pub const API_MAX_CONNECTIONS: usize = 512;
+/// Inbound P2P sockets that have not finished their handshake, at most
+/// (issue 15 saw 1,516 at once). Bounds: 8..=MAX_INBOUND_PEERS * 4.
+pub const MAX_PENDING_HANDSHAKES: usize = 256;

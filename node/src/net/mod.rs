@@ -10,7 +10,8 @@
 //! (the per-connection actor), [`writer`] (the only socket writer),
 //! [`listener`] / [`dialer`] (the two ways a connection starts),
 //! [`discovery`], [`address_book`], [`dial_budget`], [`backoff`], [`limits`],
-//! [`metrics`], [`log_summary`] (per-IP log lines for bulk events).
+//! [`metrics`], [`fd_budget`] (descriptor slices), [`pending`]
+//! (capped pre-handshake sockets), [`log_summary`] (per-IP log lines for bulk events).
 
 pub mod address_book;
 pub mod backoff;
@@ -20,12 +21,14 @@ mod dial_budget;
 mod dialer;
 mod discovery;
 pub mod events;
+pub mod fd_budget;
 pub mod handshake;
 pub mod limits;
 mod listener;
 pub mod log_summary;
 pub mod metrics;
 mod peer;
+pub mod pending;
 mod reason;
 pub mod registry;
 pub mod socket;
@@ -157,6 +160,8 @@ pub(crate) struct Shared {
     pub dial_budget: DialBudget,
     pub limits: Limits,
     pub log_summary: log_summary::LogSummary,
+    /// Inbound sockets still in their handshake (`FdBudget::pending_handshakes`).
+    pub pending_handshakes: Arc<pending::PendingHandshakes>,
     pub events: events::EventLog,
     pub metrics: Arc<NetMetrics>,
     pub inbound: mpsc::Sender<Inbound>,
@@ -221,6 +226,7 @@ pub async fn start(
     cfg: NetConfig,
     clock: Clock,
 ) -> std::io::Result<(NetHandle, mpsc::Receiver<Inbound>)> {
+    let budget = fd_budget::budget();
     let listener = socket::listen(SocketAddr::new(cfg.listen_ip, cfg.p2p_port))?;
     let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
     let book = AddressBook::new(clock.clone());
@@ -235,6 +241,7 @@ pub async fn start(
         dial_budget: DialBudget::new(clock.clone()),
         limits: Limits::default(),
         log_summary: Default::default(),
+        pending_handshakes: pending::PendingHandshakes::new(budget.pending_handshakes),
         events: events::EventLog::new(clock.clone()),
         metrics: Arc::new(NetMetrics::default()),
         inbound: tx,
@@ -393,9 +400,9 @@ impl NetHandle {
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
         let shared = self.shared.clone();
-        if !listener::admit(&shared, ip) {
+        let Some(pending) = listener::admit(&shared, ip) else {
             return;
-        }
+        };
         let (r, w) = tokio::io::split(stream);
         tokio::spawn(listener::handle_inbound(
             shared,
@@ -403,6 +410,7 @@ impl NetHandle {
             Box::new(r),
             w,
             socket::HangupProbe::none(),
+            pending,
         ));
     }
 
