@@ -112,6 +112,11 @@ pub const BAN_DURATION: Duration = Duration::from_secs(60);
 pub const EVENT_LOG_CAPACITY: usize = 100_000;
 /// Messages from all peers waiting for the application layer.
 pub const INBOUND_QUEUE: usize = 4096;
+/// Addresses discovery learned, waiting for the dialer to dial them now
+/// rather than at its next tick. A full queue loses nothing: the address is
+/// in the book and the next `DIAL_TICK` dials it. Bounds: at least a
+/// `Peers` answer's worth (a few dozen); at most `MAX_ADDRESS_BOOK`.
+pub const DIAL_REQUEST_QUEUE: usize = 1024;
 
 /// Default block interval (protocol time) when genesis does not say.
 pub const DEFAULT_BLOCK_INTERVAL: Duration = Duration::from_secs(60);

@@ -12,8 +12,9 @@
 //! | [`chain`] | blocks, UTXO transactions, mempool, redb storage, genesis |
 //! | [`consensus`] | Tendermint-style BFT among masternodes |
 //! | [`sync`] | catch-up from peers |
+//! | [`live`] | the running chain's shared state and [`live::ChainHandle`] |
 //! | [`api`] | the HTTP API |
-//! | [`node`] | wires all of the above into one running node |
+//! | [`node`] | the orchestrator: wires all of the above into one running node |
 //! | [`logging`] | log output a peer cannot forge (escaping writer) |
 
 pub mod api;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod consensus;
 pub mod constants;
 pub mod keys;
+pub mod live;
 pub mod logging;
 pub mod net;
 pub mod node;

@@ -4,7 +4,7 @@
 use super::types::{ApiError, TxAccepted};
 use super::{bad_request, ApiState};
 use crate::chain::block;
-use crate::chain::service::TxError;
+use crate::chain::mempool::TxError;
 use crate::chain::types::{OutPoint, PubKey, Transaction, TxOut};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};

@@ -9,9 +9,9 @@ pub mod limited;
 pub mod net_routes;
 pub mod types;
 
-use crate::chain::service::ChainHandle;
 use crate::clock::Clock;
 use crate::constants::MAX_API_BODY;
+use crate::live::ChainHandle;
 use crate::net::NetHandle;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;

@@ -2,11 +2,21 @@
 //! each other (no two pending transactions spend the same output), bounded,
 //! in arrival order so proposers include the oldest first.
 
-use super::service::TxError;
 use super::types::{Block, Hash, OutPoint, Transaction};
 use super::utxo::UtxoSet;
 use crate::constants::MAX_MEMPOOL_TXS;
 use std::collections::{BTreeMap, HashMap};
+
+/// Why a transaction was refused (the API turns this into a 4xx).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TxError {
+    /// The transaction breaks a rule (the rule's message, for the API).
+    #[error("{0}")]
+    Invalid(String),
+    /// The mempool holds `MAX_MEMPOOL_TXS` transactions already.
+    #[error("mempool full")]
+    MempoolFull,
+}
 
 #[derive(Default)]
 pub struct Mempool {

@@ -8,12 +8,10 @@
 //! | [`block`] | block hashing, genesis block, block validation |
 //! | [`store`] | redb persistence |
 //! | [`state`] | the chain state (store + UTXO set + mempool) and applying final blocks |
-//! | [`service`] | the running chain: network dispatch, consensus, sync; [`service::ChainHandle`] |
 
 pub mod block;
 pub mod genesis;
 pub mod mempool;
-pub mod service;
 pub mod state;
 pub mod store;
 pub mod tx;

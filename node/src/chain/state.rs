@@ -6,7 +6,7 @@
 use super::block;
 use super::genesis::Genesis;
 use super::mempool::Mempool;
-use super::service::TxError;
+use super::mempool::TxError;
 use super::store::Store;
 use super::types::{Block, BlockHeader, Hash, NodeId, Transaction};
 use super::utxo::{Sigs, UtxoDelta, UtxoSet};

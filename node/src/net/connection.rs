@@ -9,8 +9,8 @@ use super::closer::Closer;
 use super::peer::PeerInfo;
 use super::reason::CloseReason;
 use super::registry::PeerEntry;
+use super::views::EventKind;
 use super::{Inbound, Shared, MALFORMED_PENALTY};
-use crate::api::types::EventKind;
 use crate::clock::Instant;
 use crate::constants::{MAX_FRAME, MAX_MISSED_PONGS, PING_INTERVAL};
 use crate::wire::{decode, encode, FrameCodec, FrameError, NetworkMessage, Request, Response};
@@ -92,12 +92,6 @@ pub async fn run(shared: Arc<Shared>, mut c: Conn) {
         Some(reason.to_string()),
     );
     info!(ip = %c.info.ip, direction = ?c.info.direction, conn_id = c.info.conn_id, reason = %reason, "peer disconnected");
-    // The app must see every disconnect (sync bookkeeping): wait for queue
-    // space, but never past shutdown.
-    tokio::select! {
-        _ = shared.inbound.send(Inbound::PeerDisconnected { ip: c.info.ip }) => {}
-        _ = shared.shutdown.cancelled() => {}
-    }
 }
 
 /// Hand `item` to the application, waiting for queue space (backpressure on

@@ -13,8 +13,9 @@ use super::log_summary::Noted;
 use super::metrics::NetMetrics;
 use super::peer::PeerInfo;
 use super::reason::{CloseReason, RejectReason};
+use super::views::Direction;
+use super::views::EventKind;
 use super::{socket, writer, Shared};
-use crate::api::types::{Direction, EventKind};
 use crate::constants::{
     CONNECT_TIMEOUT, CONNECT_TIMEOUT_FLOOR, DIAL_TICK, HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR,
     MAX_FRAME_PRE_HANDSHAKE, MAX_OUTBOUND_PER_SOURCE,
@@ -22,14 +23,21 @@ use crate::constants::{
 use crate::wire::{encode, FrameCodec, NetworkMessage};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
-pub async fn dial_loop(shared: Arc<Shared>) {
+/// Dial every due address each `DIAL_TICK`, and each address sent on
+/// `requests` (learned by discovery) at once.
+pub async fn dial_loop(shared: Arc<Shared>, mut requests: mpsc::Receiver<DueAddr>) {
     let mut tick = shared.clock.interval(DIAL_TICK);
     loop {
         tokio::select! {
             _ = shared.shutdown.cancelled() => return,
+            Some(due) = requests.recv() => {
+                dial_if_free(&shared, due);
+                continue;
+            }
             _ = tick.tick() => {}
         }
         let now = shared.clock.now();

@@ -46,7 +46,8 @@ async fn query(shared: &Arc<Shared>, ip: IpAddr) -> usize {
                         source,
                         is_new: true,
                     };
-                    super::dialer::dial_if_free(shared, due);
+                    // A full queue only defers it to the dialer's next tick.
+                    let _ = shared.dial_requests.try_send(due);
                 })
                 .count()
         }

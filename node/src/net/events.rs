@@ -2,13 +2,14 @@
 //! numbered events, so a poller that comes back later still sees short-lived
 //! reconnects that happened between its polls.
 
-use crate::api::types::{Direction, EventKind, EventView};
+use super::views::{Direction, EventKind, EventView};
 use crate::clock::Clock;
 use crate::constants::EVENT_LOG_CAPACITY;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+/// The bounded, numbered event ring (one per node).
 pub struct EventLog {
     clock: Clock,
     inner: Mutex<Inner>,

@@ -1,42 +1,52 @@
 //! Sockets, the peer registry, connection actors, dialer, discovery, events.
 //!
-//! CONTRACT (used by chain/consensus/sync and the API): [`NetHandle`],
-//! [`Inbound`], [`ConnectedPeer`], [`SendError`], [`RequestError`] and
-//! [`events::EventLog`]. Internals are the net module's own business.
-
+//! CONTRACT (used by the node, consensus, sync and the API): [`NetHandle`],
+//! [`Inbound`], [`ConnectedPeer`], [`SendError`], [`RequestError`],
+//! [`EventLog`] with [`EventKind`] / [`EventView`], [`Direction`],
+//! [`PeerView`], [`CloseReason`] / [`RejectReason`], and
+//! [`handshake::validate`] (for the fuzz tests). Every other module is
+//! private: internals are the net module's own business.
 //!
 //! Files, one concept each: [`socket`] (the only user of `tokio::net`),
-//! [`handshake`], [`registry`] (the ONE owner of peer state), [`connection`]
-//! (the per-connection actor), [`writer`] (the only socket writer),
+//! [`handshake`], [`registry`] (the ONE owner of peer state), [`peer`] (who
+//! a connection is with), [`connection`] (the per-connection actor),
+//! [`writer`] (the only socket writer), [`closer`], [`reason`],
 //! [`listener`] / [`dialer`] (the two ways a connection starts),
 //! [`discovery`], [`address_book`], [`dial_budget`], [`backoff`], [`limits`],
-//! [`metrics`], [`fd_budget`] (descriptor slices), [`pending`]
-//! (capped pre-handshake sockets), [`log_summary`] (per-IP log lines for bulk events).
+//! [`metrics`], [`events`], [`views`] (the API bodies net produces),
+//! [`fd_budget`] (descriptor slices, also read by the API), [`pending`]
+//! (capped pre-handshake sockets), [`log_summary`] (per-IP log lines for
+//! bulk events).
 
-pub mod address_book;
-pub mod backoff;
+mod address_book;
+mod backoff;
 mod closer;
 mod connection;
 mod dial_budget;
 mod dialer;
 mod discovery;
-pub mod events;
-pub mod fd_budget;
+mod events;
+pub(crate) mod fd_budget;
 pub mod handshake;
-pub mod limits;
+mod limits;
 mod listener;
-pub mod log_summary;
-pub mod metrics;
+mod log_summary;
+mod metrics;
 mod peer;
-pub mod pending;
+mod pending;
 mod reason;
-pub mod registry;
+mod registry;
+// `pub` only while socket.rs re-exports a type nothing uses yet; socket.rs
+// belongs to the simulation work (issue 13), which reworks it.
 pub mod socket;
-pub mod writer;
+mod views;
+mod writer;
 
 use crate::chain::types::{Hash, NodeId};
 use crate::clock::Clock;
-use crate::constants::{INBOUND_QUEUE, MAGIC, MAX_PEERS_PER_ANSWER, PROTOCOL_VERSION};
+use crate::constants::{
+    DIAL_REQUEST_QUEUE, INBOUND_QUEUE, MAGIC, MAX_PEERS_PER_ANSWER, PROTOCOL_VERSION,
+};
 use crate::wire::{encode, Hello, NetworkMessage, PeerAddr, Request, Response};
 use address_book::{AddressBook, Source};
 use dial_budget::DialBudget;
@@ -55,7 +65,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 use writer::QueueError;
 
-pub use crate::api::types::Direction;
+pub use events::EventLog;
+pub use views::{Direction, EventKind, EventView, PeerView};
 
 /// What the network hands to the application layer, in arrival order.
 #[derive(Debug)]
@@ -67,9 +78,6 @@ pub enum Inbound {
         node_id: NodeId,
         height: u64,
     },
-    PeerDisconnected {
-        ip: IpAddr,
-    },
     /// A request the net layer does not answer itself (it answers GetPeers).
     /// Answer with [`NetHandle::respond`] using the same `id`.
     Request {
@@ -78,10 +86,7 @@ pub enum Inbound {
         body: Request,
     },
     /// Block announcements, transactions, consensus, masternode announcements.
-    Message {
-        from: IpAddr,
-        msg: NetworkMessage,
-    },
+    Message { from: IpAddr, msg: NetworkMessage },
 }
 
 /// One established connection, as the layers above see it.
@@ -165,6 +170,9 @@ pub(crate) struct Shared {
     pub events: events::EventLog,
     pub metrics: Arc<NetMetrics>,
     pub inbound: mpsc::Sender<Inbound>,
+    /// New addresses to dial now (discovery -> dialer, so neither calls
+    /// the other).
+    pub dial_requests: mpsc::Sender<address_book::DueAddr>,
     pub shutdown: CancellationToken,
     next_request_id: AtomicU64,
 }
@@ -207,12 +215,8 @@ impl Shared {
     pub fn penalize(&self, ip: IpAddr, score: u32, reason: &str) {
         if self.limits.penalize(ip, score, self.clock.now()) {
             NetMetrics::inc(&self.metrics.bans_total);
-            self.events.record(
-                crate::api::types::EventKind::Banned,
-                Some(ip),
-                None,
-                Some(reason.to_string()),
-            );
+            self.events
+                .record(EventKind::Banned, Some(ip), None, Some(reason.to_string()));
             warn!(ip = %ip, reason = %reason, "peer banned for misbehaviour");
             self.registry
                 .close(ip, CloseReason::Banned(reason.to_string()));
@@ -229,6 +233,7 @@ pub async fn start(
     let budget = fd_budget::budget();
     let listener = socket::listen(SocketAddr::new(cfg.listen_ip, cfg.p2p_port))?;
     let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+    let (dial_tx, dial_rx) = mpsc::channel(DIAL_REQUEST_QUEUE);
     let book = AddressBook::new(clock.clone());
     for addr in &cfg.bootstrap {
         book.add(*addr, Source::Config);
@@ -245,13 +250,14 @@ pub async fn start(
         events: events::EventLog::new(clock.clone()),
         metrics: Arc::new(NetMetrics::default()),
         inbound: tx,
+        dial_requests: dial_tx,
         shutdown: CancellationToken::new(),
         next_request_id: AtomicU64::new(1),
         cfg,
         clock,
     });
     tokio::spawn(listener::accept_loop(shared.clone(), listener));
-    tokio::spawn(dialer::dial_loop(shared.clone()));
+    tokio::spawn(dialer::dial_loop(shared.clone(), dial_rx));
     tokio::spawn(discovery::discovery_loop(shared.clone()));
     tokio::spawn(log_summary::flush_loop(shared.clone()));
     Ok((NetHandle { shared }, rx))
@@ -359,7 +365,7 @@ impl NetHandle {
     // ---- beyond the contract: for the API, the node and tests ----
 
     /// `GET /peers` rows.
-    pub fn peer_views(&self) -> Vec<crate::api::types::PeerView> {
+    pub fn peer_views(&self) -> Vec<PeerView> {
         self.shared.registry.peer_views()
     }
 

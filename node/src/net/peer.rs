@@ -3,8 +3,8 @@
 //! two can never disagree on who the peer is.
 
 use super::closer::Closer;
+use super::views::Direction;
 use super::writer::WriterHandle;
-use crate::api::types::Direction;
 use crate::chain::types::NodeId;
 use crate::clock::Instant;
 use std::net::IpAddr;

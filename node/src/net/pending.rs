@@ -59,10 +59,12 @@ impl PendingHandshakes {
         (guard, evicted_one)
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.inner.lock().unwrap().1.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -5,7 +5,7 @@
 //! `Display` yields the contract strings that `/events`, `/metrics` labels,
 //! the logs and the peer's `Reject` frame show, and is used only there.
 
-use crate::api::types::EventKind;
+use super::views::EventKind;
 use crate::chain::types::Hash;
 use crate::constants::{MAGIC, PROTOCOL_VERSION};
 use std::sync::Arc;

@@ -9,9 +9,9 @@
 use super::closer::Closer;
 use super::peer::PeerInfo;
 use super::reason::{CloseReason, RejectReason};
+use super::views::{Direction, PeerView};
 use super::writer::{QueueError, WriterHandle};
 use super::ConnectedPeer;
-use crate::api::types::{Direction, PeerView};
 use crate::chain::types::NodeId;
 use crate::constants::{MAX_INBOUND_PEERS, MAX_OUTBOUND_PEERS, MAX_PENDING_REQUESTS_PER_PEER};
 use crate::wire::Response;

@@ -3,11 +3,11 @@
 //! signed step (fsync) BEFORE broadcasting, schedule timeouts on the
 //! protocol clock, apply decided blocks to the chain.
 
-use super::core::{App, Core, Output, Reject, Timeout};
-use super::types::ConsensusMessage;
-use crate::chain::service::Shared;
 use crate::chain::types::{Block, NodeId};
 use crate::clock::{Clock, Instant};
+use crate::consensus::core::{App, Core, Output, Reject, Timeout};
+use crate::consensus::types::ConsensusMessage;
+use crate::live::Shared;
 use crate::wire::NetworkMessage;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -68,10 +68,6 @@ impl Driver {
         };
         d.start_at = Some(d.clock.now());
         d
-    }
-
-    pub fn height(&self) -> u64 {
-        self.core.height()
     }
 
     pub fn round(&self) -> u32 {

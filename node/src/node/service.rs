@@ -1,21 +1,18 @@
 //! The chain service: the application side of the node. It consumes
 //! [`Inbound`] from the network, runs consensus and sync, and answers peers'
-//! requests. CONTRACT: [`ChainContext`], [`start`], [`ChainHandle`] methods.
+//! requests. CONTRACT: [`ChainContext`], [`start`].
 //!
-//! Ownership: [`Shared`] holds the chain state behind one mutex (short,
-//! synchronous critical sections only) plus lock-free copies of what the
-//! API polls. One task (the loop below) owns the consensus driver and
-//! dispatches network input; the sync task runs beside it.
+//! One task (the loop below) owns the consensus driver and dispatches
+//! network input; the sync task runs beside it. The state they share is
+//! [`crate::live::Shared`].
 
-use super::genesis::Genesis;
-use super::state::ChainState;
-use super::store::Store;
-use super::types::{Block, Hash, OutPoint, PubKey, Transaction, TxOut};
-use crate::api::types::EventKind;
+use super::driver::Driver;
+use crate::chain::genesis::Genesis;
+use crate::chain::state::ChainState;
 use crate::clock::Clock;
 use crate::consensus::core::Core;
-use crate::consensus::driver::Driver;
 use crate::constants::{MAX_FRAME, SYNC_BATCH, TIMEOUT_PROPOSE};
+use crate::live::{ChainHandle, Metrics, Shared};
 use crate::net::{Inbound, NetHandle};
 use crate::wire::{MasternodeInfo, NetworkMessage, Request, Response};
 use ed25519_dalek::SigningKey;
@@ -33,76 +30,6 @@ pub struct ChainContext {
     pub data_dir: PathBuf,
     pub net: NetHandle,
     pub inbound: mpsc::Receiver<Inbound>,
-}
-
-/// Why a transaction was refused (the API turns this into a 4xx).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum TxError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("mempool full")]
-    MempoolFull,
-}
-
-#[derive(Default)]
-pub struct Metrics {
-    pub blocks_finalized: AtomicU64,
-    pub blocks_synced: AtomicU64,
-    pub txs_accepted: AtomicU64,
-    pub txs_rejected: AtomicU64,
-    pub consensus_round: AtomicU64,
-}
-
-/// State shared by the service loop, the sync task and the API.
-pub struct Shared {
-    pub state: Mutex<ChainState>,
-    pub store: Arc<Store>,
-    pub genesis: Genesis,
-    pub genesis_hash: Hash,
-    pub net: NetHandle,
-    pub clock: Clock,
-    height: AtomicU64,
-    tip_hash: Mutex<Hash>,
-    pub syncing: AtomicBool,
-    /// Wakes the sync task (a peer is ahead of us).
-    pub sync_kick: Notify,
-    pub metrics: Metrics,
-}
-
-impl Shared {
-    pub fn height(&self) -> u64 {
-        self.height.load(Ordering::Acquire)
-    }
-
-    /// Copy the tip out of the locked state for lock-free readers, and tell
-    /// the network what to advertise in handshakes.
-    pub fn publish_tip(&self, st: &ChainState) {
-        *self.tip_hash.lock().unwrap() = st.tip_hash;
-        self.height.store(st.height(), Ordering::Release);
-        self.net.set_height(st.height());
-    }
-
-    /// Bookkeeping for every newly final block, whatever its source.
-    pub fn on_finalized(&self, height: u64, block: &Block, source: &str) {
-        self.metrics
-            .blocks_finalized
-            .fetch_add(1, Ordering::Relaxed);
-        self.net.events().record(
-            EventKind::BlockFinalized,
-            None,
-            None,
-            Some(format!(
-                "height={height} hash={} txs={} source={source}",
-                super::block::hash(block),
-                block.txs.len()
-            )),
-        );
-    }
-}
-
-#[derive(Clone)]
-pub struct ChainHandle {
-    shared: Arc<Shared>,
 }
 
 /// Open the store, start consensus/sync/request handling; returns at once.
@@ -154,7 +81,7 @@ pub async fn start(ctx: ChainContext) -> anyhow::Result<ChainHandle> {
     let (advanced_tx, advanced_rx) = mpsc::unbounded_channel();
     tokio::spawn(crate::sync::run(shared.clone(), advanced_tx));
     tokio::spawn(run(shared.clone(), driver, ctx.inbound, advanced_rx));
-    Ok(ChainHandle { shared })
+    Ok(ChainHandle::new(shared))
 }
 
 /// The service loop: network input, consensus timers, chain advances.
@@ -201,7 +128,6 @@ fn on_inbound(shared: &Arc<Shared>, driver: &mut Driver, m: Inbound) {
             }
             driver.rebroadcast(Some(ip));
         }
-        Inbound::PeerDisconnected { .. } => {}
         Inbound::Request { from, id, body } => answer(shared, from, id, body),
         Inbound::Message { from, msg } => match msg {
             NetworkMessage::Consensus { msg } => {
@@ -294,83 +220,5 @@ fn answer(shared: &Arc<Shared>, from: IpAddr, id: u64, body: Request) {
         Request::GetPeers => reply(Response::Error {
             reason: "GetPeers is answered by the network layer".into(),
         }),
-    }
-}
-
-impl ChainHandle {
-    pub fn height(&self) -> u64 {
-        self.shared.height()
-    }
-    pub fn tip_hash(&self) -> Hash {
-        *self.shared.tip_hash.lock().unwrap()
-    }
-    pub fn genesis_hash(&self) -> Hash {
-        self.shared.genesis_hash
-    }
-    pub fn syncing(&self) -> bool {
-        self.shared.syncing.load(Ordering::Relaxed)
-    }
-    pub fn block(&self, height: u64) -> Option<Block> {
-        self.shared.store.block(height).ok().flatten()
-    }
-    /// Validate and add to the mempool, then gossip. Returns the txid.
-    pub fn submit_tx(&self, tx: Transaction) -> Result<Hash, TxError> {
-        let r = self.shared.state.lock().unwrap().submit(tx.clone());
-        match &r {
-            Ok(id) => {
-                self.shared
-                    .metrics
-                    .txs_accepted
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::info!(txid = %id, "transaction accepted");
-                self.shared
-                    .net
-                    .broadcast(&NetworkMessage::Transaction { tx });
-            }
-            Err(e) => {
-                self.shared
-                    .metrics
-                    .txs_rejected
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::info!(reason = %e, "transaction rejected");
-            }
-        }
-        r
-    }
-    /// Spendable outputs owned by `owner` (what a wallet builds from).
-    pub fn utxos_of(&self, owner: &PubKey) -> Vec<(OutPoint, TxOut)> {
-        self.shared.state.lock().unwrap().utxo.owned_by(owner)
-    }
-    pub fn mempool_len(&self) -> usize {
-        self.shared.state.lock().unwrap().mempool.len()
-    }
-    /// Prometheus text lines for the chain's metrics.
-    pub fn metrics_text(&self) -> String {
-        let m = &self.shared.metrics;
-        let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
-        let (mempool, utxos) = {
-            let st = self.shared.state.lock().unwrap();
-            (st.mempool.len(), st.utxo.len())
-        };
-        format!(
-            "# TYPE timed_chain_height gauge\ntimed_chain_height {}\n\
-             # TYPE timed_chain_syncing gauge\ntimed_chain_syncing {}\n\
-             # TYPE timed_blocks_finalized_total counter\ntimed_blocks_finalized_total {}\n\
-             # TYPE timed_blocks_synced_total counter\ntimed_blocks_synced_total {}\n\
-             # TYPE timed_txs_accepted_total counter\ntimed_txs_accepted_total {}\n\
-             # TYPE timed_txs_rejected_total counter\ntimed_txs_rejected_total {}\n\
-             # TYPE timed_mempool_txs gauge\ntimed_mempool_txs {}\n\
-             # TYPE timed_utxos gauge\ntimed_utxos {}\n\
-             # TYPE timed_consensus_round gauge\ntimed_consensus_round {}\n",
-            self.height(),
-            self.syncing() as u8,
-            g(&m.blocks_finalized),
-            g(&m.blocks_synced),
-            g(&m.txs_accepted),
-            g(&m.txs_rejected),
-            mempool,
-            utxos,
-            g(&m.consensus_round),
-        )
     }
 }

@@ -1,13 +1,24 @@
-//! Assembles one running node from its parts: net, chain, API.
+//! The node's orchestrator: assembles one running node from its parts
+//! (net, chain, consensus, sync, API) and runs the service loop that ties
+//! them together. It sits above all of them: none of them imports it.
+//!
+//! | file | what |
+//! |---|---|
+//! | [`service`] | the service loop: network dispatch, consensus, sync, answering requests |
+//! | [`driver`] | the consensus driver: feeds the pure core from the network and timers, persists before sending |
+
+mod driver;
+pub mod service;
 
 use crate::api::{self, ApiState};
 use crate::chain::genesis::Genesis;
-use crate::chain::service::{self, ChainContext, ChainHandle};
 use crate::clock::Clock;
 use crate::config::NodeConfig;
 use crate::keys;
+use crate::live::ChainHandle;
 use crate::net::{self, NetConfig, NetHandle};
 use anyhow::Context;
+use service::ChainContext;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

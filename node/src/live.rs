@@ -1,0 +1,164 @@
+//! The live chain: state shared by the node's tasks (the service loop,
+//! the consensus driver, sync) and read by the API through [`ChainHandle`].
+//!
+//! Ownership: [`Shared`] holds the chain state behind one mutex (short,
+//! synchronous critical sections only) plus lock-free copies of what the
+//! API polls. It sits below the orchestrator ([`crate::node`]), so consensus
+//! and sync use it without importing the orchestrator.
+
+use crate::chain::block;
+use crate::chain::genesis::Genesis;
+use crate::chain::mempool::TxError;
+use crate::chain::state::ChainState;
+use crate::chain::store::Store;
+use crate::chain::types::{Block, Hash, OutPoint, PubKey, Transaction, TxOut};
+use crate::clock::Clock;
+use crate::net::{EventKind, NetHandle};
+use crate::wire::NetworkMessage;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+#[derive(Default)]
+pub struct Metrics {
+    pub blocks_finalized: AtomicU64,
+    pub blocks_synced: AtomicU64,
+    pub txs_accepted: AtomicU64,
+    pub txs_rejected: AtomicU64,
+    pub consensus_round: AtomicU64,
+}
+
+/// State shared by the service loop, the sync task and the API.
+pub struct Shared {
+    pub state: Mutex<ChainState>,
+    pub store: Arc<Store>,
+    pub genesis: Genesis,
+    pub genesis_hash: Hash,
+    pub net: NetHandle,
+    pub clock: Clock,
+    pub(crate) height: AtomicU64,
+    pub(crate) tip_hash: Mutex<Hash>,
+    pub syncing: AtomicBool,
+    /// Wakes the sync task (a peer is ahead of us).
+    pub sync_kick: Notify,
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    pub fn height(&self) -> u64 {
+        self.height.load(Ordering::Acquire)
+    }
+
+    /// Copy the tip out of the locked state for lock-free readers, and tell
+    /// the network what to advertise in handshakes.
+    pub fn publish_tip(&self, st: &ChainState) {
+        *self.tip_hash.lock().unwrap() = st.tip_hash;
+        self.height.store(st.height(), Ordering::Release);
+        self.net.set_height(st.height());
+    }
+
+    /// Bookkeeping for every newly final block, whatever its source.
+    pub fn on_finalized(&self, height: u64, block: &Block, source: &str) {
+        self.metrics
+            .blocks_finalized
+            .fetch_add(1, Ordering::Relaxed);
+        self.net.events().record(
+            EventKind::BlockFinalized,
+            None,
+            None,
+            Some(format!(
+                "height={height} hash={} txs={} source={source}",
+                block::hash(block),
+                block.txs.len()
+            )),
+        );
+    }
+}
+
+/// The API's and the node's handle to the running chain.
+#[derive(Clone)]
+pub struct ChainHandle {
+    shared: Arc<Shared>,
+}
+
+impl ChainHandle {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        ChainHandle { shared }
+    }
+
+    pub fn height(&self) -> u64 {
+        self.shared.height()
+    }
+    pub fn tip_hash(&self) -> Hash {
+        *self.shared.tip_hash.lock().unwrap()
+    }
+    pub fn genesis_hash(&self) -> Hash {
+        self.shared.genesis_hash
+    }
+    pub fn syncing(&self) -> bool {
+        self.shared.syncing.load(Ordering::Relaxed)
+    }
+    pub fn block(&self, height: u64) -> Option<Block> {
+        self.shared.store.block(height).ok().flatten()
+    }
+    /// Validate and add to the mempool, then gossip. Returns the txid.
+    pub fn submit_tx(&self, tx: Transaction) -> Result<Hash, TxError> {
+        let r = self.shared.state.lock().unwrap().submit(tx.clone());
+        match &r {
+            Ok(id) => {
+                self.shared
+                    .metrics
+                    .txs_accepted
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::info!(txid = %id, "transaction accepted");
+                self.shared
+                    .net
+                    .broadcast(&NetworkMessage::Transaction { tx });
+            }
+            Err(e) => {
+                self.shared
+                    .metrics
+                    .txs_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::info!(reason = %e, "transaction rejected");
+            }
+        }
+        r
+    }
+    /// Spendable outputs owned by `owner` (what a wallet builds from).
+    pub fn utxos_of(&self, owner: &PubKey) -> Vec<(OutPoint, TxOut)> {
+        self.shared.state.lock().unwrap().utxo.owned_by(owner)
+    }
+    pub fn mempool_len(&self) -> usize {
+        self.shared.state.lock().unwrap().mempool.len()
+    }
+    /// Prometheus text lines for the chain's metrics.
+    pub fn metrics_text(&self) -> String {
+        let m = &self.shared.metrics;
+        let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
+        let (mempool, utxos) = {
+            let st = self.shared.state.lock().unwrap();
+            (st.mempool.len(), st.utxo.len())
+        };
+        format!(
+            "# TYPE timed_chain_height gauge\ntimed_chain_height {}\n\
+             # TYPE timed_chain_syncing gauge\ntimed_chain_syncing {}\n\
+             # TYPE timed_blocks_finalized_total counter\ntimed_blocks_finalized_total {}\n\
+             # TYPE timed_blocks_synced_total counter\ntimed_blocks_synced_total {}\n\
+             # TYPE timed_txs_accepted_total counter\ntimed_txs_accepted_total {}\n\
+             # TYPE timed_txs_rejected_total counter\ntimed_txs_rejected_total {}\n\
+             # TYPE timed_mempool_txs gauge\ntimed_mempool_txs {}\n\
+             # TYPE timed_utxos gauge\ntimed_utxos {}\n\
+             # TYPE timed_consensus_round gauge\ntimed_consensus_round {}\n",
+            self.height(),
+            self.syncing() as u8,
+            g(&m.blocks_finalized),
+            g(&m.blocks_synced),
+            g(&m.txs_accepted),
+            g(&m.txs_rejected),
+            mempool,
+            utxos,
+            g(&m.consensus_round),
+        )
+    }
+}
