@@ -8,7 +8,6 @@ mod support;
 
 use std::time::Duration;
 use support::{unique_ips, Cluster, FakePeer};
-use timed::wire::NetworkMessage;
 
 const FORGED: &str = "ERROR timed::node: FORGED consensus failure";
 

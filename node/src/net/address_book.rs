@@ -292,11 +292,6 @@ impl AddressBook {
     pub fn len(&self) -> usize {
         self.inner.lock().unwrap().map.len()
     }
-
-    #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::pending::PendingGuard;
 use super::reason::RejectReason;
 use super::registry::Admission;
 use super::views::Direction;
-use super::{socket, writer, Shared};
+use super::{socket, writer, Shared, MALFORMED_PENALTY};
 use crate::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR, MAX_FRAME_PRE_HANDSHAKE};
 use crate::wire::{encode, FrameCodec, FrameError, NetworkMessage};
 use futures::{FutureExt, StreamExt};
@@ -110,7 +110,16 @@ pub async fn handle_inbound<W>(
             };
             return refuse(&shared, ip, &writer, reason);
         }
-        Err(reason) => return refuse(&shared, ip, &writer, reason),
+        Err(reason) => {
+            // Garbage before the handshake scores like garbage after it.
+            if matches!(
+                reason,
+                RejectReason::MalformedHandshake(_) | RejectReason::HandshakeFrameTooLong { .. }
+            ) {
+                shared.penalize(ip, MALFORMED_PENALTY, "malformed handshake frame");
+            }
+            return refuse(&shared, ip, &writer, reason);
+        }
     };
     if let Err(reason) = handshake::validate(&ours, &theirs) {
         return refuse(&shared, ip, &writer, reason);
