@@ -23,7 +23,6 @@ pub mod clock;
 pub mod config;
 pub mod consensus;
 pub mod constants;
-pub mod keys;
 pub mod live;
 pub mod logging;
 pub mod net;
@@ -31,3 +30,6 @@ pub mod node;
 pub mod sync;
 pub mod testnet;
 pub mod wire;
+
+/// Key files and node ids (at the root for the harness and tools).
+pub use chain::keys;

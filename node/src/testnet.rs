@@ -5,9 +5,9 @@
 //! byte-identical files, so a failing harness run can be reproduced exactly.
 
 use crate::chain::genesis::{Allocation, Genesis, GenesisMasternode, Tier};
+use crate::chain::keys;
 use crate::config::NodeConfig;
 use crate::constants::{DEFAULT_API_PORT, DEFAULT_P2P_PORT};
-use crate::keys;
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -9,7 +9,7 @@ use super::genesis::Genesis;
 use super::tx::hash_json;
 use super::types::{Block, BlockHeader, Hash, NodeId, Transaction, TxOut};
 use super::utxo::{Overlay, Sigs, UtxoDelta, UtxoSet};
-use crate::consensus::validators::Validators;
+use crate::chain::validators::Validators;
 use crate::constants::MAX_BLOCK_TXS;
 use sha2::{Digest, Sha256};
 

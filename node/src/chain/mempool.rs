@@ -135,9 +135,9 @@ impl Mempool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::keys;
     use crate::chain::tx::{build_transfer, created_outputs, sign_all};
     use crate::chain::types::{PubKey, Sig, TxIn, TxOut};
-    use crate::keys;
     use ed25519_dalek::SigningKey;
 
     fn setup() -> (SigningKey, UtxoSet, Vec<(OutPoint, TxOut)>) {

@@ -10,8 +10,8 @@ use super::mempool::TxError;
 use super::store::Store;
 use super::types::{Block, BlockHeader, Hash, NodeId, Transaction};
 use super::utxo::{Sigs, UtxoDelta, UtxoSet};
-use crate::consensus::sign::verify_commit;
-use crate::consensus::validators::Validators;
+use crate::chain::sign::verify_commit;
+use crate::chain::validators::Validators;
 use crate::constants::MAX_BLOCK_TXS;
 use std::path::Path;
 use std::sync::Arc;
@@ -223,10 +223,10 @@ pub fn verify_commits_parallel(
 mod tests {
     use super::*;
     use crate::chain::genesis::{Allocation, GenesisMasternode, Tier};
+    use crate::chain::keys;
+    use crate::chain::sign::{make_commit, sign_vote};
     use crate::chain::tx::build_transfer;
-    use crate::consensus::sign::{make_commit, sign_vote};
-    use crate::consensus::types::VoteKind;
-    use crate::keys;
+    use crate::chain::votes::VoteKind;
     use ed25519_dalek::SigningKey;
     use std::time::Duration;
 

@@ -11,7 +11,7 @@ use super::block;
 use super::genesis::Genesis;
 use super::types::{Block, Hash, OutPoint, PubKey, TxOut};
 use super::utxo::{UtxoDelta, UtxoSet};
-use crate::consensus::core::SignedStep;
+use crate::chain::votes::SignedStep;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
 
@@ -195,7 +195,7 @@ impl Store {
 pub mod tests {
     use super::*;
     use crate::chain::genesis::{Allocation, Genesis};
-    use crate::consensus::core::Step;
+    use crate::chain::votes::Step;
     use std::time::Duration;
 
     pub fn test_genesis() -> Genesis {

@@ -6,7 +6,7 @@
 //! transaction (all inputs and outputs).
 
 use super::types::{Hash, OutPoint, PubKey, Sig, Transaction, TxIn, TxOut};
-use crate::keys;
+use crate::chain::keys;
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 

@@ -3,7 +3,7 @@
 //! Inputs: proposals, votes, timeouts (and `start` when the block interval
 //! has passed). Outputs: what to persist, what to broadcast, which timeouts
 //! to schedule, and decided blocks. No I/O, no clock: the async driver in
-//! [`super::driver`] does all of that, and the unit tests below drive this
+//! [`crate::node`]'s driver does all of that, and the unit tests below drive this
 //! core without any network.
 //!
 //! The rules follow "The latest gossip on BFT consensus" (Buchman, Kwon,
@@ -34,46 +34,16 @@
 //! validators scattered over several rounds still meet. Without these,
 //! SIGKILLing every masternode at once could stall a height forever.
 
-use super::sign;
-use super::types::{ConsensusMessage, Proposal, Vote, VoteKind};
-use super::validators::Validators;
 use crate::chain::block;
+use crate::chain::sign;
 use crate::chain::types::{Block, Hash, NodeId};
+use crate::chain::validators::Validators;
+use crate::chain::votes::{ConsensusMessage, Proposal, Vote, VoteKind};
+pub use crate::chain::votes::{SignedStep, Step};
 use crate::constants::{ROUND_TIMEOUT_DELTA, TIMEOUT_PRECOMMIT, TIMEOUT_PREVOTE, TIMEOUT_PROPOSE};
 use ed25519_dalek::SigningKey;
-use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    Propose,
-    Prevote,
-    Precommit,
-}
-
-/// The last thing this validator signed; persisted before it is sent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignedStep {
-    pub height: u64,
-    pub round: u32,
-    pub step: Step,
-    pub value: Option<Hash>,
-    /// Our lock (round, value) when we signed this.
-    #[serde(default)]
-    pub lock: Option<(u32, Hash)>,
-    /// Our own votes at this height in this round and the one before, so a
-    /// restarted validator can send them again (see the module doc).
-    #[serde(default)]
-    pub votes: Vec<Vote>,
-    /// Our latest signed proposal at this height.
-    #[serde(default)]
-    pub proposal: Option<Proposal>,
-    /// validRound and validValue (the block itself, not just its hash).
-    #[serde(default)]
-    pub valid: Option<(u32, Block)>,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeout {
@@ -163,7 +133,7 @@ impl Core {
         height: u64,
         last_signed: Option<SignedStep>,
     ) -> Core {
-        let me = crate::keys::node_id(&key);
+        let me = crate::chain::keys::node_id(&key);
         let mut c = Core {
             chain,
             key,

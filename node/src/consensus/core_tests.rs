@@ -1,13 +1,14 @@
 //! The consensus core driven without any network: a tiny in-memory router
 //! delivers broadcasts between cores, and timeouts fire when the test says.
 
-use super::core::{App, Core, Output, SignedStep, Step, Timeout};
-use super::sign;
-use super::types::{ConsensusMessage, VoteKind};
-use super::validators::Validators;
+use super::core::{App, Core, Output, Timeout};
 use crate::chain::block;
+use crate::chain::keys;
+use crate::chain::sign;
 use crate::chain::types::{Block, BlockHeader, Hash, NodeId};
-use crate::keys;
+use crate::chain::validators::Validators;
+use crate::chain::votes::{ConsensusMessage, VoteKind};
+use crate::chain::votes::{SignedStep, Step};
 use ed25519_dalek::SigningKey;
 use std::collections::{HashSet, VecDeque};
 

@@ -1,14 +1,18 @@
-//! Tendermint-style BFT among the masternodes.
+//! Tendermint-style BFT among the masternodes: the pure state machine.
 //!
 //! | file | what |
 //! |---|---|
 //! | [`core`] | the pure state machine (propose/prevote/precommit, locking) |
-//! | [`sign`] | what is signed; vote, proposal and commit verification |
-//! | [`validators`] | weights, quorum, proposer rotation |
+//!
+//! What a vote is, who votes with what weight and what a commit proves are
+//! rules of a valid chain, so they live in `chain` ([`crate::chain::votes`],
+//! [`crate::chain::validators`], [`crate::chain::sign`]); consensus builds
+//! on them and `chain` never imports consensus. They are re-exported here
+//! under their old paths. The async side (the driver) belongs to the
+//! orchestrator, [`crate::node`].
 
 pub mod core;
 #[cfg(test)]
 mod core_tests;
-pub mod sign;
-pub mod types;
-pub mod validators;
+pub use crate::chain::votes as types;
+pub use crate::chain::{sign, validators};

@@ -4,9 +4,9 @@
 //! protocol clock, apply decided blocks to the chain.
 
 use crate::chain::types::{Block, NodeId};
+use crate::chain::votes::ConsensusMessage;
 use crate::clock::{Clock, Instant};
 use crate::consensus::core::{App, Core, Output, Reject, Timeout};
-use crate::consensus::types::ConsensusMessage;
 use crate::live::Shared;
 use crate::wire::NetworkMessage;
 use std::net::IpAddr;

@@ -12,9 +12,9 @@ pub mod service;
 
 use crate::api::{self, ApiState};
 use crate::chain::genesis::Genesis;
+use crate::chain::keys;
 use crate::clock::Clock;
 use crate::config::NodeConfig;
-use crate::keys;
 use crate::live::ChainHandle;
 use crate::net::{self, NetConfig, NetHandle};
 use anyhow::Context;

@@ -35,7 +35,7 @@ pub struct ChainContext {
 /// Open the store, start consensus/sync/request handling; returns at once.
 pub async fn start(ctx: ChainContext) -> anyhow::Result<ChainHandle> {
     let state = ChainState::open(&ctx.data_dir, &ctx.genesis)?;
-    let me = crate::keys::node_id(&ctx.key);
+    let me = crate::chain::keys::node_id(&ctx.key);
     let in_genesis = state.validators.weight(&me).is_some();
     if ctx.masternode && !in_genesis {
         tracing::warn!(node_id = %me, "configured as masternode but not in genesis: following only");

@@ -9,9 +9,9 @@
 //! One peer is enough: nothing waits for a minimum peer count (the seeds'
 //! nodes sat at height 0 behind such a gate).
 
+use crate::chain::sign::verify_commit;
 use crate::chain::state::verify_commits_parallel;
 use crate::chain::types::Block;
-use crate::consensus::sign::verify_commit;
 use crate::constants::{REQUEST_TIMEOUT, SYNC_BATCH, SYNC_MAX_IN_FLIGHT, SYNC_TICK};
 use crate::live::Shared;
 use crate::net::EventKind;

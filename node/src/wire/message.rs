@@ -7,7 +7,7 @@
 //! and is ignored, so newer peers can add message types.
 
 use crate::chain::types::{Block, Hash, NodeId, Transaction};
-use crate::consensus::types::ConsensusMessage;
+use crate::chain::votes::ConsensusMessage;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 

@@ -1,10 +1,10 @@
 //! What validators sign, and checking it. Every signature is bound to the
 //! chain (the genesis hash) so it cannot be replayed on another network.
 
-use super::types::{Proposal, Vote, VoteKind};
-use super::validators::Validators;
 use crate::chain::block;
 use crate::chain::types::{Block, Commit, Hash, NodeId, Sig};
+use crate::chain::validators::Validators;
+use crate::chain::votes::{Proposal, Vote, VoteKind};
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -71,7 +71,7 @@ pub fn sign_vote(
         height,
         round,
         block_hash: value,
-        validator: crate::keys::node_id(key),
+        validator: crate::chain::keys::node_id(key),
         signature: Sig(sig.to_bytes()),
     }
 }
@@ -99,7 +99,7 @@ pub fn sign_proposal(
         round,
         pol_round,
         block,
-        proposer: crate::keys::node_id(key),
+        proposer: crate::chain::keys::node_id(key),
         signature: Sig(sig.to_bytes()),
     }
 }
