@@ -13,6 +13,7 @@
 //! | [`consensus`] | Tendermint-style BFT among masternodes |
 //! | [`sync`] | catch-up from peers |
 //! | [`api`] | the HTTP API |
+//! | [`env`] | what a node takes from its machine: transport, storage, blocking work, randomness |
 //! | [`node`] | wires all of the above into one running node |
 
 pub mod api;
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod consensus;
 pub mod constants;
+pub mod env;
 pub mod keys;
 pub mod net;
 pub mod node;

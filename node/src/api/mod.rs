@@ -56,7 +56,7 @@ pub async fn serve(
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let listener = tokio::net::TcpListener::bind(addr)
+    let listener = crate::net::socket::listen_api(addr)
         .await
         .map_err(|e| anyhow::anyhow!("binding the API on {addr}: {e}"))?;
     let app = router(state);

@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::consensus::core::Core;
 use crate::consensus::driver::Driver;
 use crate::constants::{MAX_FRAME, SYNC_BATCH, TIMEOUT_PROPOSE};
+use crate::env::{Blocking, StoreLocation};
 use crate::net::{Inbound, NetHandle};
 use crate::wire::{MasternodeInfo, NetworkMessage, Request, Response};
 use ed25519_dalek::SigningKey;
@@ -31,6 +32,9 @@ pub struct ChainContext {
     pub key: SigningKey,
     pub masternode: bool,
     pub data_dir: PathBuf,
+    /// `None`: `data_dir`.
+    pub store: Option<StoreLocation>,
+    pub blocking: Blocking,
     pub net: NetHandle,
     pub inbound: mpsc::Receiver<Inbound>,
 }
@@ -61,6 +65,8 @@ pub struct Shared {
     pub genesis_hash: Hash,
     pub net: NetHandle,
     pub clock: Clock,
+    /// How store reads/writes and signature batches run (see [`Blocking`]).
+    pub blocking: Blocking,
     height: AtomicU64,
     tip_hash: Mutex<Hash>,
     pub syncing: AtomicBool,
@@ -107,7 +113,10 @@ pub struct ChainHandle {
 
 /// Open the store, start consensus/sync/request handling; returns at once.
 pub async fn start(ctx: ChainContext) -> anyhow::Result<ChainHandle> {
-    let state = ChainState::open(&ctx.data_dir, &ctx.genesis)?;
+    let at = ctx
+        .store
+        .unwrap_or_else(|| StoreLocation::Dir(ctx.data_dir.clone()));
+    let state = ChainState::open_at(at, &ctx.genesis)?;
     let me = crate::keys::node_id(&ctx.key);
     let in_genesis = state.validators.weight(&me).is_some();
     if ctx.masternode && !in_genesis {
@@ -130,6 +139,7 @@ pub async fn start(ctx: ChainContext) -> anyhow::Result<ChainHandle> {
         genesis: ctx.genesis,
         net: ctx.net,
         clock: ctx.clock.clone(),
+        blocking: ctx.blocking,
         syncing: AtomicBool::new(false),
         sync_kick: Notify::new(),
         metrics: Metrics::default(),
@@ -175,7 +185,7 @@ async fn run(
                     return;
                 }
             },
-            _ = sleep_until(deadline) => driver.on_deadline(),
+            _ = sleep_until(&shared.clock, deadline) => driver.on_deadline(),
             Some(()) = advanced.recv() => driver.on_chain_advanced(),
             _ = rebroadcast.tick() => driver.rebroadcast(None),
         }
@@ -186,9 +196,9 @@ async fn run(
     }
 }
 
-async fn sleep_until(at: Option<crate::clock::Instant>) {
+async fn sleep_until(clock: &Clock, at: Option<crate::clock::Instant>) {
     match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => clock.sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
@@ -255,7 +265,7 @@ fn answer(shared: &Arc<Shared>, from: IpAddr, id: u64, body: Request) {
         }
         Request::GetBlocks { from: start, count } => {
             let shared = shared.clone();
-            tokio::task::spawn_blocking(move || {
+            shared.clone().blocking.spawn(move || {
                 let r = match shared
                     .store
                     .blocks(start, count.min(SYNC_BATCH), MAX_FRAME / 2)

@@ -6,6 +6,7 @@
 use super::backoff;
 use crate::clock::{Clock, Instant};
 use crate::constants::{HEALTHY_PERIOD, MAX_ADDRESS_BOOK, TIE_BREAK_RETRY};
+use crate::env::NodeRng;
 use crate::wire::PeerAddr;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 pub struct AddressBook {
     clock: Clock,
+    rng: NodeRng,
     inner: Mutex<BTreeMap<IpAddr, Entry>>,
 }
 
@@ -27,8 +29,14 @@ struct Entry {
 
 impl AddressBook {
     pub fn new(clock: Clock) -> Self {
+        AddressBook::with_rng(clock, NodeRng::from_entropy())
+    }
+
+    /// A book whose backoff jitter draws from `rng`.
+    pub fn with_rng(clock: Clock, rng: NodeRng) -> Self {
         AddressBook {
             clock,
+            rng,
             inner: Mutex::new(BTreeMap::new()),
         }
     }
@@ -69,7 +77,7 @@ impl AddressBook {
             return Duration::ZERO;
         };
         e.failures = e.failures.saturating_add(1);
-        let d = backoff::delay(e.failures);
+        let d = backoff::delay(e.failures, &self.rng);
         e.next_dial = Some(self.clock.now() + self.clock.protocol(d));
         d
     }

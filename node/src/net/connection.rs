@@ -188,7 +188,7 @@ async fn actor_loop(shared: &Arc<Shared>, c: &mut Conn) -> String {
                         return "ping timeout".into();
                     }
                 }
-                let nonce = rand::random();
+                let nonce = shared.rng.u64();
                 if ping.outstanding.len() >= MAX_MISSED_PONGS as usize {
                     ping.outstanding.pop_front();
                 }

@@ -114,11 +114,13 @@ async fn dial(shared: Arc<Shared>, addr: SocketAddr, conn_id: u64) {
 async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result<(), DialError> {
     let ip = addr.ip();
     let connect_deadline = shared.clock.guarded(CONNECT_TIMEOUT, CONNECT_TIMEOUT_FLOOR);
-    let stream = match tokio::time::timeout(
-        connect_deadline,
-        socket::connect(shared.cfg.listen_ip, addr),
-    )
-    .await
+    let stream = match shared
+        .clock
+        .timeout(
+            connect_deadline,
+            shared.transport.connect(shared.cfg.listen_ip, addr),
+        )
+        .await
     {
         Err(_) => return Err(DialError::Failed("connect timeout".into())),
         Ok(Err(e)) => return Err(DialError::Failed(format!("connect: {e}"))),
@@ -127,7 +129,9 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
     if shared.shutdown.is_cancelled() || !shared.registry.begin_dial_handshake(ip, conn_id) {
         return Err(DialError::Superseded);
     }
-    let (r, w) = stream.into_split();
+    let socket::Connected {
+        read: r, write: w, ..
+    } = stream;
     let closer = Closer::default();
     let writer = writer::spawn(
         w,
@@ -135,16 +139,13 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
         closer.clone(),
         shared.metrics.clone(),
     );
-    let mut reader = FramedRead::new(
-        Box::new(r) as connection::BoxRead,
-        FrameCodec::new(MAX_FRAME_PRE_HANDSHAKE),
-    );
+    let mut reader = FramedRead::new(r, FrameCodec::new(MAX_FRAME_PRE_HANDSHAKE));
     let ours = shared.hello();
     let _ = writer.try_send(encode(&NetworkMessage::Handshake(ours.clone())));
     let deadline = shared
         .clock
         .guarded(HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR);
-    let theirs = match handshake::read_first(&mut reader, deadline).await {
+    let theirs = match handshake::read_first(&shared.clock, &mut reader, deadline).await {
         Ok(NetworkMessage::HandshakeAck(h)) => h,
         Ok(NetworkMessage::Reject { reason }) => {
             return Err(if reason.starts_with("duplicate") {

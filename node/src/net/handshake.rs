@@ -5,6 +5,7 @@
 //! `HandshakeAck(Hello)` or `Reject{reason}` and closes. Until the
 //! handshake completes the frame limit is `MAX_FRAME_PRE_HANDSHAKE`.
 
+use crate::clock::Clock;
 use crate::constants::{MAGIC, PROTOCOL_VERSION};
 use crate::wire::{decode, FrameCodec, FrameError, Hello, NetworkMessage};
 use futures::StreamExt;
@@ -49,10 +50,11 @@ pub fn validate(ours: &Hello, theirs: &Hello) -> Result<(), String> {
 
 /// Read the one frame of the handshake phase within `deadline`.
 pub async fn read_first<R: AsyncRead + Unpin>(
+    clock: &Clock,
     reader: &mut FramedRead<R, FrameCodec>,
     deadline: Duration,
 ) -> Result<NetworkMessage, String> {
-    match tokio::time::timeout(deadline, reader.next()).await {
+    match clock.timeout(deadline, reader.next()).await {
         Err(_) => Err("handshake timeout".into()),
         Ok(None) => Err("connection closed during handshake".into()),
         Ok(Some(Err(FrameError::TooLong { max }))) => {

@@ -7,37 +7,36 @@ use super::metrics::NetMetrics;
 use super::registry::{Admission, Closer};
 use super::{socket, writer, Shared};
 use crate::api::types::{Direction, EventKind};
-use crate::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR, MAX_FRAME_PRE_HANDSHAKE};
+use crate::constants::{
+    ACCEPT_RETRY, HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR, MAX_FRAME_PRE_HANDSHAKE,
+};
 use crate::wire::{encode, FrameCodec, FrameError, NetworkMessage};
 use futures::{FutureExt, StreamExt};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::AsyncWrite;
-use tokio::net::TcpListener;
 use tokio_util::codec::FramedRead;
 use tracing::{info, warn};
 
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+pub async fn accept_loop(shared: Arc<Shared>, mut listener: Box<dyn socket::Listener>) {
     loop {
         let accepted = tokio::select! {
+            biased;
             _ = shared.shutdown.cancelled() => break,
-            r = socket::accept(&listener) => r,
+            r = listener.accept() => r,
         };
         match accepted {
-            Ok((stream, addr)) => {
-                let ip = addr.ip().to_canonical();
+            Ok(c) => {
+                let ip = c.peer.ip().to_canonical();
                 if !admit(&shared, ip) {
                     continue; // dropping the socket closes it
                 }
-                let probe = socket::HangupProbe::of(&stream);
-                let (r, w) = stream.into_split();
-                tokio::spawn(handle_inbound(shared.clone(), ip, Box::new(r), w, probe));
+                tokio::spawn(handle_inbound(shared.clone(), ip, c.read, c.write, c.probe));
             }
             Err(e) => {
                 // e.g. EMFILE: back off a little instead of spinning.
                 warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                shared.clock.sleep_wall(ACCEPT_RETRY).await;
             }
         }
     }
@@ -82,7 +81,7 @@ pub async fn handle_inbound<W>(
         .clock
         .guarded(HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR);
     let ours = shared.hello();
-    let theirs = match handshake::read_first(&mut reader, deadline).await {
+    let theirs = match handshake::read_first(&shared.clock, &mut reader, deadline).await {
         Ok(NetworkMessage::Handshake(h)) => h,
         Ok(other) => {
             let reason = format!("expected handshake, got {}", other.kind());

@@ -13,7 +13,7 @@ use crate::clock::Instant;
 use crate::constants::{MAX_INBOUND_PEERS, MAX_OUTBOUND_PEERS, MAX_PENDING_REQUESTS_PER_PEER};
 use crate::wire::Response;
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -67,7 +67,7 @@ pub struct PeerEntry {
     pub closer: Closer,
     pub stats: Arc<PeerStats>,
     pub since: Instant,
-    pending: HashMap<u64, oneshot::Sender<Response>>,
+    pending: BTreeMap<u64, oneshot::Sender<Response>>,
 }
 
 impl PeerEntry {
@@ -93,7 +93,7 @@ impl PeerEntry {
             closer,
             stats,
             since,
-            pending: HashMap::new(),
+            pending: BTreeMap::new(),
         }
     }
 }
@@ -129,8 +129,8 @@ struct History {
 
 #[derive(Default)]
 struct Inner {
-    slots: HashMap<IpAddr, Slot>,
-    history: HashMap<IpAddr, History>,
+    slots: BTreeMap<IpAddr, Slot>,
+    history: BTreeMap<IpAddr, History>,
 }
 
 #[derive(Default)]

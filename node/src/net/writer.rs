@@ -100,7 +100,7 @@ async fn run<W: AsyncWrite + Unpin>(
             }
             out.flush().await
         };
-        match tokio::time::timeout(deadline, batch).await {
+        match clock.timeout(deadline, batch).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 closer.close(format!("write error: {e}"));
@@ -113,5 +113,5 @@ async fn run<W: AsyncWrite + Unpin>(
         }
     }
     // Graceful end: whatever was queued (e.g. a Reject) was flushed above.
-    let _ = tokio::time::timeout(deadline, out.shutdown()).await;
+    let _ = clock.timeout(deadline, out.shutdown()).await;
 }
