@@ -177,7 +177,13 @@ async fn run(
     let mut rebroadcast = shared.clock.interval(TIMEOUT_PROPOSE);
     loop {
         let deadline = driver.next_deadline();
+        // Biased (one fixed order, no runtime randomness): the timers first,
+        // they are rare, so a busy inbound queue cannot starve them.
         tokio::select! {
+            biased;
+            _ = sleep_until(&shared.clock, deadline) => driver.on_deadline(),
+            Some(()) = advanced.recv() => driver.on_chain_advanced(),
+            _ = rebroadcast.tick() => driver.rebroadcast(None),
             m = inbound.recv() => match m {
                 Some(m) => on_inbound(&shared, &mut driver, m),
                 None => {
@@ -185,9 +191,6 @@ async fn run(
                     return;
                 }
             },
-            _ = sleep_until(&shared.clock, deadline) => driver.on_deadline(),
-            Some(()) = advanced.recv() => driver.on_chain_advanced(),
-            _ = rebroadcast.tick() => driver.rebroadcast(None),
         }
         shared
             .metrics

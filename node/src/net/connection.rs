@@ -131,6 +131,7 @@ pub async fn run(shared: Arc<Shared>, mut c: Conn) {
     // The app must see every disconnect (sync bookkeeping): wait for queue
     // space, but never past shutdown.
     tokio::select! {
+        biased;
         _ = shared.inbound.send(Inbound::PeerDisconnected { ip: c.ip }) => {}
         _ = shared.shutdown.cancelled() => {}
     }
@@ -140,6 +141,7 @@ pub async fn run(shared: Arc<Shared>, mut c: Conn) {
 /// this peer's reader only), unless the connection closes meanwhile.
 async fn deliver(shared: &Shared, closer: &Closer, item: Inbound) -> bool {
     tokio::select! {
+        biased;
         r = shared.inbound.send(item) => r.is_ok(),
         _ = closer.closed() => false,
         _ = shared.shutdown.cancelled() => false,

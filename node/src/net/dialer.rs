@@ -25,6 +25,7 @@ pub async fn dial_loop(shared: Arc<Shared>) {
     let mut tick = shared.clock.interval(DIAL_TICK);
     loop {
         tokio::select! {
+            biased;
             _ = shared.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }

@@ -78,6 +78,7 @@ async fn run<W: AsyncWrite + Unpin>(
     let mut out = BufWriter::with_capacity(64 * 1024, sink);
     loop {
         let first = tokio::select! {
+            biased; // queued frames (a Reject) still go out before a close
             f = rx.recv() => f,
             _ = closer.closed() => None,
         };

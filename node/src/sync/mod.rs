@@ -29,6 +29,7 @@ pub async fn run(shared: Arc<Shared>, advanced: mpsc::UnboundedSender<()>) {
     let mut tick = shared.clock.interval(SYNC_TICK);
     loop {
         tokio::select! {
+            biased;
             _ = tick.tick() => {}
             _ = shared.sync_kick.notified() => {}
         }
