@@ -53,6 +53,10 @@ enum Cmd {
         /// Extra argument for every node's `timed run` (repeatable), e.g. --node-arg=--log-json.
         #[arg(long = "node-arg", allow_hyphen_values = true)]
         node_args: Vec<String>,
+        /// docker (real containers) or sim (deterministic simulation, virtual
+        /// time; --time-scale is ignored there: nodes run at scale 1).
+        #[arg(long, value_enum, default_value = "docker")]
+        provider: runner::Provider,
     },
     /// Check scenario files without running them.
     Validate {
@@ -119,6 +123,7 @@ async fn dispatch(cmd: Cmd) -> Exit {
             poll,
             quiet,
             node_args,
+            provider,
         } => {
             let opts = RunOptions {
                 time_scale,
@@ -132,6 +137,7 @@ async fn dispatch(cmd: Cmd) -> Exit {
                 },
                 quiet,
                 node_args,
+                provider,
                 ..Default::default()
             };
             runner::suite::run_paths(&paths, filter.as_deref(), &opts).await

@@ -14,6 +14,7 @@ pub mod bench;
 pub mod perturb;
 pub mod progress;
 pub mod ready;
+pub mod sim;
 pub mod suite;
 pub mod testnet;
 pub mod verdict;
@@ -68,6 +69,18 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Extra arguments for every node's `timed run`.
     pub node_args: Vec<String>,
+    /// Which provider runs the nodes.
+    pub provider: Provider,
+}
+
+/// Where the nodes of a run live (DESIGN.md: `--provider docker|sim`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Provider {
+    /// Real containers (the truth; the default).
+    #[default]
+    Docker,
+    /// In-process on turmoil's deterministic simulated network, virtual time.
+    Sim,
 }
 
 impl Default for RunOptions {
@@ -82,6 +95,7 @@ impl Default for RunOptions {
             ready_timeout: Duration::from_secs(60),
             quiet: false,
             node_args: Vec::new(),
+            provider: Provider::Docker,
         }
     }
 }
@@ -135,6 +149,9 @@ struct Teardown {
 
 /// Run one loaded scenario (overrides already applied).
 pub async fn run(sc: Scenario, opts: &RunOptions) -> RunOutcome {
+    if opts.provider == Provider::Sim {
+        return sim::run(sc, opts).await;
+    }
     let run_id = docker::new_run_id();
     let out_dir = opts
         .out
@@ -185,8 +202,10 @@ pub async fn run(sc: Scenario, opts: &RunOptions) -> RunOutcome {
     let cleanup_err = teardown(&slot, &out_dir, &run_id, opts.keep).await.err();
     outcome.teardown = t0.elapsed();
     let mut findings = None;
+    let mut digest = None;
     match result {
         Ok(done) => {
+            digest = Some(done.timeline_sha256);
             outcome.exit = if done.findings.checks.iter().all(|c| c.passed) {
                 Exit::Pass
             } else {
@@ -225,6 +244,8 @@ pub async fn run(sc: Scenario, opts: &RunOptions) -> RunOutcome {
             started_at,
             wall_ms: wall0.elapsed().as_millis() as u64,
             schedule: Some(schedule),
+            provider: "docker",
+            timeline_sha256: digest,
         },
         findings,
         outcome.error.clone(),
@@ -245,6 +266,7 @@ struct Interrupted;
 /// What the stages hand to the caller on a completed run.
 struct Done {
     findings: verdict::Findings,
+    timeline_sha256: String,
     full_mesh_after: Option<Duration>,
 }
 
@@ -380,9 +402,10 @@ async fn stages(
 
     // --- test ---
     let findings = verdict::evaluate(sc, &timeline);
-    verdict::write_timeline(out, &timeline)?;
+    let timeline_sha256 = verdict::write_timeline(out, &timeline)?;
     Ok(Done {
         findings,
+        timeline_sha256,
         full_mesh_after,
     })
 }
