@@ -5,7 +5,7 @@
 use super::testkit::{ip, name, scenario, Net, MIN, P2P, SEC};
 use super::{evaluate, CheckResult, Violation};
 use crate::observe::model::{Timeline, TxRecord};
-use crate::scenario::parse;
+use crate::scenario::{parse, FaultAction};
 
 /// Assert that only `failing` fails and return its first violation.
 fn only_fails(results: &[CheckResult], failing: &str) -> Violation {
@@ -70,10 +70,18 @@ fn ping_timeout_cycling_every_90s_fails_no_cycling() {
     // every 90 s. The one at 1m35s falls in the warm-up (2 min).
     let mut net = Net::new(6);
     net.cycle(1, 2, 95 * SEC, 90 * SEC);
-    let v = only_fails(&run(&net), "no_cycling");
+    let results = run(&net);
+    let v = only_fails(&results, "no_cycling");
     assert_eq!(v.t, 185 * SEC);
     assert_eq!(nodes(&v), ["n1", "n2"]);
     assert!(v.message.contains("ping timeout"), "{}", v.message);
+    // The events' `ping timeout` reasons are counted as such.
+    let details = &results
+        .iter()
+        .find(|r| r.name == "no_cycling")
+        .unwrap()
+        .details;
+    assert!(!details.contains(" 0 ping timeouts"), "{details}");
 }
 
 #[test]
@@ -427,7 +435,7 @@ fn paused_with_dial_attempts(net: &mut Net, then: impl FnOnce(&mut Net)) -> Time
     net.restart(3, 20 * MIN, 25 * MIN);
     then(net);
     let mut tl = net.build();
-    tl.faults[0].action = "pause".into();
+    tl.faults[0].action = FaultAction::Pause;
     for s in tl.samples.iter_mut().filter(|s| s.node == "n1") {
         if s.t > 21 * MIN && s.t < 25 * MIN {
             let attempt = 40_000 + (s.t / MIN) as u16; // a new port each minute
