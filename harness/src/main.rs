@@ -53,6 +53,10 @@ enum Cmd {
         /// Extra argument for every node's `timed run` (repeatable), e.g. --node-arg=--log-json.
         #[arg(long = "node-arg", allow_hyphen_values = true)]
         node_args: Vec<String>,
+        /// docker (real containers) or sim (deterministic simulation, virtual
+        /// time; --time-scale is ignored there: nodes run at scale 1).
+        #[arg(long, value_enum, default_value = "docker")]
+        provider: runner::Provider,
         /// Stop at the first violation that later observations cannot undo
         /// (checks judged every 2 s as the run goes); reports still written.
         #[arg(long)]
@@ -109,6 +113,13 @@ enum Cmd {
         duration: Duration,
         #[arg(long, default_value_t = 12.0)]
         time_scale: f64,
+        /// docker, or sim: six-masternodes and churn in the simulation, then
+        /// an n-node mesh per --sizes (default none in sim) for --duration.
+        #[arg(long, value_enum, default_value = "docker")]
+        provider: runner::Provider,
+        /// Scenario folder (sim: six-masternodes.toml and churn.toml).
+        #[arg(long, default_value = "scenarios")]
+        scenarios: PathBuf,
     },
 }
 
@@ -142,6 +153,7 @@ async fn dispatch(cmd: Cmd) -> Exit {
             node_args,
             fail_fast,
             timed,
+            provider,
         } => {
             let opts = RunOptions {
                 time_scale,
@@ -157,6 +169,7 @@ async fn dispatch(cmd: Cmd) -> Exit {
                 node_args,
                 fail_fast,
                 timed,
+                provider,
                 ..Default::default()
             };
             runner::suite::run_paths(&paths, filter.as_deref(), &opts).await
@@ -200,7 +213,29 @@ async fn dispatch(cmd: Cmd) -> Exit {
         Cmd::Bench {
             sizes,
             duration,
+            provider: runner::Provider::Sim,
+            scenarios,
+            ..
+        } => {
+            // --sizes defaults to the docker list; in sim a mesh is opt-in.
+            let explicit = std::env::args().any(|a| a.starts_with("--sizes"));
+            let sizes = if explicit { sizes } else { Vec::new() };
+            match runner::bench_sim::run_bench(&scenarios, &sizes, duration).await {
+                Ok(rows) => {
+                    println!("{}", bench::table(&rows));
+                    Exit::Pass
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    Exit::Infra
+                }
+            }
+        }
+        Cmd::Bench {
+            sizes,
+            duration,
             time_scale,
+            ..
         } => match bench::run(&sizes, duration, time_scale).await {
             Ok(report) => {
                 println!("{report}");

@@ -3,9 +3,13 @@
 //! Protocol code never calls `tokio::time` or `SystemTime` directly: it asks
 //! the clock, which scales protocol durations by `time_scale` and applies the
 //! node's clock skew (a harness fault). Keeping this in one small type is what
-//! lets a deterministic simulator be plugged in later without touching
-//! protocol code.
+//! lets a deterministic simulator run the same protocol code: under a
+//! simulated runtime (turmoil pauses tokio's clock and advances it itself)
+//! every `tokio::time` call here is virtual, and [`Clock::with_epoch`]
+//! replaces the one OS clock read (`SystemTime`) with a fixed epoch plus
+//! elapsed runtime time.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,7 +22,15 @@ pub struct Clock {
     started: Instant,
     /// Skew added to chain time, in ms (can be negative).
     skew_ms: Arc<AtomicI64>,
+    /// `Some(ms)`: wall time is this unix time at `started` plus the
+    /// runtime's elapsed time (never the OS clock). `None`: the OS clock.
+    epoch_ms: Option<u64>,
 }
+
+/// A deadline passed before the future finished.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("deadline elapsed")]
+pub struct Elapsed;
 
 impl Clock {
     /// `scale` > 1 runs every protocol timer that many times faster.
@@ -28,6 +40,16 @@ impl Clock {
             scale,
             started: Instant::now(),
             skew_ms: Arc::new(AtomicI64::new(0)),
+            epoch_ms: None,
+        }
+    }
+
+    /// A clock whose wall time starts at `epoch_ms` (unix ms) now and runs
+    /// with the runtime's clock: reproducible under a simulated runtime.
+    pub fn with_epoch(scale: f64, epoch_ms: u64) -> Self {
+        Clock {
+            epoch_ms: Some(epoch_ms),
+            ..Clock::new(scale)
         }
     }
 
@@ -59,6 +81,22 @@ impl Clock {
         tokio::time::sleep(self.protocol(protocol)).await
     }
 
+    /// Sleep until `at` (a deadline computed from [`Clock::now`]).
+    pub async fn sleep_until(&self, at: Instant) {
+        tokio::time::sleep_until(at).await
+    }
+
+    /// Sleep a wall duration (machine guards, retry pauses): not scaled.
+    pub async fn sleep_wall(&self, wall: Duration) {
+        tokio::time::sleep(wall).await
+    }
+
+    /// Run `fut` for at most the wall duration `wall` (already scaled or
+    /// guarded by the caller).
+    pub async fn timeout<F: Future>(&self, wall: Duration, fut: F) -> Result<F::Output, Elapsed> {
+        tokio::time::timeout(wall, fut).await.map_err(|_| Elapsed)
+    }
+
     pub fn interval(&self, protocol: Duration) -> tokio::time::Interval {
         let mut i = tokio::time::interval(self.protocol(protocol));
         i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -73,6 +111,9 @@ impl Clock {
     /// Real unix time in ms, unskewed: used for events and logs so the
     /// harness can line up what several nodes saw.
     pub fn wall_ms(&self) -> u64 {
+        if let Some(epoch) = self.epoch_ms {
+            return epoch + self.started.elapsed().as_millis() as u64;
+        }
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -108,6 +149,19 @@ mod tests {
         assert_eq!(
             c.to_protocol(Duration::from_secs(1)),
             Duration::from_secs(60)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_epoch_clock_never_reads_the_os_clock() {
+        let c = Clock::with_epoch(1.0, 1_000_000);
+        assert_eq!(c.wall_ms(), 1_000_000);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(c.wall_ms(), 1_001_500);
+        assert_eq!(
+            c.timeout(Duration::from_millis(10), std::future::pending::<()>())
+                .await,
+            Err(Elapsed)
         );
     }
 }

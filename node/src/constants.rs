@@ -183,3 +183,16 @@ pub const API_MAX_CONNECTIONS: usize = 512;
 /// Inbound P2P sockets that have not finished their handshake, at most
 /// (issue 15 saw 1,516 at once). Bounds: 8..=MAX_INBOUND_PEERS * 4.
 pub const MAX_PENDING_HANDSHAKES: usize = 256;
+
+/// Wall pause after a failed `accept` (e.g. EMFILE) before trying again:
+/// long enough not to spin, short enough that a freed descriptor is used
+/// almost at once. Bounds: 10 ms .. 1 s.
+pub const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+/// Wall interval at which shutdown checks that every connection is gone;
+/// bounded by [`SHUTDOWN_POLLS`] so a stuck connection cannot hang exit.
+pub const SHUTDOWN_POLL: Duration = Duration::from_millis(10);
+/// How many [`SHUTDOWN_POLL`]s shutdown waits at most (3 s in all).
+pub const SHUTDOWN_POLLS: u32 = 300;
+/// Wall time the API server gets to finish after shutdown (2 s: in-flight
+/// requests are tiny reads).
+pub const API_STOP_TIMEOUT: Duration = Duration::from_secs(2);

@@ -14,6 +14,7 @@
 //! | [`sync`] | catch-up from peers |
 //! | [`live`] | the running chain's shared state and [`live::ChainHandle`] |
 //! | [`api`] | the HTTP API |
+//! | [`env`] | what a node takes from its machine: transport, storage, blocking work, randomness |
 //! | [`histogram`] | the fixed-bucket Prometheus histogram behind `/metrics` |
 //! | [`node`] | the orchestrator: wires all of the above into one running node |
 //! | [`logging`] | log output a peer cannot forge (escaping writer) |
@@ -24,6 +25,7 @@ pub mod clock;
 pub mod config;
 pub mod consensus;
 pub mod constants;
+pub mod env;
 pub mod histogram;
 pub mod live;
 pub mod logging;

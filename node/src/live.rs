@@ -14,6 +14,7 @@ use crate::chain::store::Store;
 use crate::chain::types::{Block, Hash, OutPoint, PubKey, Transaction, TxOut};
 use crate::clock::Clock;
 use crate::constants::FINALITY_LATENCY_BUCKETS;
+use crate::env::Blocking;
 use crate::histogram::Histogram;
 use crate::net::{EventKind, NetHandle};
 use crate::wire::NetworkMessage;
@@ -53,6 +54,8 @@ pub struct Shared {
     pub genesis_hash: Hash,
     pub net: NetHandle,
     pub clock: Clock,
+    /// How store reads/writes and signature batches run (see [`Blocking`]).
+    pub blocking: Blocking,
     pub(crate) height: AtomicU64,
     pub(crate) tip_hash: Mutex<Hash>,
     pub syncing: AtomicBool,

@@ -4,6 +4,7 @@
 pub mod docker;
 pub mod error;
 pub mod image;
+pub mod sim;
 
 use std::net::IpAddr;
 

@@ -71,6 +71,13 @@ pub struct RunReport {
     /// Set when the run could not complete (infrastructure or usage).
     #[serde(default)]
     pub error: Option<String>,
+    /// Which provider ran the nodes: `docker` or `sim`.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// sha256 of the run's `timeline.json` (hex): two `sim` runs of the
+    /// same scenario and seed print the same digest.
+    #[serde(default)]
+    pub timeline_sha256: Option<String>,
     /// Performance figures (`harness compare` reads these).
     #[serde(default)]
     pub perf: Option<perf::Perf>,

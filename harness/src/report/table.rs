@@ -92,5 +92,8 @@ pub fn summary_table(r: &RunReport) -> String {
     if let Some(e) = &r.error {
         out.push_str(&format!("error: {e}\n"));
     }
+    if let Some(d) = &r.timeline_sha256 {
+        out.push_str(&format!("timeline.json sha256 {d}\n"));
+    }
     out
 }

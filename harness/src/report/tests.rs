@@ -18,6 +18,8 @@ fn check(kind: CheckKind, violation: Option<Violation>) -> CheckResult {
 
 fn sample(name: &str, fail: bool) -> RunReport {
     RunReport {
+        provider: None,
+        timeline_sha256: None,
         scenario: name.into(),
         description: "guards against cycling".into(),
         file: Some(format!("scenarios/{name}.toml").into()),

@@ -11,11 +11,13 @@
 //! backstop. Nothing of the run is left behind unless `--keep`.
 
 pub mod bench;
+pub mod bench_sim;
 pub mod failfast;
 pub mod perturb;
 pub mod progress;
 pub mod ready;
 pub mod scrape;
+pub mod sim;
 pub mod suite;
 pub mod testnet;
 pub mod verdict;
@@ -74,6 +76,18 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// Run this `timed` binary (image built from it, tagged by its hash).
     pub timed: Option<PathBuf>,
+    /// Which provider runs the nodes.
+    pub provider: Provider,
+}
+
+/// Where the nodes of a run live (DESIGN.md: `--provider docker|sim`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Provider {
+    /// Real containers (the truth; the default).
+    #[default]
+    Docker,
+    /// In-process on turmoil's deterministic simulated network, virtual time.
+    Sim,
 }
 
 impl Default for RunOptions {
@@ -90,6 +104,7 @@ impl Default for RunOptions {
             node_args: Vec::new(),
             fail_fast: false,
             timed: None,
+            provider: Provider::Docker,
         }
     }
 }
@@ -155,6 +170,9 @@ struct Teardown {
 
 /// Run one loaded scenario (overrides already applied).
 pub async fn run(sc: Scenario, opts: &RunOptions) -> RunOutcome {
+    if opts.provider == Provider::Sim {
+        return sim::run(sc, opts).await;
+    }
     let run_id = docker::new_run_id();
     let out_dir = opts
         .out
@@ -207,8 +225,10 @@ pub async fn run(sc: Scenario, opts: &RunOptions) -> RunOutcome {
     outcome.teardown = t0.elapsed();
     let mut findings = None;
     let mut timeline = None;
+    let mut digest = None;
     match result {
         Ok(done) => {
+            digest = Some(done.timeline_sha256);
             outcome.exit = if done.findings.checks.iter().all(|c| c.passed) {
                 Exit::Pass
             } else {
@@ -248,6 +268,8 @@ pub async fn run(sc: Scenario, opts: &RunOptions) -> RunOutcome {
             started_at,
             wall_ms: wall0.elapsed().as_millis() as u64,
             schedule: Some(schedule),
+            provider: "docker",
+            timeline_sha256: digest,
         },
         findings,
         outcome.error.clone(),
@@ -275,6 +297,7 @@ struct Interrupted;
 /// What the stages hand to the caller on a completed run.
 struct Done {
     findings: verdict::Findings,
+    timeline_sha256: String,
     full_mesh_after: Option<Duration>,
     /// For `report.html`.
     timeline: crate::observe::model::Timeline,
@@ -415,7 +438,7 @@ async fn stages(
     }
 
     // --- test ---
-    verdict::write_timeline(out, &timeline)?;
+    let timeline_sha256 = verdict::write_timeline(out, &timeline)?;
     if let Some(msg) = crate::observe::kernel_view_gap(&timeline) {
         return Err(infra(msg));
     }
@@ -428,6 +451,7 @@ async fn stages(
     ));
     Ok(Done {
         findings,
+        timeline_sha256,
         full_mesh_after,
         timeline,
     })

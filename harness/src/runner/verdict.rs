@@ -89,18 +89,22 @@ pub fn evaluate(sc: &Scenario, timeline: &Timeline, stop: Option<EarlyStop>) -> 
     }
 }
 
-/// Everything observed, for debugging a failure offline.
-pub fn write_timeline(out: &Path, timeline: &Timeline) -> anyhow::Result<()> {
+/// Everything observed, for debugging a failure offline. Returns the
+/// sha256 (hex) of the bytes written.
+pub fn write_timeline(out: &Path, timeline: &Timeline) -> anyhow::Result<String> {
+    use sha2::Digest;
     std::fs::create_dir_all(out)?;
-    let f = std::io::BufWriter::new(std::fs::File::create(out.join("timeline.json"))?);
-    serde_json::to_writer(f, timeline)?;
-    Ok(())
+    let bytes = serde_json::to_vec(timeline)?;
+    std::fs::write(out.join("timeline.json"), &bytes)?;
+    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
 }
 
 /// The run's report, from whatever the run got to (`findings` is `None`
 /// when it stopped before the checks; `error` says why).
 /// Facts about a run that do not come from the timeline.
 pub struct RunMeta {
+    pub provider: &'static str,
+    pub timeline_sha256: Option<String>,
     pub run_id: String,
     pub started_at: String,
     pub wall_ms: u64,
@@ -155,5 +159,7 @@ pub fn build_report(
         error,
         perf: f.perf,
         fail_fast: f.fail_fast,
+        provider: Some(meta.provider.to_string()),
+        timeline_sha256: meta.timeline_sha256,
     }
 }

@@ -58,7 +58,7 @@ pub async fn serve(
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let listener = tokio::net::TcpListener::bind(addr)
+    let listener = crate::net::socket::listen_api(addr)
         .await
         .map_err(|e| anyhow::anyhow!("binding the API on {addr}: {e}"))?;
     let listener = limited::LimitedListener::new(listener, crate::net::fd_budget::budget());

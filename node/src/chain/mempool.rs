@@ -5,7 +5,7 @@
 use super::types::{Block, Hash, OutPoint, Transaction};
 use super::utxo::UtxoSet;
 use crate::constants::MAX_MEMPOOL_TXS;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Why a transaction was refused (the API turns this into a 4xx).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -22,9 +22,9 @@ pub enum TxError {
 pub struct Mempool {
     /// Arrival sequence -> (txid, tx).
     by_seq: BTreeMap<u64, (Hash, Transaction)>,
-    seq_of: HashMap<Hash, u64>,
+    seq_of: BTreeMap<Hash, u64>,
     /// Which pending tx spends each outpoint.
-    spends: HashMap<OutPoint, Hash>,
+    spends: BTreeMap<OutPoint, Hash>,
     next_seq: u64,
     capacity: usize,
 }

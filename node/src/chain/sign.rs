@@ -7,7 +7,7 @@ use crate::chain::validators::Validators;
 use crate::chain::votes::{Proposal, Vote, VoteKind};
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 pub fn vote_bytes(
     chain: &Hash,
@@ -125,7 +125,7 @@ pub fn verify_commit(chain: &Hash, validators: &Validators, block: &Block) -> Re
         return Err("commit is for another block".into());
     }
     let msg = vote_bytes(chain, VoteKind::Precommit, c.height, c.round, Some(value));
-    let mut seen = HashSet::new();
+    let mut seen = BTreeSet::new();
     let mut weight = 0u64;
     for s in &c.signatures {
         if !seen.insert(s.validator) {

@@ -13,6 +13,7 @@ use super::utxo::{Sigs, UtxoDelta, UtxoSet};
 use crate::chain::sign::verify_commit;
 use crate::chain::validators::Validators;
 use crate::constants::MAX_BLOCK_TXS;
+use crate::env::StoreLocation;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -38,7 +39,12 @@ pub enum Applied {
 
 impl ChainState {
     pub fn open(data_dir: &Path, genesis: &Genesis) -> anyhow::Result<ChainState> {
-        let store = Store::open(data_dir, genesis)?;
+        ChainState::open_at(StoreLocation::Dir(data_dir.to_path_buf()), genesis)
+    }
+
+    /// [`ChainState::open`] on any [`StoreLocation`].
+    pub fn open_at(at: StoreLocation, genesis: &Genesis) -> anyhow::Result<ChainState> {
+        let store = Store::open_at(at, genesis)?;
         let height = store.tip_height()?;
         let tip = store
             .block(height)?

@@ -12,6 +12,7 @@ use super::genesis::Genesis;
 use super::types::{Block, Hash, OutPoint, PubKey, TxOut};
 use super::utxo::{UtxoDelta, UtxoSet};
 use crate::chain::votes::SignedStep;
+use crate::env::StoreLocation;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
 
@@ -55,12 +56,48 @@ fn decode_utxo(k: &[u8], v: &[u8]) -> (OutPoint, TxOut) {
 
 type R<T> = anyhow::Result<T>;
 
+/// An embedder's boxed backend, handed to redb (which wants a sized type).
+#[derive(Debug)]
+struct Boxed(Box<dyn redb::StorageBackend>);
+
+impl redb::StorageBackend for Boxed {
+    fn len(&self) -> std::io::Result<u64> {
+        self.0.len()
+    }
+    fn read(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        self.0.read(offset, len)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self, eventual: bool) -> std::io::Result<()> {
+        self.0.sync_data(eventual)
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.0.write(offset, data)
+    }
+}
+
 impl Store {
     /// Open (or create) the store; a new store gets the genesis block. A
     /// store made for another genesis is refused rather than mixed.
     pub fn open(dir: &Path, genesis: &Genesis) -> R<Store> {
-        std::fs::create_dir_all(dir)?;
-        let db = Database::create(dir.join("chain.redb"))?;
+        Store::open_at(StoreLocation::Dir(dir.to_path_buf()), genesis)
+    }
+
+    /// [`Store::open`] at a directory or on an embedder's storage backend.
+    pub fn open_at(at: StoreLocation, genesis: &Genesis) -> R<Store> {
+        let (db, place) = match at {
+            StoreLocation::Dir(dir) => {
+                std::fs::create_dir_all(&dir)?;
+                let db = Database::create(dir.join("chain.redb"))?;
+                (db, dir.display().to_string())
+            }
+            StoreLocation::Backend(b) => {
+                let db = redb::Builder::new().create_with_backend(Boxed(b))?;
+                (db, "the storage backend".to_string())
+            }
+        };
         let store = Store { db };
         let want = genesis.hash();
         let w = store.db.begin_write()?;
@@ -74,7 +111,7 @@ impl Store {
                 Some(h) if h != want.0 => {
                     anyhow::bail!(
                         "data dir {} belongs to genesis {}, not {}",
-                        dir.display(),
+                        place,
                         hex::encode(h),
                         want
                     )

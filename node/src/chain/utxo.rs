@@ -6,11 +6,11 @@
 
 use super::tx::{created_outputs, txid, verify_input};
 use super::types::{Hash, OutPoint, PubKey, Transaction, TxOut};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug, Default)]
 pub struct UtxoSet {
-    map: HashMap<OutPoint, TxOut>,
+    map: BTreeMap<OutPoint, TxOut>,
 }
 
 /// What applying a block (or several) does to the UTXO set; written to the
@@ -41,7 +41,7 @@ pub fn check_shape(tx: &Transaction) -> Result<(), String> {
     if tx.outputs.is_empty() {
         return Err("transaction has no outputs".into());
     }
-    let mut seen = HashSet::new();
+    let mut seen = BTreeSet::new();
     for i in &tx.inputs {
         if !seen.insert(i.prev) {
             return Err(format!(
@@ -148,8 +148,8 @@ impl UtxoSet {
 /// the chain's UTXO set (which stays untouched until the block is final).
 #[derive(Default)]
 pub struct Overlay {
-    spent: HashSet<OutPoint>,
-    created: HashMap<OutPoint, TxOut>,
+    spent: BTreeSet<OutPoint>,
+    created: BTreeMap<OutPoint, TxOut>,
     delta: UtxoDelta,
 }
 

@@ -42,7 +42,7 @@ use crate::chain::votes::{ConsensusMessage, Proposal, Vote, VoteKind};
 pub use crate::chain::votes::{SignedStep, Step};
 use crate::constants::{ROUND_TIMEOUT_DELTA, TIMEOUT_PRECOMMIT, TIMEOUT_PREVOTE, TIMEOUT_PROPOSE};
 use ed25519_dalek::SigningKey;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,12 +103,12 @@ pub struct Core {
     /// obey the lock, so it can be restored from the store after a restart.
     locked: Option<(u32, Hash)>,
     valid: Option<(u32, Block)>,
-    proposals: HashMap<u32, ProposalEntry>,
-    votes: HashMap<(u32, VoteKind), HashMap<NodeId, Vote>>,
+    proposals: BTreeMap<u32, ProposalEntry>,
+    votes: BTreeMap<(u32, VoteKind), BTreeMap<NodeId, Vote>>,
     last_signed: Option<SignedStep>,
-    prevote_timeout_set: HashSet<u32>,
-    precommit_timeout_set: HashSet<u32>,
-    prevote_quorum_seen: HashSet<u32>,
+    prevote_timeout_set: BTreeSet<u32>,
+    precommit_timeout_set: BTreeSet<u32>,
+    prevote_quorum_seen: BTreeSet<u32>,
     /// Our own signed messages at this height, newest last (re-broadcast
     /// by the driver so a lost frame or a late joiner cannot stall a round).
     own: Vec<ConsensusMessage>,
@@ -145,12 +145,12 @@ impl Core {
             started: false,
             locked: None,
             valid: None,
-            proposals: HashMap::new(),
-            votes: HashMap::new(),
+            proposals: BTreeMap::new(),
+            votes: BTreeMap::new(),
             last_signed,
-            prevote_timeout_set: HashSet::new(),
-            precommit_timeout_set: HashSet::new(),
-            prevote_quorum_seen: HashSet::new(),
+            prevote_timeout_set: BTreeSet::new(),
+            precommit_timeout_set: BTreeSet::new(),
+            prevote_quorum_seen: BTreeSet::new(),
             own: vec![],
             out: vec![],
         };
@@ -469,7 +469,7 @@ impl Core {
     /// forward; and unlike the paper's "f+1 in round r" it also gathers
     /// validators scattered over several rounds (after a restart).
     fn round_reached_by_one_third(&self) -> Option<u32> {
-        let mut highest: HashMap<NodeId, u32> = HashMap::new();
+        let mut highest: BTreeMap<NodeId, u32> = BTreeMap::new();
         for ((r, _), set) in &self.votes {
             if *r > self.round {
                 for id in set.keys() {

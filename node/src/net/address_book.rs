@@ -16,8 +16,9 @@ use crate::clock::{Clock, Instant};
 use crate::constants::{
     HEALTHY_PERIOD, NEW_CAPACITY, NEW_MAX_FAILURES, NEW_PER_SOURCE, TIE_BREAK_RETRY, TRIED_CAPACITY,
 };
+use crate::env::NodeRng;
 use crate::wire::PeerAddr;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -42,6 +43,7 @@ impl Source {
 
 pub struct AddressBook {
     clock: Clock,
+    rng: NodeRng,
     inner: Mutex<Inner>,
 }
 
@@ -50,7 +52,7 @@ struct Inner {
     map: BTreeMap<IpAddr, Entry>,
     /// New (never connected) entries per untrusted source: an index of `map`,
     /// updated in the same critical section as every insert/remove/promote.
-    new_by_source: HashMap<Source, usize>,
+    new_by_source: BTreeMap<Source, usize>,
     tried: usize,
 }
 
@@ -103,9 +105,16 @@ impl Inner {
 }
 
 impl AddressBook {
+    #[cfg(test)]
     pub fn new(clock: Clock) -> Self {
+        AddressBook::with_rng(clock, NodeRng::from_entropy())
+    }
+
+    /// A book whose backoff jitter draws from `rng`.
+    pub fn with_rng(clock: Clock, rng: NodeRng) -> Self {
         AddressBook {
             clock,
+            rng,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -203,7 +212,7 @@ impl AddressBook {
         };
         e.failures = e.failures.saturating_add(1);
         let evict = !e.tried && !e.source.trusted() && e.failures >= NEW_MAX_FAILURES;
-        let d = backoff::delay(e.failures);
+        let d = backoff::delay(e.failures, &self.rng);
         e.next_dial = Some(self.clock.now() + self.clock.protocol(d));
         if evict {
             inner.remove(ip);

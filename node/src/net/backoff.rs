@@ -1,15 +1,15 @@
 //! Redial backoff: exponential with jitter, applied only after failures.
 
 use crate::constants::{BACKOFF_BASE, BACKOFF_JITTER, BACKOFF_MAX};
-use rand::Rng;
+use crate::env::NodeRng;
 use std::time::Duration;
 
 /// Protocol-time delay before the next dial after `failures` consecutive
 /// failures (`failures >= 1`): BASE doubling up to MAX, plus up to
 /// `BACKOFF_JITTER` of itself at random so peers do not redial in lockstep.
-pub fn delay(failures: u32) -> Duration {
+pub fn delay(failures: u32, rng: &NodeRng) -> Duration {
     let base = base_delay(failures);
-    let jitter = rand::thread_rng().gen_range(0.0..=BACKOFF_JITTER);
+    let jitter = rng.unit_up_to(BACKOFF_JITTER);
     base.mul_f64(1.0 + jitter)
 }
 
@@ -30,7 +30,7 @@ mod tests {
         assert_eq!(base_delay(3), BACKOFF_BASE * 4);
         assert_eq!(base_delay(100), BACKOFF_MAX);
         for f in 1..10 {
-            let d = delay(f);
+            let d = delay(f, &NodeRng::from_seed(f as u64));
             assert!(d >= base_delay(f));
             assert!(d <= base_delay(f).mul_f64(1.0 + BACKOFF_JITTER));
         }

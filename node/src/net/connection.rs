@@ -98,6 +98,7 @@ pub async fn run(shared: Arc<Shared>, mut c: Conn) {
 /// this peer's reader only), unless the connection closes meanwhile.
 async fn deliver(shared: &Shared, closer: &Closer, item: Inbound) -> bool {
     tokio::select! {
+        biased;
         r = shared.inbound.send(item) => r.is_ok(),
         _ = closer.closed() => false,
         _ = shared.shutdown.cancelled() => false,
@@ -146,7 +147,7 @@ async fn actor_loop(shared: &Arc<Shared>, c: &mut Conn) -> CloseReason {
                         return CloseReason::PingTimeout;
                     }
                 }
-                let nonce = rand::random();
+                let nonce = shared.rng.u64();
                 if ping.outstanding.len() >= MAX_MISSED_PONGS as usize {
                     ping.outstanding.pop_front();
                 }

@@ -33,6 +33,7 @@ pub async fn dial_loop(shared: Arc<Shared>, mut requests: mpsc::Receiver<DueAddr
     let mut tick = shared.clock.interval(DIAL_TICK);
     loop {
         tokio::select! {
+            biased;
             _ = shared.shutdown.cancelled() => return,
             Some(due) = requests.recv() => {
                 dial_if_free(&shared, due);
@@ -169,11 +170,13 @@ async fn dial(shared: Arc<Shared>, addr: SocketAddr, conn_id: u64) {
 async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result<(), DialError> {
     let ip = addr.ip();
     let connect_deadline = shared.clock.guarded(CONNECT_TIMEOUT, CONNECT_TIMEOUT_FLOOR);
-    let stream = match tokio::time::timeout(
-        connect_deadline,
-        socket::connect(shared.cfg.listen_ip, addr),
-    )
-    .await
+    let stream = match shared
+        .clock
+        .timeout(
+            connect_deadline,
+            shared.transport.connect(shared.cfg.listen_ip, addr),
+        )
+        .await
     {
         Err(_) => return Err(DialError::ConnectTimeout),
         Ok(Err(e)) => return Err(DialError::Connect(e)),
@@ -182,7 +185,9 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
     if shared.shutdown.is_cancelled() || !shared.registry.begin_dial_handshake(ip, conn_id) {
         return Err(DialError::Superseded);
     }
-    let (r, w) = stream.into_split();
+    let socket::Connected {
+        read: r, write: w, ..
+    } = stream;
     let closer = Closer::default();
     let writer = writer::spawn(
         w,
@@ -190,16 +195,13 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
         closer.clone(),
         shared.metrics.clone(),
     );
-    let mut reader = FramedRead::new(
-        Box::new(r) as connection::BoxRead,
-        FrameCodec::new(MAX_FRAME_PRE_HANDSHAKE),
-    );
+    let mut reader = FramedRead::new(r, FrameCodec::new(MAX_FRAME_PRE_HANDSHAKE));
     let ours = shared.hello();
     let _ = writer.try_send(encode(&NetworkMessage::Handshake(ours.clone())));
     let deadline = shared
         .clock
         .guarded(HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR);
-    let theirs = match handshake::read_first(&mut reader, deadline).await {
+    let theirs = match handshake::read_first(&shared.clock, &mut reader, deadline).await {
         Ok(NetworkMessage::HandshakeAck(h)) => h,
         Ok(NetworkMessage::Reject { reason }) => {
             // The peer's text is decoded once, here at the wire edge.

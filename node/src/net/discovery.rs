@@ -66,6 +66,7 @@ pub async fn discovery_loop(shared: Arc<Shared>) {
     let mut wait = DIAL_TICK;
     loop {
         tokio::select! {
+            biased;
             _ = shared.shutdown.cancelled() => return,
             _ = shared.clock.sleep(wait) => {}
         }

@@ -6,6 +6,7 @@
 //! handshake completes the frame limit is `MAX_FRAME_PRE_HANDSHAKE`.
 
 use super::reason::RejectReason;
+use crate::clock::Clock;
 use crate::constants::{MAGIC, PROTOCOL_VERSION};
 use crate::wire::{decode, FrameCodec, FrameError, Hello, NetworkMessage};
 use futures::StreamExt;
@@ -47,10 +48,11 @@ pub fn validate(ours: &Hello, theirs: &Hello) -> Result<(), RejectReason> {
 
 /// Read the one frame of the handshake phase within `deadline`.
 pub(crate) async fn read_first<R: AsyncRead + Unpin>(
+    clock: &Clock,
     reader: &mut FramedRead<R, FrameCodec>,
     deadline: Duration,
 ) -> Result<NetworkMessage, RejectReason> {
-    match tokio::time::timeout(deadline, reader.next()).await {
+    match clock.timeout(deadline, reader.next()).await {
         Err(_) => Err(RejectReason::HandshakeTimeout),
         Ok(None) => Err(RejectReason::ClosedDuringHandshake),
         Ok(Some(Err(FrameError::TooLong { max }))) => {

@@ -6,7 +6,7 @@
 
 use crate::clock::Instant;
 use crate::constants::{BAN_DURATION, BAN_SCORE, MAX_INBOUND_PER_IP_PER_MINUTE};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -16,7 +16,7 @@ const MAX_TRACKED_IPS: usize = 10_000;
 
 #[derive(Default)]
 pub struct Limits {
-    inner: Mutex<HashMap<IpAddr, IpRecord>>,
+    inner: Mutex<BTreeMap<IpAddr, IpRecord>>,
 }
 
 struct IpRecord {

@@ -13,38 +13,37 @@ use super::reason::RejectReason;
 use super::registry::Admission;
 use super::views::Direction;
 use super::{socket, writer, Shared, MALFORMED_PENALTY};
-use crate::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR, MAX_FRAME_PRE_HANDSHAKE};
+use crate::constants::{
+    ACCEPT_RETRY, HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR, MAX_FRAME_PRE_HANDSHAKE,
+};
 use crate::wire::{encode, FrameCodec, FrameError, NetworkMessage};
 use futures::{FutureExt, StreamExt};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::AsyncWrite;
-use tokio::net::TcpListener;
 use tokio_util::codec::FramedRead;
 use tracing::{info, warn};
 
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+pub async fn accept_loop(shared: Arc<Shared>, mut listener: Box<dyn socket::Listener>) {
     loop {
         let accepted = tokio::select! {
+            biased;
             _ = shared.shutdown.cancelled() => break,
-            r = socket::accept(&listener) => r,
+            r = listener.accept() => r,
         };
         match accepted {
-            Ok((stream, addr)) => {
-                let ip = addr.ip().to_canonical();
+            Ok(c) => {
+                let ip = c.peer.ip().to_canonical();
                 let Some(pending) = admit(&shared, ip) else {
                     continue; // dropping the socket closes it
                 };
-                let probe = socket::HangupProbe::of(&stream);
-                let (r, w) = stream.into_split();
-                let task = handle_inbound(shared.clone(), ip, Box::new(r), w, probe, pending);
+                let task = handle_inbound(shared.clone(), ip, c.read, c.write, c.probe, pending);
                 tokio::spawn(task);
             }
             Err(e) => {
                 // e.g. EMFILE: back off a little instead of spinning.
                 warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                shared.clock.sleep_wall(ACCEPT_RETRY).await;
             }
         }
     }
@@ -95,7 +94,7 @@ pub async fn handle_inbound<W>(
         .guarded(HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR);
     let ours = shared.hello();
     let first = tokio::select! {
-        r = handshake::read_first(&mut reader, deadline) => r,
+        r = handshake::read_first(&shared.clock, &mut reader, deadline) => r,
         _ = pending.evicted.cancelled() => {
             shared.log_summary.note(Noted::InboundRefused, ip, &Refusal::TooManyPending);
             return; // dropping the socket closes it

@@ -46,7 +46,9 @@ use crate::chain::types::{Hash, NodeId};
 use crate::clock::Clock;
 use crate::constants::{
     DIAL_REQUEST_QUEUE, INBOUND_QUEUE, MAGIC, MAX_PEERS_PER_ANSWER, PROTOCOL_VERSION,
+    SHUTDOWN_POLL, SHUTDOWN_POLLS,
 };
+use crate::env::NodeRng;
 use crate::wire::{encode, Hello, NetworkMessage, PeerAddr, Request, Response};
 use address_book::{AddressBook, Source};
 /// The dialer's deterministic backoff floor: the harness's dial-storm check
@@ -159,6 +161,10 @@ pub struct NetConfig {
 pub(crate) struct Shared {
     pub cfg: NetConfig,
     pub clock: Clock,
+    /// Where sockets come from (see [`socket`]).
+    pub transport: socket::SharedTransport,
+    /// The node's randomness (ping nonces, backoff jitter).
+    pub rng: NodeRng,
     /// Random per process: a Hello carrying it is from ourselves.
     pub nonce: u64,
     pub height: AtomicU64,
@@ -233,17 +239,37 @@ pub async fn start(
     cfg: NetConfig,
     clock: Clock,
 ) -> std::io::Result<(NetHandle, mpsc::Receiver<Inbound>)> {
+    start_with(
+        cfg,
+        clock,
+        socket::TokioTransport::shared(),
+        NodeRng::from_entropy(),
+    )
+    .await
+}
+
+/// [`start`] over any transport, drawing randomness from `rng`.
+pub async fn start_with(
+    cfg: NetConfig,
+    clock: Clock,
+    transport: socket::SharedTransport,
+    rng: NodeRng,
+) -> std::io::Result<(NetHandle, mpsc::Receiver<Inbound>)> {
     let budget = fd_budget::budget();
-    let listener = socket::listen(SocketAddr::new(cfg.listen_ip, cfg.p2p_port))?;
+    let listener = transport
+        .listen(SocketAddr::new(cfg.listen_ip, cfg.p2p_port))
+        .await?;
     let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
     let (dial_tx, dial_rx) = mpsc::channel(DIAL_REQUEST_QUEUE);
-    let book = AddressBook::new(clock.clone());
+    let book = AddressBook::with_rng(clock.clone(), rng.clone());
     for addr in &cfg.bootstrap {
         book.add(*addr, Source::Config);
     }
     let shared = Arc::new(Shared {
         height: AtomicU64::new(cfg.height),
-        nonce: rand::random(),
+        nonce: rng.u64(),
+        rng,
+        transport,
         registry: Registry::default(),
         book,
         dial_budget: DialBudget::new(clock.clone()),
@@ -329,7 +355,11 @@ impl NetHandle {
             }
             .into());
         }
-        match tokio::time::timeout(shared.clock.protocol(timeout), rx).await {
+        match shared
+            .clock
+            .timeout(shared.clock.protocol(timeout), rx)
+            .await
+        {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(_)) => Err(RequestError::Closed(ip)),
             Err(_) => {
@@ -428,11 +458,11 @@ impl NetHandle {
     pub async fn shutdown(&self) {
         self.shared.shutdown.cancel();
         self.shared.registry.close_all(CloseReason::Shutdown);
-        for _ in 0..300 {
+        for _ in 0..SHUTDOWN_POLLS {
             if self.shared.registry.connected_count() == 0 {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            self.shared.clock.sleep_wall(SHUTDOWN_POLL).await;
         }
     }
 }

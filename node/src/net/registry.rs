@@ -16,7 +16,7 @@ use crate::chain::types::NodeId;
 use crate::constants::{MAX_INBOUND_PEERS, MAX_OUTBOUND_PEERS, MAX_PENDING_REQUESTS_PER_PEER};
 use crate::wire::Response;
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -25,14 +25,14 @@ use tokio::sync::oneshot;
 /// A registered connection: who it is with plus its pending requests.
 pub struct PeerEntry {
     pub info: PeerInfo,
-    pending: HashMap<u64, oneshot::Sender<Response>>,
+    pending: BTreeMap<u64, oneshot::Sender<Response>>,
 }
 
 impl PeerEntry {
     pub fn new(info: PeerInfo) -> Self {
         PeerEntry {
             info,
-            pending: HashMap::new(),
+            pending: BTreeMap::new(),
         }
     }
 }
@@ -68,8 +68,8 @@ struct History {
 
 #[derive(Default)]
 struct Inner {
-    slots: HashMap<IpAddr, Slot>,
-    history: HashMap<IpAddr, History>,
+    slots: BTreeMap<IpAddr, Slot>,
+    history: BTreeMap<IpAddr, History>,
 }
 
 #[derive(Default)]

@@ -79,6 +79,7 @@ async fn run<W: AsyncWrite + Unpin>(
     let mut out = BufWriter::with_capacity(64 * 1024, sink);
     loop {
         let first = tokio::select! {
+            biased; // queued frames (a Reject) still go out before a close
             f = rx.recv() => f,
             _ = closer.closed() => None,
         };
@@ -101,7 +102,7 @@ async fn run<W: AsyncWrite + Unpin>(
             }
             out.flush().await
         };
-        match tokio::time::timeout(deadline, batch).await {
+        match clock.timeout(deadline, batch).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 closer.close(CloseReason::Write(Arc::new(e)));
@@ -114,5 +115,5 @@ async fn run<W: AsyncWrite + Unpin>(
         }
     }
     // Graceful end: whatever was queued (e.g. a Reject) was flushed above.
-    let _ = tokio::time::timeout(deadline, out.shutdown()).await;
+    let _ = clock.timeout(deadline, out.shutdown()).await;
 }

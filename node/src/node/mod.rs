@@ -15,12 +15,13 @@ use crate::chain::genesis::Genesis;
 use crate::chain::keys;
 use crate::clock::Clock;
 use crate::config::NodeConfig;
+use crate::constants::API_STOP_TIMEOUT;
+use crate::env::NodeEnv;
 use crate::live::ChainHandle;
 use crate::net::{self, NetConfig, NetHandle};
 use anyhow::Context;
 use service::ChainContext;
 use std::net::SocketAddr;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -29,18 +30,28 @@ pub struct Node {
     pub chain: ChainHandle,
     pub p2p_addr: SocketAddr,
     pub api_addr: SocketAddr,
+    /// The API's state: serve it with [`api::router`] in-process.
+    pub api: ApiState,
     api_stop: CancellationToken,
-    api_task: tokio::task::JoinHandle<()>,
+    api_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Start every part of the node described by `cfg`; returns once the P2P
 /// and API sockets are bound.
 pub async fn start(cfg: &NodeConfig, clock: Clock) -> anyhow::Result<Node> {
+    start_with(cfg, clock, NodeEnv::os()).await
+}
+
+/// [`start`] in the environment `env` (transport, storage, blocking work,
+/// randomness, whether to serve the API).
+pub async fn start_with(cfg: &NodeConfig, clock: Clock, env: NodeEnv) -> anyhow::Result<Node> {
     let genesis = Genesis::load(&cfg.genesis)?;
     let key = keys::load(&cfg.key)?;
     let node_id = keys::node_id(&key);
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    if env.store.is_none() {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    }
     let net_cfg = NetConfig {
         listen_ip: cfg.listen_ip,
         p2p_port: cfg.p2p_port,
@@ -50,7 +61,7 @@ pub async fn start(cfg: &NodeConfig, clock: Clock) -> anyhow::Result<Node> {
         bootstrap: cfg.bootstrap.clone(),
         height: 0,
     };
-    let (net, inbound) = net::start(net_cfg, clock.clone())
+    let (net, inbound) = net::start_with(net_cfg, clock.clone(), env.transport, env.rng)
         .await
         .with_context(|| format!("binding P2P on {}", cfg.p2p_addr()))?;
     let chain = service::start(ChainContext {
@@ -59,6 +70,8 @@ pub async fn start(cfg: &NodeConfig, clock: Clock) -> anyhow::Result<Node> {
         key,
         masternode: cfg.masternode,
         data_dir: cfg.data_dir.clone(),
+        store: env.store,
+        blocking: env.blocking,
         net: net.clone(),
         inbound,
     })
@@ -72,7 +85,12 @@ pub async fn start(cfg: &NodeConfig, clock: Clock) -> anyhow::Result<Node> {
         ip: cfg.listen_ip,
         masternode: cfg.masternode,
     };
-    let api_task = api::serve(cfg.api_addr(), state, api_stop.clone().cancelled_owned()).await?;
+    let api_task = if env.serve_api {
+        let stop = api_stop.clone().cancelled_owned();
+        Some(api::serve(cfg.api_addr(), state.clone(), stop).await?)
+    } else {
+        None
+    };
     info!(
         name = %cfg.name,
         ip = %cfg.listen_ip,
@@ -86,6 +104,7 @@ pub async fn start(cfg: &NodeConfig, clock: Clock) -> anyhow::Result<Node> {
         chain,
         p2p_addr: cfg.p2p_addr(),
         api_addr: cfg.api_addr(),
+        api: state,
         api_stop,
         api_task,
     })
@@ -96,6 +115,9 @@ impl Node {
     pub async fn shutdown(self) {
         self.net.shutdown().await;
         self.api_stop.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.api_task).await;
+        if let Some(task) = self.api_task {
+            let clock = self.api.clock.clone();
+            let _ = clock.timeout(API_STOP_TIMEOUT, task).await;
+        }
     }
 }

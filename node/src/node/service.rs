@@ -12,6 +12,7 @@ use crate::chain::state::ChainState;
 use crate::clock::Clock;
 use crate::consensus::core::Core;
 use crate::constants::{MAX_FRAME, SYNC_BATCH, TIMEOUT_PROPOSE};
+use crate::env::{Blocking, StoreLocation};
 use crate::live::{ChainHandle, Metrics, Shared};
 use crate::net::{Inbound, NetHandle};
 use crate::wire::{MasternodeInfo, NetworkMessage, Request, Response};
@@ -28,13 +29,19 @@ pub struct ChainContext {
     pub key: SigningKey,
     pub masternode: bool,
     pub data_dir: PathBuf,
+    /// `None`: `data_dir`.
+    pub store: Option<StoreLocation>,
+    pub blocking: Blocking,
     pub net: NetHandle,
     pub inbound: mpsc::Receiver<Inbound>,
 }
 
 /// Open the store, start consensus/sync/request handling; returns at once.
 pub async fn start(ctx: ChainContext) -> anyhow::Result<ChainHandle> {
-    let state = ChainState::open(&ctx.data_dir, &ctx.genesis)?;
+    let at = ctx
+        .store
+        .unwrap_or_else(|| StoreLocation::Dir(ctx.data_dir.clone()));
+    let state = ChainState::open_at(at, &ctx.genesis)?;
     let me = crate::chain::keys::node_id(&ctx.key);
     let in_genesis = state.validators.weight(&me).is_some();
     if ctx.masternode && !in_genesis {
@@ -57,6 +64,7 @@ pub async fn start(ctx: ChainContext) -> anyhow::Result<ChainHandle> {
         genesis: ctx.genesis,
         net: ctx.net,
         clock: ctx.clock.clone(),
+        blocking: ctx.blocking,
         syncing: AtomicBool::new(false),
         sync_kick: Notify::new(),
         metrics: Metrics::default(),
@@ -94,7 +102,13 @@ async fn run(
     let mut rebroadcast = shared.clock.interval(TIMEOUT_PROPOSE);
     loop {
         let deadline = driver.next_deadline();
+        // Biased (one fixed order, no runtime randomness): the timers first,
+        // they are rare, so a busy inbound queue cannot starve them.
         tokio::select! {
+            biased;
+            _ = sleep_until(&shared.clock, deadline) => driver.on_deadline(),
+            Some(()) = advanced.recv() => driver.on_chain_advanced(),
+            _ = rebroadcast.tick() => driver.rebroadcast(None),
             m = inbound.recv() => match m {
                 Some(m) => on_inbound(&shared, &mut driver, m),
                 None => {
@@ -102,9 +116,6 @@ async fn run(
                     return;
                 }
             },
-            _ = sleep_until(deadline) => driver.on_deadline(),
-            Some(()) = advanced.recv() => driver.on_chain_advanced(),
-            _ = rebroadcast.tick() => driver.rebroadcast(None),
         }
         shared
             .metrics
@@ -113,9 +124,9 @@ async fn run(
     }
 }
 
-async fn sleep_until(at: Option<crate::clock::Instant>) {
+async fn sleep_until(clock: &Clock, at: Option<crate::clock::Instant>) {
     match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => clock.sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
@@ -181,7 +192,7 @@ fn answer(shared: &Arc<Shared>, from: IpAddr, id: u64, body: Request) {
         }
         Request::GetBlocks { from: start, count } => {
             let shared = shared.clone();
-            tokio::task::spawn_blocking(move || {
+            shared.clone().blocking.spawn(move || {
                 let r = match shared
                     .store
                     .blocks(start, count.min(SYNC_BATCH), MAX_FRAME / 2)

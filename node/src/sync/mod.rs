@@ -29,6 +29,7 @@ pub async fn run(shared: Arc<Shared>, advanced: mpsc::UnboundedSender<()>) {
     let mut tick = shared.clock.interval(SYNC_TICK);
     loop {
         tokio::select! {
+            biased;
             _ = tick.tick() => {}
             _ = shared.sync_kick.notified() => {}
         }
@@ -119,17 +120,18 @@ async fn catch_up(
             let net = shared.net.clone();
             let from = next;
             let validators = validators.clone();
+            let blocking = shared.blocking;
             in_flight.push_back(tokio::spawn(async move {
                 let r = net
                     .request(peer, Request::GetBlocks { from, count }, REQUEST_TIMEOUT)
                     .await;
                 let fetched = match r {
-                    Ok(Response::Blocks { blocks }) => tokio::task::spawn_blocking(move || {
-                        let checked = verify_commits_parallel(&chain, &validators, &blocks);
-                        (blocks, checked.err().map(|(_, e)| e))
-                    })
-                    .await
-                    .map_err(|e| format!("verifier task: {e}")),
+                    Ok(Response::Blocks { blocks }) => Ok(blocking
+                        .run(move || {
+                            let checked = verify_commits_parallel(&chain, &validators, &blocks);
+                            (blocks, checked.err().map(|(_, e)| e))
+                        })
+                        .await),
                     Ok(other) => Err(format!("bad GetBlocks answer: {other:?}")),
                     Err(e) => Err(format!("GetBlocks failed: {e}")),
                 };
@@ -167,16 +169,17 @@ async fn catch_up(
             blocks.truncate(bad);
         }
         let sh = shared.clone();
-        let (n, mut err) = tokio::task::spawn_blocking(move || {
-            let mut st = sh.state.lock().unwrap();
-            let r = st.apply_batch(blocks, false);
-            if r.0 > 0 {
-                sh.publish_tip(&st);
-            }
-            r
-        })
-        .await
-        .expect("apply task");
+        let (n, mut err) = shared
+            .blocking
+            .run(move || {
+                let mut st = sh.state.lock().unwrap();
+                let r = st.apply_batch(blocks, false);
+                if r.0 > 0 {
+                    sh.publish_tip(&st);
+                }
+                r
+            })
+            .await;
         if n > 0 {
             progressed = true;
             shared

@@ -1,0 +1,131 @@
+//! One node as a turmoil host: its software (start `timed` in-process on
+//! the simulated transport and disk) and the handles the harness keeps on it.
+
+use super::disk::SimDisk;
+use super::observe::SimObserver;
+use super::transport::{ConnTable, SimTransport};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use timed::api::ApiState;
+use timed::clock::Clock;
+use timed::config::NodeConfig;
+use timed::env::{Blocking, NodeEnv, NodeRng, StoreLocation};
+use tokio_util::sync::CancellationToken;
+
+/// Unix ms that virtual time 0 stands for (2026-01-01T00:00:00Z): events
+/// and block timestamps are reproducible, never read from the OS clock.
+pub const SIM_EPOCH_MS: u64 = 1_767_225_600_000;
+
+/// What the harness holds on one simulated node, shared with its software.
+pub struct NodeCtl {
+    pub name: String,
+    pub ip: IpAddr,
+    pub cfg: NodeConfig,
+    pub disk: SimDisk,
+    /// Protocol ms at which the node first starts (late joiners).
+    pub start_at_ms: u64,
+    /// Chain-clock skew applied at the next start (a fault).
+    pub skew_ms: AtomicI64,
+    /// The running node's API state; `None` while it is down.
+    pub api: Mutex<Option<ApiState>>,
+    /// Cancelled to stop the node gracefully (SIGTERM's equivalent).
+    pub stop: Mutex<CancellationToken>,
+    /// How many times the node's software started (seeds each start's RNG).
+    starts: AtomicU64,
+    seed: u64,
+    table: ConnTable,
+    observer: Arc<SimObserver>,
+}
+
+impl NodeCtl {
+    pub fn new(
+        name: String,
+        cfg: NodeConfig,
+        start_at_ms: u64,
+        seed: u64,
+        table: ConnTable,
+        observer: Arc<SimObserver>,
+    ) -> Arc<NodeCtl> {
+        Arc::new(NodeCtl {
+            ip: cfg.listen_ip,
+            name,
+            cfg,
+            disk: SimDisk::default(),
+            start_at_ms,
+            skew_ms: AtomicI64::new(0),
+            api: Mutex::new(None),
+            stop: Mutex::new(CancellationToken::new()),
+            starts: AtomicU64::new(0),
+            seed,
+            table,
+            observer,
+        })
+    }
+
+    pub fn api(&self) -> Option<ApiState> {
+        self.api.lock().unwrap().clone()
+    }
+
+    /// Forget the running node (before its host is crashed or bounced).
+    pub fn mark_down(&self) {
+        *self.api.lock().unwrap() = None;
+        *self.stop.lock().unwrap() = CancellationToken::new();
+    }
+
+    /// The host's software: wait for the node's start time, start `timed`
+    /// on the simulated transport and disk, run until stopped.
+    pub async fn software(self: Arc<Self>) -> turmoil::Result {
+        let now = now_ms();
+        if now < self.start_at_ms {
+            tokio::time::sleep(Duration::from_millis(self.start_at_ms - now)).await;
+        }
+        let start = self.starts.fetch_add(1, Ordering::Relaxed);
+        let clock = Clock::with_epoch(1.0, SIM_EPOCH_MS + now_ms());
+        clock.set_skew_ms(self.skew_ms.load(Ordering::Relaxed));
+        let env = NodeEnv {
+            transport: SimTransport::shared(self.table.clone()),
+            store: Some(StoreLocation::Backend(self.disk.backend())),
+            blocking: Blocking::Inline,
+            rng: NodeRng::from_seed(node_seed(self.seed, self.ip, start)),
+            serve_api: false,
+        };
+        let stop = self.stop.lock().unwrap().clone();
+        let node = timed::node::start_with(&self.cfg, clock, env)
+            .await
+            .map_err(|e| format!("{}: {e:#}", self.name))?;
+        *self.api.lock().unwrap() = Some(node.api.clone());
+        let agent = tokio::spawn(self.observer.clone().agent(
+            self.name.clone(),
+            self.ip,
+            node.api.clone(),
+        ));
+        stop.cancelled().await;
+        agent.abort();
+        self.api.lock().unwrap().take();
+        node.shutdown().await;
+        Ok(())
+    }
+}
+
+/// Virtual protocol ms since the simulation started (time scale 1).
+pub fn now_ms() -> u64 {
+    turmoil::sim_elapsed()
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A node's RNG seed: the scenario seed, its IP and which start this is.
+fn node_seed(seed: u64, ip: IpAddr, start: u64) -> u64 {
+    let ip = match ip {
+        IpAddr::V4(v4) => u32::from(v4) as u64,
+        IpAddr::V6(v6) => u128::from(v6) as u64,
+    };
+    seed ^ ip.rotate_left(17) ^ start.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// [`now_ms`] from outside the simulation's hosts.
+pub fn now_ms_of(sim: &turmoil::Sim<'_>) -> u64 {
+    sim.elapsed().as_millis() as u64
+}

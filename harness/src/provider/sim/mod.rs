@@ -1,0 +1,179 @@
+//! The `sim` provider: every node of a scenario in-process on turmoil's
+//! deterministic simulated network, in virtual time, with the docker run's
+//! scenario file, fault schedule, checks and reports.
+//!
+//! | file | owns |
+//! |---|---|
+//! | [`transport`] | the node's `Transport` on turmoil TCP; the network's own connection table (kernel view) |
+//! | [`disk`] | redb's storage backend that loses unsynced writes on a kill |
+//! | [`host`] | one node as a turmoil host: its software and the harness's handles on it |
+//! | [`observe`] | the poller inside the simulation (the node's router, in-process) |
+//! | [`faults`] | the fault schedule applied to turmoil (second implementation of the nemesis) |
+//! | [`logs`] | per-node log files from one thread |
+//!
+//! Time: nodes run at time scale 1 in virtual time; the scenario's
+//! `time_scale` and `--time-scale` are ignored (reported as 1). The tick
+//! is [`TICK`]. One thread runs the whole simulation (turmoil drives one
+//! current-thread runtime per host), so nothing but the seed decides the
+//! schedule: the same scenario and seed give a byte-identical timeline.
+
+pub mod disk;
+pub mod faults;
+pub mod host;
+pub mod logs;
+pub mod observe;
+pub mod transport;
+
+use crate::nemesis::schedule::Schedule;
+use crate::observe::model::{NodeInfo, Timeline};
+use crate::observe::recorder::Recorder;
+use crate::scenario::{ms, Scenario};
+use faults::SimNemesis;
+use host::NodeCtl;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use timed::config::NodeConfig;
+use tracing_subscriber::layer::SubscriberExt;
+use transport::ConnTable;
+
+/// Virtual time per simulation step. 10 ms: every protocol timer is a
+/// multiple of 100 ms or more (ping 30 s, dial tick 1 s, consensus
+/// timeouts >= 500 ms), and the poll interval is 300 ms, so 10 ms steps
+/// change no protocol decision while one protocol hour is 360k steps
+/// instead of 3.6M at turmoil's default 1 ms.
+pub const TICK: Duration = Duration::from_millis(10);
+/// Base IP of node 1 in the simulated network (no real interface is used).
+pub const BASE_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 11);
+/// Virtual time between two polls of a node (the docker poller's default).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(300);
+/// Protocol ms between stored identical samples (docker: 2 s x time scale).
+pub const KEEPALIVE_MS: u64 = 2_000;
+
+/// What the scenario uses that the simulation cannot run yet; a run with
+/// any of these is refused (exit 2) naming them.
+pub fn unsupported(sc: &Scenario, plan: &Schedule) -> Vec<String> {
+    let mut v: Vec<String> = faults::unsupported(plan)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    if sc.workload.is_some() {
+        v.push("[workload] (transactions are submitted over HTTP only on docker yet)".into());
+    }
+    v
+}
+
+/// What a simulated run produced.
+pub struct SimRun {
+    pub timeline: Timeline,
+    /// The fault steps as applied, one line each.
+    pub applied: Vec<String>,
+    pub steps: u64,
+}
+
+/// Run the scenario to its end on this thread (call from a thread outside
+/// any tokio runtime: turmoil blocks on one runtime per host). Writes the
+/// testnet under `out/testnet` and the node logs under `out/logs`.
+pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> {
+    let testnet_dir = out.join("testnet");
+    let testnet = crate::runner::testnet::write(sc, BASE_IP, &testnet_dir)?;
+    let table = ConnTable::default();
+    let end_ms = ms(sc.duration);
+    let p2p_port = testnet
+        .nodes
+        .first()
+        .map(|n| n.config.p2p_port)
+        .unwrap_or(timed::constants::DEFAULT_P2P_PORT);
+    let recorder = Arc::new(Mutex::new(Recorder::new(1.0, Vec::new(), KEEPALIVE_MS)));
+    let observer = observe::SimObserver::new(
+        table.clone(),
+        recorder.clone(),
+        POLL_INTERVAL,
+        p2p_port,
+        end_ms,
+    );
+    let mut ctls = Vec::new();
+    for (k, n) in testnet.nodes.iter().enumerate() {
+        let path = testnet_dir
+            .join(format!("node{}", k + 1))
+            .join("config.toml");
+        let cfg = NodeConfig::load(&path)?;
+        ctls.push(NodeCtl::new(
+            n.name.clone(),
+            cfg,
+            ms(sc.start_at(&n.name)),
+            sc.seed,
+            table.clone(),
+            observer.clone(),
+        ));
+    }
+    let infos: Vec<NodeInfo> = ctls
+        .iter()
+        .map(|c| NodeInfo {
+            name: c.name.clone(),
+            ip: c.ip,
+            masternode: c.cfg.masternode,
+        })
+        .collect();
+    let hosts: Vec<(String, String)> = ctls
+        .iter()
+        .map(|c| (c.ip.to_string(), c.name.clone()))
+        .collect();
+    let logs = logs::NodeLogs::create(&out.join("logs"), &hosts)?;
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(logs.clone());
+    *recorder.lock().unwrap() = Recorder::new(1.0, infos, KEEPALIVE_MS);
+    let result =
+        tracing::subscriber::with_default(subscriber, || simulate(sc, plan, &ctls, observer));
+    logs.flush();
+    let (applied, spans, steps) = result?;
+    let rec = std::mem::replace(
+        &mut *recorder.lock().unwrap(),
+        Recorder::new(1.0, vec![], 0),
+    );
+    let mut timeline = rec.finish(end_ms);
+    timeline.faults = spans;
+    Ok(SimRun {
+        timeline,
+        applied,
+        steps,
+    })
+}
+
+type Simulated = (Vec<String>, Vec<crate::observe::model::FaultSpan>, u64);
+
+fn simulate(
+    sc: &Scenario,
+    plan: Schedule,
+    ctls: &[Arc<NodeCtl>],
+    observer: Arc<observe::SimObserver>,
+) -> anyhow::Result<Simulated> {
+    let end_ms = observer.until_ms;
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_millis(end_ms) + Duration::from_secs(60))
+        .tick_duration(TICK)
+        .rng_seed(sc.seed)
+        .tcp_capacity(4096)
+        .build();
+    for ctl in ctls {
+        let c = ctl.clone();
+        sim.host(ctl.ip, move || c.clone().software());
+    }
+    sim.client("observer", observer.watch_down(ctls.to_vec()));
+    let mut nemesis = SimNemesis::new(plan, ctls);
+    let mut steps = 0u64;
+    loop {
+        nemesis.apply_due(&mut sim);
+        let done = sim
+            .step()
+            .map_err(|e| anyhow::anyhow!("simulation failed: {e}"))?;
+        steps += 1;
+        if done {
+            break;
+        }
+    }
+    nemesis.heal_all(&mut sim);
+    Ok((nemesis.log.clone(), nemesis.spans(), steps))
+}

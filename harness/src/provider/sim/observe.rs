@@ -1,0 +1,179 @@
+//! The harness's observation inside the simulation: every node is polled
+//! every `interval` of virtual time, as the docker poller does over HTTP,
+//! into the same [`Sample`]s and [`NodeEvent`]s of the same [`Recorder`].
+//!
+//! A running node is polled by an agent task inside its own host: every
+//! turmoil host has its own runtime clock, and the API reports durations
+//! (`uptime_ms`, `connected_at_ms`) from the node's clock, which only
+//! means something read from that runtime. A turmoil client records the
+//! down samples of nodes that are not running.
+//!
+//! The node's API is called in-process: the node's own axum `Router`
+//! ([`timed::api::router`]) answers a `tower::ServiceExt::oneshot` request,
+//! so the handlers and their JSON are exactly what `GET /status` serves,
+//! without an HTTP stack in the simulated network (its sockets would show
+//! up in the connection table and cost virtual time per poll). The kernel
+//! view comes from the simulated network's [`ConnTable`], not the node.
+
+use super::host::{now_ms, NodeCtl, SIM_EPOCH_MS};
+use super::transport::ConnTable;
+use crate::observe::model::{NodeEvent, Sample};
+use crate::observe::recorder::Recorder;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use timed::api::types::{EventView, PeerView, StatusView};
+use timed::api::ApiState;
+use tower::ServiceExt;
+
+/// Pages of `/events` read per poll at most (as the docker poller).
+const EVENT_PAGES: usize = 20;
+
+/// What every poller of one run shares.
+pub struct SimObserver {
+    pub table: ConnTable,
+    pub recorder: Arc<Mutex<Recorder>>,
+    pub interval: Duration,
+    pub p2p_port: u16,
+    /// Observe until this protocol ms.
+    pub until_ms: u64,
+    /// Event cursor per node name, kept across the node's restarts.
+    cursors: Mutex<BTreeMap<String, Cursor>>,
+}
+
+/// Per node: the highest event seq seen from its current process.
+#[derive(Default, Clone)]
+struct Cursor {
+    after: u64,
+    last_uptime: Option<u64>,
+}
+
+impl SimObserver {
+    pub fn new(
+        table: ConnTable,
+        recorder: Arc<Mutex<Recorder>>,
+        interval: Duration,
+        p2p_port: u16,
+        until_ms: u64,
+    ) -> Arc<SimObserver> {
+        Arc::new(SimObserver {
+            table,
+            recorder,
+            interval,
+            p2p_port,
+            until_ms,
+            cursors: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The turmoil client: a down sample for every node not running, every
+    /// interval, until the end of the run.
+    pub async fn watch_down(self: Arc<Self>, nodes: Vec<Arc<NodeCtl>>) -> turmoil::Result {
+        loop {
+            let t = now_ms();
+            if t >= self.until_ms {
+                return Ok(());
+            }
+            for ctl in nodes.iter().filter(|c| c.api().is_none()) {
+                self.recorder.lock().unwrap().push_sample(Sample {
+                    t,
+                    node: ctl.name.clone(),
+                    up: false,
+                    status: None,
+                    peers: None,
+                    kernel: None,
+                });
+            }
+            tokio::time::sleep(self.interval).await;
+        }
+    }
+
+    /// The agent inside a running node's host: poll `api` every interval.
+    pub async fn agent(self: Arc<Self>, name: String, ip: std::net::IpAddr, api: ApiState) {
+        loop {
+            let t = now_ms();
+            if t >= self.until_ms {
+                return;
+            }
+            self.poll_one(&name, ip, &api, t).await;
+            tokio::time::sleep(self.interval).await;
+        }
+    }
+
+    async fn poll_one(&self, name: &str, ip: std::net::IpAddr, api: &ApiState, t: u64) {
+        let mut cur = self
+            .cursors
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        let api = Some(api.clone());
+        let (status, peers) = match &api {
+            Some(a) => (
+                get::<StatusView>(a, "/status").await,
+                get::<Vec<PeerView>>(a, "/peers").await,
+            ),
+            None => (None, None),
+        };
+        if let Some(s) = &status {
+            if cur.last_uptime.is_some_and(|u| s.uptime_ms < u) {
+                cur.after = 0; // a restarted node numbers its events from 1
+            }
+            cur.last_uptime = Some(s.uptime_ms);
+        }
+        let mut events = Vec::new();
+        if let (Some(a), Some(_)) = (&api, &status) {
+            for _ in 0..EVENT_PAGES {
+                let page: Option<Vec<EventView>> =
+                    get(a, &format!("/events?after={}", cur.after)).await;
+                let Some(page) = page.filter(|p| !p.is_empty()) else {
+                    break;
+                };
+                for ev in page {
+                    if ev.seq <= cur.after {
+                        continue;
+                    }
+                    cur.after = ev.seq;
+                    events.push(NodeEvent {
+                        t: ev.at_ms.saturating_sub(SIM_EPOCH_MS),
+                        node: name.to_string(),
+                        event: ev,
+                    });
+                }
+            }
+        }
+        // The network's own view: only while the host runs software (a
+        // down container has no readable TCP table on docker either).
+        let kernel = status
+            .is_some()
+            .then(|| self.table.of_host(ip, self.p2p_port));
+        self.cursors.lock().unwrap().insert(name.to_string(), cur);
+        let sample = Sample {
+            t,
+            node: name.to_string(),
+            up: status.is_some(),
+            status,
+            peers,
+            kernel,
+        };
+        let mut rec = self.recorder.lock().unwrap();
+        rec.push_sample(sample);
+        rec.push_events(events);
+    }
+}
+
+/// `GET path` on the node's router, in-process.
+async fn get<T: serde::de::DeserializeOwned>(api: &ApiState, path: &str) -> Option<T> {
+    let req = Request::get(path).body(Body::empty()).ok()?;
+    let resp = timed::api::router(api.clone()).oneshot(req).await.ok()?;
+    if resp.status() != StatusCode::OK {
+        return None;
+    }
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}

@@ -1,0 +1,187 @@
+//! The node's [`Transport`] on turmoil's simulated TCP, and the simulated
+//! network's own table of established connections (the sim "kernel view").
+//!
+//! Every stream this transport hands out carries a [`Tracked`] guard: the
+//! connection is in the table from the moment it is established until both
+//! halves on that side are dropped (closed by the node, or torn down with
+//! the host on a crash). The table is filled here, below the node, from
+//! what the simulated network did, never from the node's registry.
+
+use crate::observe::model::KernelConn;
+use futures::future::BoxFuture;
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use timed::net::socket::{Connected, HangupProbe, Listener, SharedTransport, Transport};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Established connections of the whole simulated network, one row per
+/// socket end (each connection appears once per side), keyed by a serial.
+#[derive(Clone, Default)]
+pub struct ConnTable {
+    inner: Arc<Mutex<TableInner>>,
+}
+
+#[derive(Default)]
+struct TableInner {
+    next: u64,
+    rows: BTreeMap<u64, KernelConn>,
+}
+
+impl ConnTable {
+    fn open(&self, local: SocketAddr, remote: SocketAddr) -> Arc<Tracked> {
+        let mut t = self.inner.lock().unwrap();
+        t.next += 1;
+        let id = t.next;
+        t.rows.insert(
+            id,
+            KernelConn {
+                local_ip: local.ip(),
+                local_port: local.port(),
+                remote_ip: remote.ip(),
+                remote_port: remote.port(),
+            },
+        );
+        Arc::new(Tracked {
+            table: self.clone(),
+            id,
+        })
+    }
+
+    /// The established sockets of the host `ip` that touch `port` at
+    /// either end (what docker's `/proc/PID/net/tcp` reading gives).
+    pub fn of_host(&self, ip: IpAddr, port: u16) -> Vec<KernelConn> {
+        let t = self.inner.lock().unwrap();
+        t.rows
+            .values()
+            .filter(|c| c.local_ip == ip && (c.local_port == port || c.remote_port == port))
+            .cloned()
+            .collect()
+    }
+
+    /// How many socket ends are open in the whole network.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap().rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Removes its row when the last half of the socket end is dropped.
+pub struct Tracked {
+    table: ConnTable,
+    id: u64,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.table.inner.lock().unwrap().rows.remove(&self.id);
+    }
+}
+
+/// A stream half that keeps its connection's table row alive.
+struct Half<T> {
+    io: T,
+    _tracked: Arc<Tracked>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Half<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Half<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// turmoil's TCP as a node transport. turmoil binds outbound sockets to the
+/// current host's address itself, which is the node's own IP.
+pub struct SimTransport {
+    table: ConnTable,
+}
+
+impl SimTransport {
+    pub fn shared(table: ConnTable) -> SharedTransport {
+        Arc::new(SimTransport { table })
+    }
+
+    fn wrap(&self, s: turmoil::net::TcpStream) -> io::Result<Connected> {
+        let local = s.local_addr()?;
+        let peer = s.peer_addr()?;
+        let tracked = self.table.open(local, peer);
+        let (r, w) = s.into_split();
+        Ok(Connected {
+            read: Box::new(Half {
+                io: r,
+                _tracked: tracked.clone(),
+            }),
+            write: Box::new(Half {
+                io: w,
+                _tracked: tracked,
+            }),
+            peer,
+            // No hang-up probe in the simulator: an EOF is seen on read.
+            probe: HangupProbe::none(),
+        })
+    }
+}
+
+struct SimListener {
+    inner: turmoil::net::TcpListener,
+    transport: Arc<SimTransport>,
+}
+
+impl Listener for SimListener {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<Connected>> {
+        Box::pin(async move {
+            let (s, _) = self.inner.accept().await?;
+            self.transport.wrap(s)
+        })
+    }
+}
+
+impl Transport for SimTransport {
+    fn listen(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<Box<dyn Listener>>> {
+        let transport = Arc::new(SimTransport {
+            table: self.table.clone(),
+        });
+        // turmoil binds only the wildcard: a host has one address, its own.
+        let any = match addr {
+            SocketAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            SocketAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        Box::pin(async move {
+            let inner = turmoil::net::TcpListener::bind(SocketAddr::new(any, addr.port())).await?;
+            Ok(Box::new(SimListener { inner, transport }) as Box<dyn Listener>)
+        })
+    }
+
+    fn connect(&self, _local_ip: IpAddr, to: SocketAddr) -> BoxFuture<'_, io::Result<Connected>> {
+        Box::pin(async move {
+            let s = turmoil::net::TcpStream::connect(to).await?;
+            self.wrap(s)
+        })
+    }
+}

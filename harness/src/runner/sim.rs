@@ -1,0 +1,131 @@
+//! `harness run --provider sim`: the run stages for the simulation
+//! provider. Same scenario validation, schedule, checks, report and exit
+//! codes as docker; the nodes, the network and time are simulated
+//! ([`crate::provider::sim`]).
+
+use super::{verdict, Exit, RunOptions, RunOutcome};
+use crate::provider::sim;
+use crate::scenario::{Capabilities, Scenario};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
+    let run_id = format!("sim-{}", crate::provider::docker::new_run_id());
+    let out_dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{run_id}", sc.name)));
+    let mut outcome = RunOutcome {
+        exit: Exit::Pass,
+        scenario: sc.name.clone(),
+        run_id: run_id.clone(),
+        out_dir: out_dir.clone(),
+        error: None,
+        report: None,
+        full_mesh_after: None,
+        teardown: Duration::ZERO,
+        kept: false,
+    };
+    // Virtual time: the nodes run at scale 1 whatever the file or the
+    // command line says (the simulation is as fast as the CPU allows).
+    if sc.time_scale != 1.0 && !opts.quiet {
+        eprintln!(
+            "sim: time scale {} ignored; nodes run at scale 1 in virtual time",
+            sc.time_scale
+        );
+    }
+    sc.time_scale = 1.0;
+    // The same single validation step as docker and `harness validate`;
+    // the simulation has every optional capability (latency needs no netem).
+    let plan = match super::schedule(&sc, &Capabilities::all()) {
+        Ok(p) => p,
+        Err(e) => {
+            outcome.exit = Exit::Usage;
+            outcome.error = Some(format!("{}: {e}", sc.name));
+            return outcome;
+        }
+    };
+    let missing = sim::unsupported(&sc, &plan);
+    if !missing.is_empty() {
+        outcome.exit = Exit::Usage;
+        outcome.error = Some(format!(
+            "{}: --provider sim cannot model yet: {}",
+            sc.name,
+            missing.join("; ")
+        ));
+        return outcome;
+    }
+    if !plan.steps.is_empty() && !opts.quiet {
+        eprint!("fault schedule (seed {}):\n{plan}", plan.seed);
+    }
+    let started_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let wall0 = Instant::now();
+    // turmoil blocks on one runtime per host: its own thread, outside ours.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (sc2, plan2, out2) = (sc.clone(), plan.clone(), out_dir.clone());
+    std::thread::spawn(move || {
+        let _ = tx.send(sim::run(&sc2, plan2, &out2));
+    });
+    let result = match rx.await {
+        Ok(r) => r,
+        Err(_) => Err(anyhow::anyhow!("the simulation thread panicked")),
+    };
+    let mut findings = None;
+    let mut digest = None;
+    let mut timeline = None;
+    match result {
+        Ok(run) => {
+            tracing::info!(
+                steps = run.steps,
+                faults = run.applied.len(),
+                "simulation done"
+            );
+            // `--fail-fast` is not applied in sim: a protocol hour takes seconds.
+            let f = verdict::evaluate(&sc, &run.timeline, None);
+            match verdict::write_timeline(&out_dir, &run.timeline) {
+                Ok(d) => digest = Some(d),
+                Err(e) => {
+                    outcome.exit = Exit::Infra;
+                    outcome.error = Some(format!("writing the timeline: {e:#}"));
+                }
+            }
+            if outcome.error.is_none() {
+                outcome.exit = if f.checks.iter().all(|c| c.passed) {
+                    Exit::Pass
+                } else {
+                    Exit::CheckFailed
+                };
+            }
+            findings = Some(f);
+            timeline = Some(run.timeline);
+        }
+        Err(e) => {
+            outcome.exit = Exit::Infra;
+            outcome.error = Some(format!("simulation error: {e:#}"));
+        }
+    }
+    let report = verdict::build_report(
+        &sc,
+        verdict::RunMeta {
+            provider: "sim",
+            timeline_sha256: digest,
+            run_id,
+            started_at,
+            wall_ms: wall0.elapsed().as_millis() as u64,
+            schedule: Some(plan),
+        },
+        findings,
+        outcome.error.clone(),
+        &out_dir,
+    );
+    if let Err(e) = crate::report::write(&out_dir, &report) {
+        eprintln!("writing the report to {}: {e:#}", out_dir.display());
+        outcome.exit = outcome.exit.worst(Exit::Infra);
+    }
+    if let Err(e) = crate::report::html::write(&out_dir, &report, timeline.as_ref()) {
+        eprintln!("writing report.html to {}: {e:#}", out_dir.display());
+        outcome.exit = outcome.exit.worst(Exit::Infra);
+    }
+    outcome.report = Some(report);
+    outcome
+}
