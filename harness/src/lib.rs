@@ -1,9 +1,19 @@
 //! timenet harness: launches N `timed` containers, breaks the network on a
 //! timeline and checks that the network holds.
 //!
-//! Runner stages (each its own module): scenario (manifest) -> provider
-//! (setup/start/cleanup) -> nemesis (perturb) -> observe (wait/poll) ->
-//! checks (test) -> report.
+//! Runner stages (each its own module): scenario (manifest, validated into
+//! a fault plan) -> provider (setup/start/cleanup) -> nemesis (the plan's
+//! seeded schedule, perturb) -> observe (wait/poll) -> checks (test) -> report.
+//!
+//! Module map:
+//! - `scenario`: file format, `file:line:column` errors, the one validation
+//!   step (`validate` -> `Plan`), the time helpers `ms` / `fmt_ms`.
+//! - `nemesis`: the schedule built from a plan, fault application, spans.
+//! - `observe`: the timeline model (typed fault kinds), poller, recorder.
+//! - `checks`: pure checks over a timeline.
+//! - `provider`: Docker containers and images.
+//! - `runner`: one run / a suite, end to end.
+//! - `report`: report.json, JUnit, the summary table.
 
 pub mod checks;
 pub mod nemesis;

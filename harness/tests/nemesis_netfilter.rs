@@ -15,8 +15,9 @@
 //! Needs Docker and root (nsenter). Everything created carries the label
 //! `timenet.run=<id>` and is removed on success and on panic.
 
-use harness::nemesis::{netfilter, schedule, Capabilities, Nemesis};
+use harness::nemesis::{netfilter, Capabilities, Nemesis};
 use harness::provider::Cluster;
+use harness::runner;
 use harness::scenario::Scenario;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::Path;
@@ -351,7 +352,7 @@ fn eventually(what: &str, want: Reach, mut f: impl FnMut() -> Reach) {
 
 fn scenario(faults: &str) -> Scenario {
     toml::from_str(&format!(
-        "name = \"nemesis-test\"\nduration = \"1h\"\nseed = 3\n[network]\nnodes = 2\n{faults}"
+        "name = \"nemesis-test\"\nduration = \"1h\"\nseed = 3\n[network]\nnodes = 2\n{faults}\n[[check]]\nkind = \"no_fork\"\n"
     ))
     .unwrap()
 }
@@ -419,7 +420,7 @@ async fn cuts_are_real_silent_drops_and_survive_restarts() {
     assert_eq!(probe_host(a), Reach::Connected, "healed");
 
     // 2. The nemesis, on a schedule.
-    let plan = schedule::build(
+    let plan = runner::schedule(
         &scenario(
             r#"
             [[fault]]
@@ -445,7 +446,7 @@ async fn cuts_are_real_silent_drops_and_survive_restarts() {
         ),
         &Capabilities { netem: false },
     )
-    .unwrap();
+    .unwrap_or_else(|e| panic!("{e}"));
     println!("{plan}");
     let mut nem = Nemesis::new(plan);
 
@@ -512,7 +513,7 @@ async fn cuts_are_real_silent_drops_and_survive_restarts() {
     // The spans say what happened, with the cuts and real end times.
     let spans = nem.spans();
     assert_eq!(
-        spans.iter().map(|s| s.action.as_str()).collect::<Vec<_>>(),
+        spans.iter().map(|s| s.action.name()).collect::<Vec<_>>(),
         ["partition", "kill", "loss"]
     );
     let p = &spans[0];
@@ -538,11 +539,11 @@ async fn pause_freezes_and_heal_all_resumes() {
     cluster.run("n2", &[]);
     let a = env.ip(11);
     eventually("n2 -> n1", Reach::Connected, || cluster.probe_from("n2", a));
-    let plan = schedule::build(
+    let plan = runner::schedule(
         &scenario("[[fault]]\nat = \"0s\"\naction = \"pause\"\nnodes = [\"n1\"]\n"),
         &Capabilities { netem: false },
     )
-    .unwrap();
+    .unwrap_or_else(|e| panic!("{e}"));
     let mut nem = Nemesis::new(plan);
     for step in nem.due_steps(0) {
         println!("{}", nem.apply(&step, &cluster, 0).await.unwrap());

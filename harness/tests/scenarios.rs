@@ -80,7 +80,7 @@ const BASE: &str =
 fn errors(text: &str, caps: Capabilities) -> Vec<String> {
     let s = parse(text, "bad.toml").unwrap_or_else(|e| panic!("should parse: {e}"));
     match validate(&s, &caps) {
-        Ok(()) => Vec::new(),
+        Ok(_) => Vec::new(),
         Err(ScenarioErrors(es)) => es.iter().map(ToString::to_string).collect(),
     }
 }
@@ -160,7 +160,7 @@ fn semantic_errors_are_all_reported_in_file_order() {
         [
             "bad.toml:3:1: time_scale must be > 0, got 0",
             "bad.toml:7:1: masternodes = 4 but the network has only 3 nodes",
-            "bad.toml:11:1: at + for = 11m ends after the run's duration (10m)",
+            "bad.toml:11:1: at + for = 11m00s ends after the run's duration (10m00s)",
             "bad.toml:13:1: probability must be between 0 and 1 (exclusive), got 1.5",
             "bad.toml:17:1: `within` only applies to kind = \"common_height\"",
         ]

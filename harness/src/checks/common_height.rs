@@ -15,9 +15,9 @@
 //!   two polls), so a node that froze a few blocks before the end fails, and
 //!   the agreed height must be at least `min_height`.
 
-use super::params::fmt_ms;
 use super::view::View;
 use super::{list, Outcome, Params};
+use crate::scenario::fmt_ms;
 use std::collections::BTreeMap;
 
 pub(super) fn check(v: &View, p: &Params) -> Outcome {

@@ -29,7 +29,8 @@ mod testkit;
 #[cfg(test)]
 mod tests;
 
-pub use params::{fmt_ms, Params};
+pub use crate::scenario::fmt_ms;
+pub use params::Params;
 pub use view::{View, Window};
 
 use crate::observe::model::Timeline;

@@ -17,13 +17,34 @@
 //! the window (more is a reconnect storm); at the window's end the pair must
 //! be connected again.
 
-use super::params::fmt_ms;
 use super::view::{View, Window};
 use super::{Outcome, Params};
 use crate::observe::model::Sample;
+use crate::scenario::fmt_ms;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use timed::api::types::EventKind;
+
+/// Which of the three views saw a reconnect (named in the message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Evidence {
+    /// The node's own `/events` (`connected` again).
+    NodeEvents,
+    /// The node's `/peers` counters (`connects` growing).
+    NodeCounters,
+    /// The kernel's TCP table (a socket 4-tuple replaced).
+    KernelView,
+}
+
+impl std::fmt::Display for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Evidence::NodeEvents => "node events",
+            Evidence::NodeCounters => "node counters",
+            Evidence::KernelView => "kernel view",
+        })
+    }
+}
 
 #[derive(Default)]
 struct Stats {
@@ -119,11 +140,11 @@ impl Pair<'_> {
         t: u64,
         n: usize,
         used: &mut [usize],
-        view: &str,
+        view: Evidence,
         out: &mut Outcome,
         st: &mut Stats,
     ) {
-        let counted = if s.primary && view == "node events" {
+        let counted = if s.primary && view == Evidence::NodeEvents {
             n
         } else {
             0
@@ -181,7 +202,7 @@ impl Pair<'_> {
             match e.event.kind {
                 EventKind::Connected => {
                     if connected_before && e.t >= self.warm {
-                        self.reconnect(s, e.t, 1, &mut used, "node events", out, st);
+                        self.reconnect(s, e.t, 1, &mut used, Evidence::NodeEvents, out, st);
                     }
                     connected_before = true;
                 }
@@ -223,7 +244,7 @@ impl Pair<'_> {
                 let t = sample.t;
                 if t >= self.warm && pv.connects > connects && connects >= 1 {
                     let n = (pv.connects - connects) as usize;
-                    self.reconnect(s, t, n, &mut used, "node counters", out, st);
+                    self.reconnect(s, t, n, &mut used, Evidence::NodeCounters, out, st);
                 }
                 if t >= self.warm && pv.ping_timeouts > timeouts && self.window(t).is_none() {
                     out.violation(
@@ -286,7 +307,7 @@ impl Pair<'_> {
                 {
                     last_new = Some(t);
                     if t >= self.warm {
-                        self.reconnect(s, t, 1, &mut used, "kernel view", out, st);
+                        self.reconnect(s, t, 1, &mut used, Evidence::KernelView, out, st);
                     }
                 }
                 if t >= self.warm {

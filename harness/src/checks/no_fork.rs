@@ -3,9 +3,9 @@
 //! poll ever taken, faults or not: BFT finality forbids a fork even in a
 //! minority partition, so there is no grace here.
 
-use super::params::fmt_ms;
 use super::view::View;
 use super::{Outcome, Params};
+use crate::scenario::fmt_ms;
 use std::collections::BTreeMap;
 
 pub(super) fn check(v: &View, _p: &Params) -> Outcome {

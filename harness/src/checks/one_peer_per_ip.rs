@@ -19,9 +19,9 @@
 //!   running node's peers are exactly the other running, reachable nodes,
 //!   in two consecutive polls (a single short gap is `no_cycling`'s concern).
 
-use super::params::fmt_ms;
 use super::view::View;
 use super::{list, Outcome, Params};
+use crate::scenario::fmt_ms;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 

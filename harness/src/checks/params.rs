@@ -2,7 +2,6 @@
 //! protocol's own timers.
 
 use crate::scenario::{ms, CheckSpec, Scenario};
-use std::time::Duration;
 use timed::constants::{BACKOFF_MAX, DEFAULT_P2P_PORT, MAX_MISSED_PONGS, PING_INTERVAL};
 
 /// Everything a check needs besides the timeline, in protocol ms.
@@ -57,41 +56,5 @@ impl Params {
             stall: 5 * block,
             p2p_port: DEFAULT_P2P_PORT,
         }
-    }
-}
-
-/// Protocol ms as a short human string: `1h02m03s`, `4m10.5s`, `750ms`.
-pub fn fmt_ms(t: u64) -> String {
-    if t < 1000 {
-        return format!("{t}ms");
-    }
-    let d = Duration::from_millis(t);
-    let (h, m) = (d.as_secs() / 3600, (d.as_secs() / 60) % 60);
-    let s = d.as_secs() % 60;
-    let frac = t % 1000;
-    let frac = if frac == 0 {
-        String::new()
-    } else {
-        format!(".{}", format!("{frac:03}").trim_end_matches('0'))
-    };
-    match (h, m) {
-        (0, 0) => format!("{s}{frac}s"),
-        (0, m) => format!("{m}m{s:02}{frac}s"),
-        (h, m) => format!("{h}h{m:02}m{s:02}{frac}s"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fmt_ms;
-
-    #[test]
-    fn formats_protocol_times() {
-        assert_eq!(fmt_ms(750), "750ms");
-        assert_eq!(fmt_ms(1_500), "1.5s");
-        assert_eq!(fmt_ms(185_000), "3m05s");
-        assert_eq!(fmt_ms(3_723_000), "1h02m03s");
-        assert_eq!(fmt_ms(60_000), "1m00s");
-        assert_eq!(fmt_ms(181_115), "3m01.115s");
     }
 }

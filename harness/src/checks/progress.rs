@@ -15,9 +15,9 @@
 //! (a commit in flight when the cut came) until the heal. A minority that
 //! finalizes on its own is the seeds' fork-after-partition bug in the making.
 
-use super::params::fmt_ms;
 use super::view::View;
 use super::{list, Outcome, Params};
+use crate::scenario::fmt_ms;
 
 pub(super) fn check(v: &View, p: &Params) -> Outcome {
     let start = v.first_up.values().min().map_or(0, |t| t + p.warmup);

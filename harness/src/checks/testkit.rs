@@ -3,7 +3,7 @@
 //! inject each bug signature.
 
 use crate::observe::model::{FaultSpan, KernelConn, NodeEvent, NodeInfo, Sample, Timeline};
-use crate::scenario::{parse, Scenario};
+use crate::scenario::{parse, FaultAction, Scenario};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use timed::api::types::{Direction, EventKind, EventView, PeerView, StatusView};
@@ -159,7 +159,7 @@ impl Net {
         self.faults.push(FaultSpan {
             start: from,
             end: Some(to),
-            action: "restart".into(),
+            action: FaultAction::Restart,
             nodes: vec![name(node)],
             cuts: Vec::new(),
             description: format!("restart {}", name(node)),
@@ -238,7 +238,7 @@ impl Net {
         self.faults.push(FaultSpan {
             start,
             end: Some(end),
-            action: "partition".into(),
+            action: FaultAction::Partition,
             nodes: groups[0].iter().map(|i| name(*i)).collect(),
             cuts,
             description: "test partition".into(),

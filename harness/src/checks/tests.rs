@@ -5,7 +5,7 @@
 use super::testkit::{ip, name, scenario, Net, MIN, P2P, SEC};
 use super::{evaluate, CheckResult, Violation};
 use crate::observe::model::{Timeline, TxRecord};
-use crate::scenario::parse;
+use crate::scenario::{parse, FaultAction};
 
 /// Assert that only `failing` fails and return its first violation.
 fn only_fails(results: &[CheckResult], failing: &str) -> Violation {
@@ -427,7 +427,7 @@ fn paused_with_dial_attempts(net: &mut Net, then: impl FnOnce(&mut Net)) -> Time
     net.restart(3, 20 * MIN, 25 * MIN);
     then(net);
     let mut tl = net.build();
-    tl.faults[0].action = "pause".into();
+    tl.faults[0].action = FaultAction::Pause;
     for s in tl.samples.iter_mut().filter(|s| s.node == "n1") {
         if s.t > 21 * MIN && s.t < 25 * MIN {
             let attempt = 40_000 + (s.t / MIN) as u16; // a new port each minute

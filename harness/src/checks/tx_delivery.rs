@@ -4,9 +4,9 @@
 //! pending legitimately when the run stops). No accepted transaction at all
 //! fails: the check is only listed with a workload.
 
-use super::params::fmt_ms;
 use super::view::View;
 use super::{list, Outcome, Params};
+use crate::scenario::fmt_ms;
 
 pub(super) fn check(v: &View, p: &Params) -> Outcome {
     let end = v.tl.end;

@@ -7,9 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use timed::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR};
 
-/// Fault actions that take a node's process away (its connections drop).
-const PROCESS_FAULTS: &[&str] = &["kill", "restart", "pause", "wipe", "clock_skew"];
-
 /// A time window in which a pair (or node) is excused; `faults` is how many
 /// fault spans were merged into it (each may cost one reconnect).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +112,7 @@ impl<'a> View<'a> {
 
     /// Whether the fault cuts `a` from `b` (either direction).
     pub fn cuts_pair(f: &FaultSpan, a: &str, b: &str) -> bool {
-        if f.action != "partition" {
+        if !f.action.cuts_links() {
             return false;
         }
         if f.cuts.is_empty() {
@@ -133,7 +130,7 @@ impl<'a> View<'a> {
 
     /// Whether the fault takes `node`'s process away.
     pub fn hits_node(f: &FaultSpan, node: &str) -> bool {
-        PROCESS_FAULTS.contains(&f.action.as_str()) && f.nodes.iter().any(|n| n == node)
+        f.action.is_process_fault() && f.nodes.iter().any(|n| n == node)
     }
 
     fn fault_end(&self, f: &FaultSpan) -> u64 {
@@ -150,12 +147,9 @@ impl<'a> View<'a> {
     }
 
     /// Merged windows of every fault that disturbs the network (partitions
-    /// and process faults; `loss` and `clock_skew` must not disturb it).
+    /// and process faults; `loss` and `latency` must not disturb it).
     pub fn disturbance_windows(&self, grace: u64) -> Vec<Window> {
-        self.windows(
-            |f| f.action == "partition" || PROCESS_FAULTS.contains(&f.action.as_str()),
-            grace,
-        )
+        self.windows(|f| f.action.disturbs_network(), grace)
     }
 
     fn windows(&self, pick: impl Fn(&FaultSpan) -> bool, grace: u64) -> Vec<Window> {
@@ -228,7 +222,7 @@ impl<'a> View<'a> {
             .tl
             .faults
             .iter()
-            .any(|f| f.action == "partition" && t >= f.start && t < self.fault_end(f));
+            .any(|f| f.action.cuts_links() && t >= f.start && t < self.fault_end(f));
         let total = self.masternodes.len();
         partitioned && total > 0 && {
             let reach = self.component(node, t);

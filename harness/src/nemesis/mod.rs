@@ -3,21 +3,29 @@
 //!
 //! # API for the runner
 //!
-//! ```text
+//! ```no_run
+//! # async fn example(
+//! #     scenario: harness::scenario::Scenario,
+//! #     cluster: impl harness::provider::Cluster,
+//! # ) -> anyhow::Result<()> {
 //! use harness::nemesis::{self, Nemesis};
 //!
-//! // Once, before the run: probe the host, expand the scenario. A bad fault
-//! // (unknown node, `latency` without netem...) is an error here: exit 2.
+//! // Once, before the run: probe the host, validate the scenario into its
+//! // fault plan (a bad fault, e.g. an unknown node or `latency` without
+//! // netem, is a `file:line:column` error here: exit 2), then let the seed
+//! // make the plan's open choices (this cannot fail).
 //! let caps = nemesis::probe_capabilities().await;
-//! let plan = nemesis::schedule::build(&scenario, &caps)?;
-//! print!("{plan}");                       // one line per step; serde for report.json
-//! let mut nem = Nemesis::new(plan);
+//! let plan = harness::scenario::validate(&scenario, &caps)?;
+//! let schedule = nemesis::schedule::build(&scenario, &plan);
+//! print!("{schedule}"); // one line per step; serde for report.json
+//! let mut nem = Nemesis::new(schedule);
 //!
 //! // In the run loop, with `now` = protocol ms since the run started:
+//! let now = 0;
 //! for step in nem.due_steps(now) {
 //!     match nem.apply(&step, &cluster, now).await {
-//!         Ok(line) => progress.println(line),            // also logged (tracing)
-//!         Err(e) => progress.println(format!("nemesis: {e:#}")),
+//!         Ok(line) => println!("{line}"), // also logged (tracing)
+//!         Err(e) => eprintln!("nemesis: {e:#}"),
 //!     }
 //! }
 //! // `nem.next_at()` tells when the next step is due.
@@ -27,7 +35,10 @@
 //!
 //! // End of run (and on Ctrl-C before teardown):
 //! nem.heal_all(&cluster, now).await?;
-//! timeline.faults = nem.spans();          // FaultSpan with directed `cuts`
+//! let faults = nem.spans(); // the timeline's FaultSpans, with directed `cuts`
+//! # drop(faults);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! Semantics of each action (`for` = the fault's duration):
@@ -44,7 +55,7 @@
 //!   without it. A wipe during a skew keeps the skew.
 //! - `loss`: drop each P2P packet the target receives with probability `p`
 //!   (iptables `statistic`), only on the P2P port.
-//! - `latency`: rejected by the schedule on kernels without netem (this
+//! - `latency`: rejected by validation on kernels without netem (this
 //!   machine's); otherwise a netem delay on the target's eth0.
 //!
 //! - `heal_all`: heals the network, resumes paused nodes and starts nodes
@@ -67,6 +78,7 @@ pub mod grudge;
 #[allow(clippy::module_inception)]
 mod nemesis;
 pub mod netfilter;
+mod reconcile;
 pub mod schedule;
 
 pub use crate::scenario::Capabilities;
@@ -74,8 +86,7 @@ pub use nemesis::Nemesis;
 pub use schedule::{Fault, Phase, Schedule, Step};
 
 /// Probe what the host can do (netem for `latency`), for
-/// `scenario::validate` and [`schedule::build`]. The reason netem is missing
-/// is logged.
+/// `scenario::validate`. The reason netem is missing is logged.
 pub async fn probe_capabilities() -> Capabilities {
     let netem = match netfilter::probe_netem().await {
         Ok(()) => true,

@@ -11,14 +11,10 @@
 //! schedule.
 
 use super::grudge::{self, Cut};
-use crate::scenario::{
-    no_netem_message, parse_skew, Capabilities, FaultAction, FaultSpec, NemesisSpec, Scenario,
-    Shape,
-};
-use anyhow::{anyhow, bail};
+use crate::scenario::plan::{FaultPlan, PartitionPlan, RandomKind, RandomPlan, Targets};
+use crate::scenario::{fmt_ms, FaultAction, Plan, Scenario};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::time::Duration;
 
 /// One fault with every target resolved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,18 +45,18 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// The action name used in spans, reports and logs (`clock_skew`, ...).
-    pub fn action(&self) -> &'static str {
+    /// The fault's kind, as named in scenarios, spans, reports and logs.
+    pub fn action(&self) -> FaultAction {
         match self {
-            Fault::Partition { .. } => "partition",
-            Fault::Heal => "heal",
-            Fault::Kill { .. } => "kill",
-            Fault::Restart { .. } => "restart",
-            Fault::Pause { .. } => "pause",
-            Fault::Wipe { .. } => "wipe",
-            Fault::ClockSkew { .. } => "clock_skew",
-            Fault::Loss { .. } => "loss",
-            Fault::Latency { .. } => "latency",
+            Fault::Partition { .. } => FaultAction::Partition,
+            Fault::Heal => FaultAction::Heal,
+            Fault::Kill { .. } => FaultAction::Kill,
+            Fault::Restart { .. } => FaultAction::Restart,
+            Fault::Pause { .. } => FaultAction::Pause,
+            Fault::Wipe { .. } => FaultAction::Wipe,
+            Fault::ClockSkew { .. } => FaultAction::ClockSkew,
+            Fault::Loss { .. } => FaultAction::Loss,
+            Fault::Latency { .. } => FaultAction::Latency,
         }
     }
 
@@ -180,14 +176,6 @@ impl fmt::Display for Step {
     }
 }
 
-/// Protocol ms as a humantime string (`20m`, `1h 2m 30s`).
-pub fn fmt_ms(ms: u64) -> String {
-    if ms == 0 {
-        return "0s".into();
-    }
-    humantime::format_duration(Duration::from_millis(ms)).to_string()
-}
-
 /// The whole expanded schedule of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
@@ -234,12 +222,9 @@ impl Rng {
     }
 }
 
-fn ms(d: Duration) -> u64 {
-    d.as_millis() as u64
-}
-
-/// Expand a scenario's faults and random nemesis into a schedule.
-pub fn build(scenario: &Scenario, caps: &Capabilities) -> anyhow::Result<Schedule> {
+/// Expand a validated scenario's fault plan (from [`crate::scenario::validate`])
+/// into a schedule: only the seed's choices are made here, so it cannot fail.
+pub fn build(scenario: &Scenario, plan: &Plan) -> Schedule {
     let all = scenario.node_names();
     let foreign = scenario.foreign_nodes();
     let nodes = Nodes {
@@ -252,39 +237,28 @@ pub fn build(scenario: &Scenario, caps: &Capabilities) -> anyhow::Result<Schedul
     };
     let mut steps = Vec::new();
     let mut id = 0;
-    for (i, spec) in scenario.faults.iter().enumerate() {
-        let mut rng = Rng::new(scenario.seed, i as u64 + 1);
-        let fault = resolve(spec, &nodes, &mut rng, caps).map_err(|e| {
-            anyhow!(
-                "fault #{} ({:?} at {}): {e}",
-                i + 1,
-                spec.action,
-                fmt_ms(ms(spec.at))
-            )
-        })?;
-        if matches!(fault, Fault::Heal) && spec.duration.is_some() {
-            bail!("fault #{} (heal): `heal` takes no `for`", i + 1);
-        }
+    for planned in &plan.faults {
+        let mut rng = Rng::new(scenario.seed, planned.number as u64);
+        let fault = resolve(&planned.fault, &nodes, &mut rng);
         id += 1;
         push(
             &mut steps,
             id,
-            ms(spec.at),
-            spec.duration.map(ms),
+            planned.at_ms,
+            planned.for_ms,
             Origin::Timeline,
             fault,
         );
     }
-    if let Some(nemesis) = &scenario.nemesis {
-        random(nemesis, scenario, &nodes, caps, &mut id, &mut steps)
-            .map_err(|e| anyhow!("[nemesis]: {e}"))?;
+    if let Some(nemesis) = &plan.nemesis {
+        random(nemesis, scenario.seed, &nodes, &mut id, &mut steps);
     }
     steps.sort_by_key(|s| (s.at_ms, s.phase, s.id));
-    Ok(Schedule {
+    Schedule {
         seed: scenario.seed,
         time_scale: scenario.time_scale,
         steps,
-    })
+    }
 }
 
 fn push(steps: &mut Vec<Step>, id: usize, at: u64, dur: Option<u64>, origin: Origin, fault: Fault) {
@@ -316,150 +290,82 @@ struct Nodes {
     pickable: Vec<String>,
 }
 
-/// Targets of a process fault: named nodes (checked) or one chosen by seed.
-fn targets(spec: &FaultSpec, nodes: &Nodes, rng: &mut Rng) -> anyhow::Result<Vec<String>> {
-    let all = &nodes.all;
-    match &spec.nodes {
-        Some(nodes) if nodes.is_empty() => bail!("`nodes` is empty"),
-        Some(nodes) => {
-            for n in nodes {
-                if !all.contains(n) {
-                    bail!("unknown node {n:?} (nodes are n1..n{})", all.len());
-                }
-            }
-            Ok(nodes.clone())
-        }
-        None => Ok(vec![rng.pick(&nodes.pickable).clone()]),
+/// Targets named in the file, or one node chosen by the seed.
+fn targets(t: &Targets, nodes: &Nodes, rng: &mut Rng) -> Vec<String> {
+    match t {
+        Targets::Named(named) => named.clone(),
+        Targets::Seeded => vec![rng.pick(&nodes.pickable).clone()],
     }
 }
 
-fn resolve(
-    spec: &FaultSpec,
-    all: &Nodes,
-    rng: &mut Rng,
-    caps: &Capabilities,
-) -> anyhow::Result<Fault> {
-    use FaultAction as A;
-    Ok(match spec.action {
-        A::Partition => partition(spec, all, rng)?,
-        A::Heal => Fault::Heal,
-        A::Kill => Fault::Kill {
-            nodes: targets(spec, all, rng)?,
-        },
-        A::Restart => Fault::Restart {
-            nodes: targets(spec, all, rng)?,
-        },
-        A::Pause => Fault::Pause {
-            nodes: targets(spec, all, rng)?,
-        },
-        A::Wipe => Fault::Wipe {
-            nodes: targets(spec, all, rng)?,
-        },
-        A::ClockSkew => {
-            let skew = spec
-                .skew
-                .as_deref()
-                .ok_or_else(|| anyhow!("`clock_skew` needs `skew`, e.g. \"+30s\""))?;
-            Fault::ClockSkew {
-                nodes: targets(spec, all, rng)?,
-                skew_ms: parse_skew(skew).map_err(|e| anyhow!("bad skew {skew:?}: {e}"))?,
-            }
-        }
-        A::Loss => {
-            let p = spec
-                .probability
-                .ok_or_else(|| anyhow!("`loss` needs `probability` (0 < p < 1)"))?;
-            if !(p > 0.0 && p < 1.0) {
-                bail!("`probability` must be strictly between 0 and 1, got {p}");
-            }
-            Fault::Loss {
-                nodes: targets(spec, all, rng)?,
-                probability: p,
-            }
-        }
-        A::Latency => {
-            if !caps.netem {
-                bail!(no_netem_message("`latency`"));
-            }
-            let delay = spec
-                .delay
-                .ok_or_else(|| anyhow!("`latency` needs `delay`, e.g. \"200ms\""))?;
-            Fault::Latency {
-                nodes: targets(spec, all, rng)?,
-                delay_ms: ms(delay),
-            }
-        }
-    })
-}
-
-fn partition(spec: &FaultSpec, nodes: &Nodes, rng: &mut Rng) -> anyhow::Result<Fault> {
-    let all = &nodes.all;
-    let (description, cuts) = match (&spec.shape, &spec.groups) {
-        (Some(_), Some(_)) => bail!("give either `shape` or `groups`, not both"),
-        (None, None) => bail!("`partition` needs `shape` or `groups`"),
-        (None, Some(groups)) => {
-            let mut seen = Vec::new();
-            for n in groups.iter().flatten() {
-                if !all.contains(n) {
-                    bail!(
-                        "unknown node {n:?} in `groups` (nodes are n1..n{})",
-                        all.len()
-                    );
-                }
-                if seen.contains(&n) {
-                    bail!("node {n:?} is in two groups");
-                }
-                seen.push(n);
-            }
-            let cuts = grudge::groups(all, groups, spec.one_way);
-            (format!("groups {}", grudge::describe_groups(groups)), cuts)
-        }
-        (Some(shape), None) => {
-            let isolate = match shape {
-                Shape::Isolate => targets(spec, nodes, rng)?,
-                _ if spec.nodes.is_some() => bail!("`nodes` only applies to shape `isolate`"),
+fn resolve(plan: &FaultPlan, nodes: &Nodes, rng: &mut Rng) -> Fault {
+    match plan {
+        FaultPlan::Partition(p) => {
+            let isolated = match p {
+                PartitionPlan::Isolate { targets: t, .. } => targets(t, nodes, rng),
                 _ => Vec::new(),
             };
-            shape_cuts(*shape, all, &isolate, spec.one_way)?
+            let (description, cuts) = partition(p, &nodes.all, &isolated);
+            Fault::Partition { description, cuts }
         }
-    };
-    if cuts.is_empty() {
-        bail!("this partition cuts nothing with {} nodes", all.len());
+        FaultPlan::Heal => Fault::Heal,
+        FaultPlan::Kill(t) => Fault::Kill {
+            nodes: targets(t, nodes, rng),
+        },
+        FaultPlan::Restart(t) => Fault::Restart {
+            nodes: targets(t, nodes, rng),
+        },
+        FaultPlan::Pause(t) => Fault::Pause {
+            nodes: targets(t, nodes, rng),
+        },
+        FaultPlan::Wipe(t) => Fault::Wipe {
+            nodes: targets(t, nodes, rng),
+        },
+        FaultPlan::ClockSkew {
+            targets: t,
+            skew_ms,
+        } => Fault::ClockSkew {
+            nodes: targets(t, nodes, rng),
+            skew_ms: *skew_ms,
+        },
+        FaultPlan::Loss {
+            targets: t,
+            probability,
+        } => Fault::Loss {
+            nodes: targets(t, nodes, rng),
+            probability: *probability,
+        },
+        FaultPlan::Latency {
+            targets: t,
+            delay_ms,
+        } => Fault::Latency {
+            nodes: targets(t, nodes, rng),
+            delay_ms: *delay_ms,
+        },
     }
-    let description = if spec.one_way {
-        format!("{description} one-way")
-    } else {
-        description
-    };
-    Ok(Fault::Partition { description, cuts })
 }
 
-/// Cuts of a named shape over `ring` (node order matters for every shape).
-fn shape_cuts(
-    shape: Shape,
-    ring: &[String],
-    isolate: &[String],
-    one_way: bool,
-) -> anyhow::Result<(String, Vec<Cut>)> {
-    Ok(match shape {
-        Shape::Halves => {
-            let g = grudge::halves_groups(ring);
-            (
-                format!("halves {}", grudge::describe_groups(&g)),
-                grudge::groups(ring, &g, one_way),
-            )
+/// Description and cuts of a partition over `ring` (node order matters for
+/// every shape); `isolated` are the resolved targets of an `Isolate`.
+fn partition(p: &PartitionPlan, ring: &[String], isolated: &[String]) -> (String, Vec<Cut>) {
+    let by_groups = |name: &str, g: &[Vec<String>], one_way: bool| {
+        let desc = format!("{name} {}", grudge::describe_groups(g));
+        let desc = if one_way {
+            format!("{desc} one-way")
+        } else {
+            desc
+        };
+        (desc, grudge::groups(ring, g, one_way))
+    };
+    match p {
+        PartitionPlan::Groups { groups, one_way } => by_groups("groups", groups, *one_way),
+        PartitionPlan::Halves { one_way } => {
+            by_groups("halves", &grudge::halves_groups(ring), *one_way)
         }
-        Shape::Isolate => {
-            let g = grudge::isolate_groups(ring, isolate);
-            (
-                format!("isolate {}", grudge::describe_groups(&g)),
-                grudge::groups(ring, &g, one_way),
-            )
+        PartitionPlan::Isolate { one_way, .. } => {
+            by_groups("isolate", &grudge::isolate_groups(ring, isolated), *one_way)
         }
-        Shape::Bridge | Shape::MajoritiesRing if one_way => {
-            bail!("`one_way` needs halves, isolate or groups")
-        }
-        Shape::Bridge => {
+        PartitionPlan::Bridge => {
             let k = ring.len() / 2;
             let desc = format!(
                 "bridge {} <{}> {}",
@@ -469,11 +375,11 @@ fn shape_cuts(
             );
             (desc, grudge::bridge(ring))
         }
-        Shape::MajoritiesRing => (
+        PartitionPlan::MajoritiesRing => (
             format!("majorities-ring {}", ring.join(" ")),
             grudge::majorities_ring(ring),
         ),
-    })
+    }
 }
 
 /// The seeded random nemesis: one fault at a time, each lasting `for`
@@ -481,41 +387,13 @@ fn shape_cuts(
 /// (uniform in [interval/2, 3*interval/2], whole seconds, never overlapping), inside
 /// [start, stop] (default [interval, duration - interval], leaving time to
 /// converge before the end).
-fn random(
-    spec: &NemesisSpec,
-    scenario: &Scenario,
-    nodes: &Nodes,
-    caps: &Capabilities,
-    id: &mut usize,
-    steps: &mut Vec<Step>,
-) -> anyhow::Result<()> {
-    let interval = ms(spec.interval);
-    if interval == 0 {
-        bail!("`interval` must be > 0");
-    }
-    if spec.actions.is_empty() {
-        bail!("`actions` is empty");
-    }
-    for a in &spec.actions {
-        match a {
-            FaultAction::Heal => {
-                bail!("`heal` is not a random action (every random fault heals after `for`)")
-            }
-            FaultAction::Latency if !caps.netem => bail!(no_netem_message("`latency`")),
-            _ => {}
-        }
-    }
-    let dur = spec.duration.map(ms).unwrap_or(interval / 2).max(1);
-    let start = spec.start.map(ms).unwrap_or(interval);
-    let stop = spec
-        .stop
-        .map(ms)
-        .unwrap_or(ms(scenario.duration).saturating_sub(interval));
-    let mut rng = Rng::new(scenario.seed, 0x7A11_D0E5);
-    let mut t = start;
-    while t + dur <= stop {
-        let action = *rng.pick(&spec.actions);
-        let fault = random_fault(action, nodes, &mut rng)?;
+fn random(plan: &RandomPlan, seed: u64, nodes: &Nodes, id: &mut usize, steps: &mut Vec<Step>) {
+    let (interval, dur) = (plan.interval_ms, plan.for_ms);
+    let mut rng = Rng::new(seed, 0x7A11_D0E5);
+    let mut t = plan.start_ms;
+    while t + dur <= plan.stop_ms {
+        let kind = *rng.pick(&plan.kinds);
+        let fault = random_fault(kind, nodes, &mut rng);
         *id += 1;
         push(steps, *id, t, Some(dur), Origin::Random, fault);
         let mut gap = interval / 2 + rng.below(interval.max(1));
@@ -525,38 +403,36 @@ fn random(
         }
         t += gap.max(dur);
     }
-    Ok(())
 }
 
-fn random_fault(action: FaultAction, nodes: &Nodes, rng: &mut Rng) -> anyhow::Result<Fault> {
-    use FaultAction as A;
-    let all = &nodes.all;
+fn random_fault(kind: RandomKind, nodes: &Nodes, rng: &mut Rng) -> Fault {
+    use RandomKind as K;
     let one = vec![rng.pick(&nodes.pickable).clone()];
-    Ok(match action {
-        A::Partition => {
-            let mut ring = all.to_vec();
+    match kind {
+        K::Partition => {
+            let mut ring = nodes.all.to_vec();
             rng.shuffle(&mut ring);
+            let isolate = PartitionPlan::Isolate {
+                targets: Targets::Seeded,
+                one_way: false,
+            };
             let shapes = [
-                Shape::Halves,
-                Shape::Isolate,
-                Shape::Bridge,
-                Shape::MajoritiesRing,
+                PartitionPlan::Halves { one_way: false },
+                isolate.clone(),
+                PartitionPlan::Bridge,
+                PartitionPlan::MajoritiesRing,
             ];
-            let shape = *rng.pick(&shapes);
-            let (mut desc, mut cuts) = shape_cuts(shape, &ring, &one, false)?;
+            let (mut description, mut cuts) = partition(rng.pick(&shapes), &ring, &one);
             if cuts.is_empty() {
-                (desc, cuts) = shape_cuts(Shape::Isolate, &ring, &one, false)?;
+                (description, cuts) = partition(&isolate, &ring, &one);
             }
-            Fault::Partition {
-                description: desc,
-                cuts,
-            }
+            Fault::Partition { description, cuts }
         }
-        A::Kill => Fault::Kill { nodes: one },
-        A::Restart => Fault::Restart { nodes: one },
-        A::Pause => Fault::Pause { nodes: one },
-        A::Wipe => Fault::Wipe { nodes: one },
-        A::ClockSkew => {
+        K::Kill => Fault::Kill { nodes: one },
+        K::Restart => Fault::Restart { nodes: one },
+        K::Pause => Fault::Pause { nodes: one },
+        K::Wipe => Fault::Wipe { nodes: one },
+        K::ClockSkew => {
             let secs = 5 + rng.below(56) as i64;
             let sign = if rng.below(2) == 0 { -1 } else { 1 };
             Fault::ClockSkew {
@@ -564,201 +440,17 @@ fn random_fault(action: FaultAction, nodes: &Nodes, rng: &mut Rng) -> anyhow::Re
                 skew_ms: sign * secs * 1000,
             }
         }
-        A::Loss => Fault::Loss {
+        K::Loss => Fault::Loss {
             nodes: one,
             probability: *rng.pick(&[0.05, 0.1, 0.2]),
         },
-        A::Latency => Fault::Latency {
+        K::Latency => Fault::Latency {
             nodes: one,
             delay_ms: *rng.pick(&[50, 100, 200]),
         },
-        A::Heal => bail!("`heal` is not a random action"),
-    })
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn scenario(toml_faults: &str) -> Scenario {
-        let text = format!(
-            "name = \"t\"\nduration = \"1h\"\nseed = 7\n[network]\nnodes = 6\n{toml_faults}"
-        );
-        toml::from_str(&text).unwrap()
-    }
-
-    fn caps() -> Capabilities {
-        Capabilities { netem: false }
-    }
-
-    #[test]
-    fn timeline_faults_expand_to_ordered_start_and_end_steps() {
-        let s = scenario(
-            r#"
-            [[fault]]
-            at = "20m"
-            for = "5m"
-            action = "partition"
-            shape = "halves"
-            [[fault]]
-            at = "10m"
-            action = "kill"
-            nodes = ["n2"]
-            [[fault]]
-            at = "25m"
-            for = "1m"
-            action = "pause"
-            nodes = ["n4"]
-            "#,
-        );
-        let plan = build(&s, &caps()).unwrap();
-        let brief: Vec<(u64, usize, Phase)> = plan
-            .steps
-            .iter()
-            .map(|s| (s.at_ms / 60_000, s.id, s.phase))
-            .collect();
-        assert_eq!(
-            brief,
-            vec![
-                (10, 2, Phase::Start),
-                (20, 1, Phase::Start),
-                (25, 1, Phase::End),
-                (25, 3, Phase::Start),
-                (26, 3, Phase::End)
-            ]
-        );
-        let Fault::Partition { cuts, description } = &plan.steps[1].fault else {
-            panic!()
-        };
-        assert_eq!(cuts.len(), 18);
-        assert_eq!(description, "halves n1 n2 n3 | n4 n5 n6");
-        assert_eq!(
-            plan.steps[0].until_ms, None,
-            "kill without `for` restarts at once"
-        );
-        assert_eq!(plan.steps[1].until_ms, Some(25 * 60_000));
-    }
-
-    #[test]
-    fn display_prints_one_line_per_step() {
-        let s = scenario("[[fault]]\nat = \"90s\"\nfor = \"30s\"\naction = \"clock_skew\"\nnodes = [\"n3\"]\nskew = \"-2m\"\n");
-        let plan = build(&s, &caps()).unwrap();
-        let text = plan.to_string();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2);
-        assert!(
-            lines[0].contains("1m 30s")
-                && lines[0].contains("+clock_skew#1")
-                && lines[0].contains("n3 clock -120000ms"),
-            "{}",
-            lines[0]
-        );
-        assert!(lines[0].contains("until 2m"), "{}", lines[0]);
-        assert!(
-            lines[1].trim_start().starts_with("2m  -clock_skew#1"),
-            "{}",
-            lines[1]
-        );
-    }
-
-    #[test]
-    fn targets_left_open_are_chosen_by_seed_and_replay_identically() {
-        let text = "[[fault]]\nat = \"1m\"\naction = \"partition\"\nshape = \"isolate\"\n[[fault]]\nat = \"2m\"\naction = \"restart\"\n";
-        let a = build(&scenario(text), &caps()).unwrap();
-        let b = build(&scenario(text), &caps()).unwrap();
-        assert_eq!(a, b);
-        let Fault::Partition { cuts, .. } = &a.steps[0].fault else {
-            panic!()
-        };
-        assert_eq!(cuts.len(), 10, "one node isolated from five, both ways");
-        // Different seeds choose different targets at least sometimes.
-        let picks: std::collections::BTreeSet<Vec<String>> = (0..20)
-            .map(|seed| {
-                let mut s = scenario(text);
-                s.seed = seed;
-                build(&s, &caps()).unwrap().steps[1].fault.nodes()
-            })
-            .collect();
-        assert!(picks.len() > 1);
-    }
-
-    #[test]
-    fn schedule_roundtrips_through_json() {
-        let s = scenario(
-            "[[fault]]\nat = \"1m\"\nfor = \"1m\"\naction = \"loss\"\nnodes = [\"n1\"]\nprobability = 0.1\n[nemesis]\ninterval = \"5m\"\nactions = [\"kill\", \"partition\", \"wipe\"]\n",
-        );
-        let plan = build(&s, &caps()).unwrap();
-        let json = serde_json::to_string(&plan).unwrap();
-        let back: Schedule = serde_json::from_str(&json).unwrap();
-        assert_eq!(plan, back);
-        assert!(json.contains("\"action\":\"loss\""));
-    }
-
-    #[test]
-    fn random_nemesis_is_deterministic_one_at_a_time_and_inside_its_window() {
-        let s = scenario(
-            "[nemesis]\ninterval = \"2m\"\nfor = \"1m\"\nactions = [\"kill\", \"partition\", \"pause\", \"clock_skew\", \"loss\", \"restart\", \"wipe\"]\nstart = \"5m\"\nstop = \"50m\"\n",
-        );
-        let a = build(&s, &caps()).unwrap();
-        assert_eq!(a, build(&s, &caps()).unwrap());
-        let mut other = s.clone();
-        other.seed = 8;
-        assert_ne!(a, build(&other, &caps()).unwrap());
-        let starts: Vec<&Step> = a.steps.iter().filter(|s| s.phase == Phase::Start).collect();
-        assert!(
-            starts.len() >= 15,
-            "about (50-5)/2 faults, got {}",
-            starts.len()
-        );
-        let mut last_end = 0;
-        for st in &starts {
-            assert!(st.at_ms >= 5 * 60_000);
-            let end = st.until_ms.unwrap();
-            assert_eq!(end - st.at_ms, 60_000);
-            assert!(end <= 50 * 60_000);
-            assert!(st.at_ms >= last_end, "faults overlap");
-            last_end = end;
-            assert_eq!(st.at_ms % 1000, 0, "whole seconds");
-            assert_eq!(st.origin, Origin::Random);
-        }
-        let kinds: std::collections::BTreeSet<&str> =
-            starts.iter().map(|s| s.fault.action()).collect();
-        assert!(kinds.len() >= 5, "{kinds:?}");
-    }
-
-    #[test]
-    fn bad_faults_are_rejected_with_clear_messages() {
-        let cases = [
-            ("[[fault]]\nat = \"1m\"\naction = \"latency\"\ndelay = \"100ms\"\n", "netem"),
-            ("[[fault]]\nat = \"1m\"\naction = \"partition\"\n", "needs `shape` or `groups`"),
-            ("[[fault]]\nat = \"1m\"\naction = \"kill\"\nnodes = [\"n9\"]\n", "unknown node \"n9\""),
-            ("[[fault]]\nat = \"1m\"\naction = \"partition\"\ngroups = [[\"n1\"],[\"n1\",\"n2\"]]\n", "two groups"),
-            ("[[fault]]\nat = \"1m\"\naction = \"loss\"\nprobability = 1.5\n", "between 0 and 1"),
-            ("[[fault]]\nat = \"1m\"\naction = \"clock_skew\"\n", "needs `skew`"),
-            ("[[fault]]\nat = \"1m\"\naction = \"partition\"\nshape = \"bridge\"\none_way = true\n", "one_way"),
-            ("[nemesis]\ninterval = \"1m\"\nactions = [\"heal\"]\n", "not a random action"),
-            ("[nemesis]\ninterval = \"1m\"\nactions = [\"latency\"]\n", "netem"),
-        ];
-        for (text, want) in cases {
-            let err = build(&scenario(text), &caps()).unwrap_err().to_string();
-            assert!(err.contains(want), "{text}: {err}");
-        }
-        // With netem present, latency is accepted.
-        let ok = build(&scenario(cases[0].0), &Capabilities::all()).unwrap();
-        assert_eq!(ok.steps[0].fault.action(), "latency");
-    }
-
-    #[test]
-    fn random_partitions_use_a_seeded_ring_and_always_cut_something() {
-        for seed in 0..30 {
-            let mut s = scenario("[nemesis]\ninterval = \"2m\"\nactions = [\"partition\"]\n");
-            s.seed = seed;
-            for st in build(&s, &caps()).unwrap().steps {
-                let Fault::Partition { cuts, .. } = &st.fault else {
-                    panic!()
-                };
-                assert!(!cuts.is_empty());
-            }
-        }
-    }
-}
+#[path = "schedule_tests.rs"]
+mod tests;

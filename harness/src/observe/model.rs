@@ -5,6 +5,7 @@
 //! the run started** (wall ms x time_scale), so scenario durations like
 //! `within = "3m"` compare directly.
 
+use crate::scenario::FaultAction;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -55,8 +56,9 @@ pub struct FaultSpan {
     pub start: u64,
     /// `None` while still active at the end of the run.
     pub end: Option<u64>,
-    /// `partition`, `kill`, `restart`, `pause`, `wipe`, `clock_skew`, `loss`, ...
-    pub action: String,
+    /// What kind of fault; serialized as its scenario name (`partition`,
+    /// `kill`, `clock_skew`, ...), so stored timelines keep loading.
+    pub action: FaultAction,
     /// Nodes the fault acted on (processes) or that sit behind a cut.
     pub nodes: Vec<String>,
     /// Directed cuts `(from, to)`: packets from `from` to `to` are dropped.
@@ -118,5 +120,39 @@ impl Timeline {
     /// Samples of one node, in time order.
     pub fn samples_of<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a Sample> + 'a {
         self.samples.iter().filter(move |s| s.node == node)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stored timelines name faults by their scenario strings; the typed
+    /// kind must read and write exactly those.
+    #[test]
+    fn fault_kinds_keep_their_timeline_strings() {
+        use FaultAction::*;
+        let all = [
+            (Partition, "partition"),
+            (Heal, "heal"),
+            (Kill, "kill"),
+            (Restart, "restart"),
+            (Pause, "pause"),
+            (Wipe, "wipe"),
+            (ClockSkew, "clock_skew"),
+            (Loss, "loss"),
+            (Latency, "latency"),
+        ];
+        for (kind, text) in all {
+            let stored = format!(
+                r#"{{"start":1,"end":null,"action":"{text}","nodes":["n1"],"cuts":[],"description":"d"}}"#
+            );
+            let span: FaultSpan = serde_json::from_str(&stored).unwrap();
+            assert_eq!(span.action, kind);
+            assert_eq!(serde_json::to_string(&span).unwrap(), stored);
+            assert_eq!(kind.to_string(), text);
+        }
+        let bad = r#"{"start":1,"end":null,"action":"melt","nodes":[],"cuts":[],"description":""}"#;
+        assert!(serde_json::from_str::<FaultSpan>(bad).is_err());
     }
 }

@@ -32,7 +32,7 @@ fn sample(name: &str, fail: bool) -> RunReport {
         faults: vec![FaultSpan {
             start: 1_200_000,
             end: Some(1_500_000),
-            action: "partition".into(),
+            action: crate::scenario::FaultAction::Partition,
             nodes: vec!["n1".into(), "n2".into(), "n3".into()],
             cuts: vec![("n1".into(), "n4".into())],
             description: "halves: n1,n2,n3 | n4,n5,n6".into(),

@@ -139,6 +139,18 @@ pub fn load(
     scenario::load_valid(path, caps)
 }
 
+/// The run's fault schedule: the scenario validated (the same single step
+/// `harness validate` takes, so a file it accepts runs and one it rejects
+/// fails here with the same `file:line:column` lines) and the seed's choices
+/// made from the resulting plan.
+pub fn schedule(
+    sc: &Scenario,
+    caps: &scenario::Capabilities,
+) -> Result<nemesis::schedule::Schedule, scenario::ScenarioErrors> {
+    let plan = scenario::validate(sc, caps)?;
+    Ok(nemesis::schedule::build(sc, &plan))
+}
+
 /// Everything the cleanup stage needs, filled as setup progresses, so that a
 /// run cancelled or panicking at any point is still cleaned up.
 #[derive(Default)]
@@ -168,14 +180,15 @@ pub async fn run(sc: Scenario, opts: &RunOptions) -> RunOutcome {
         teardown: Duration::ZERO,
         kept: opts.keep,
     };
-    // The fault schedule is part of validating the scenario: a fault this
-    // host cannot do is a bad scenario (exit 2), found before any container.
+    // The schedule comes from the one validation step (run here on the
+    // scenario as overridden): a fault this host cannot do is a bad scenario
+    // (exit 2, `file:line:column`), found before any container.
     let caps = nemesis::probe_capabilities().await;
-    let plan = match nemesis::schedule::build(&sc, &caps) {
+    let plan = match schedule(&sc, &caps) {
         Ok(p) => p,
         Err(e) => {
             outcome.exit = Exit::Usage;
-            outcome.error = Some(format!("{}: {e:#}", sc.name));
+            outcome.error = Some(e.to_string());
             return outcome;
         }
     };

@@ -3,6 +3,7 @@
 //! (CI logs get one plain line every few seconds instead).
 
 use crate::observe::recorder::Live;
+use crate::scenario::fmt_ms;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -14,11 +15,6 @@ pub struct Progress {
     quiet: bool,
     last_plain: Option<Instant>,
     names: Vec<String>,
-}
-
-fn fmt_ms(ms: u64) -> String {
-    let s = ms / 1000;
-    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 impl Progress {
@@ -69,7 +65,8 @@ impl Progress {
         let up = live.values().filter(|l| l.up).count();
         let mut s = format!(
             "t {} / {}  wall {:.0}s  up {up}/{}  {h}  peers [{}]",
-            fmt_ms(t_ms),
+            // Whole seconds: a progress line, not a measurement.
+            fmt_ms(t_ms - t_ms % 1000),
             fmt_ms(duration_ms),
             wall.as_secs_f64(),
             self.names.len(),

@@ -68,6 +68,31 @@ pub fn ms(d: Duration) -> u64 {
     d.as_millis().min(u128::from(u64::MAX)) as u64
 }
 
+/// Protocol ms as a short human string: `1h02m03s`, `4m10.5s`, `20m00s`,
+/// `750ms`. The one time format of every message, schedule line, report
+/// and progress line.
+pub fn fmt_ms(t: u64) -> String {
+    if t < 1000 {
+        return format!("{t}ms");
+    }
+    let secs = t / 1000;
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    let frac = match t % 1000 {
+        0 => String::new(),
+        f => format!(".{}", format!("{f:03}").trim_end_matches('0')),
+    };
+    match (h, m) {
+        (0, 0) => format!("{s}{frac}s"),
+        (0, m) => format!("{m}m{s:02}{frac}s"),
+        (h, m) => format!("{h}h{m:02}m{s:02}{frac}s"),
+    }
+}
+
+/// A scenario duration in the same format as [`fmt_ms`].
+pub fn fmt_d(d: Duration) -> String {
+    fmt_ms(ms(d))
+}
+
 impl CheckKind {
     /// The name used in scenario files and reports (`no_cycling`).
     pub fn name(self) -> &'static str {
@@ -104,6 +129,30 @@ impl super::types::FaultAction {
             Latency => "latency",
         }
     }
+
+    /// Takes a node's process away (stopped, frozen or restarted), so its
+    /// connections drop.
+    pub fn is_process_fault(self) -> bool {
+        use super::types::FaultAction::*;
+        matches!(self, Kill | Restart | Pause | Wipe | ClockSkew)
+    }
+
+    /// Cuts links between nodes (its span carries the directed cuts).
+    pub fn cuts_links(self) -> bool {
+        self == super::types::FaultAction::Partition
+    }
+
+    /// May disconnect nodes: a cut or a process fault (`loss` and
+    /// `latency` must not disturb the mesh; `heal` only ends faults).
+    pub fn disturbs_network(self) -> bool {
+        self.cuts_links() || self.is_process_fault()
+    }
+}
+
+impl std::fmt::Display for super::types::FaultAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Parse a clock skew like `"+30s"`, `"-2m"` or `"90s"` into signed protocol ms.
@@ -116,4 +165,21 @@ pub fn parse_skew(s: &str) -> Result<i64, String> {
     };
     let d = humantime::parse_duration(rest.trim()).map_err(|e| e.to_string())?;
     Ok(sign * i64::try_from(d.as_millis()).map_err(|_| "skew too large".to_string())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_ms;
+
+    #[test]
+    fn formats_protocol_times() {
+        assert_eq!(fmt_ms(0), "0ms");
+        assert_eq!(fmt_ms(750), "750ms");
+        assert_eq!(fmt_ms(1_500), "1.5s");
+        assert_eq!(fmt_ms(185_000), "3m05s");
+        assert_eq!(fmt_ms(3_723_000), "1h02m03s");
+        assert_eq!(fmt_ms(60_000), "1m00s");
+        assert_eq!(fmt_ms(3_600_000), "1h00m00s");
+        assert_eq!(fmt_ms(181_115), "3m01.115s");
+    }
 }

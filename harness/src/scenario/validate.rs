@@ -3,12 +3,12 @@
 //! features this machine lacks). All problems are reported at once, each
 //! with `file:line:column` when the scenario came from a file.
 
-use super::derived::parse_skew;
+use super::derived::fmt_d;
 use super::error::{ScenarioError, ScenarioErrors};
+use super::plan::Plan;
 use super::source::{Section, Source};
-use super::types::{CheckKind, FaultAction, FaultSpec, Scenario, Shape};
+use super::types::{CheckKind, Scenario};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 /// What the machine running the scenario can do. Features default to
 /// "absent" so a scenario needing one is rejected rather than silently
@@ -27,8 +27,11 @@ impl Capabilities {
     }
 }
 
-/// Check a parsed scenario against its own rules and this machine.
-pub fn validate(s: &Scenario, caps: &Capabilities) -> Result<(), ScenarioErrors> {
+/// Check a parsed scenario against its own rules and this machine; its
+/// resolved fault [`Plan`] if it passes. The one validation step: `harness
+/// validate` and `harness run` both call it, and the schedule is built from
+/// the plan without further checks.
+pub fn validate(s: &Scenario, caps: &Capabilities) -> Result<Plan, ScenarioErrors> {
     let mut v = Validator {
         src: s.source.as_deref(),
         errors: Vec::new(),
@@ -39,14 +42,17 @@ pub fn validate(s: &Scenario, caps: &Capabilities) -> Result<(), ScenarioErrors>
     for (i, n) in s.nodes.iter().enumerate() {
         v.node(s, i, n);
     }
-    for (i, f) in s.faults.iter().enumerate() {
-        v.fault(s, caps, i, f);
-    }
-    v.nemesis(s, caps);
+    let faults: Vec<_> = s
+        .faults
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| v.fault(s, caps, i, f))
+        .collect();
+    let nemesis = v.nemesis(s, caps);
     v.workload(s);
     v.checks(s);
     if v.errors.is_empty() {
-        Ok(())
+        Ok(Plan { faults, nemesis })
     } else {
         // File order, so the first line printed is the first thing to fix.
         v.errors
@@ -63,19 +69,27 @@ pub fn no_netem_message(what: &str) -> String {
     )
 }
 
-struct Validator<'a> {
-    src: Option<&'a Source>,
-    errors: Vec<ScenarioError>,
+/// Collects every problem of one scenario (the fault rules live in
+/// `fault_rules.rs`).
+pub(super) struct Validator<'a> {
+    pub(super) src: Option<&'a Source>,
+    pub(super) errors: Vec<ScenarioError>,
     names: BTreeSet<String>,
 }
 
 impl Validator<'_> {
-    fn err(&mut self, section: Section, key: Option<&str>, msg: impl Into<String>) {
+    pub(super) fn err(&mut self, section: Section, key: Option<&str>, msg: impl Into<String>) {
         self.errors
             .push(ScenarioError::at(self.src, section, key, msg));
     }
 
-    fn err_value(&mut self, section: Section, key: &str, value: &str, msg: impl Into<String>) {
+    pub(super) fn err_value(
+        &mut self,
+        section: Section,
+        key: &str,
+        value: &str,
+        msg: impl Into<String>,
+    ) {
         let needle = format!("\"{value}\"");
         self.errors.push(ScenarioError::at_value(
             self.src, section, key, &needle, msg,
@@ -83,7 +97,7 @@ impl Validator<'_> {
     }
 
     /// Every name in `names` must be a node of the network.
-    fn known_nodes(&mut self, section: Section, key: &str, names: &[String], n: usize) {
+    pub(super) fn known_nodes(&mut self, section: Section, key: &str, names: &[String], n: usize) {
         for name in names {
             if !self.names.contains(name) {
                 self.err_value(
@@ -222,200 +236,8 @@ impl Validator<'_> {
         }
     }
 
-    fn fault(&mut self, s: &Scenario, caps: &Capabilities, i: usize, f: &FaultSpec) {
-        let sec = Section::Fault(i);
-        let n = s.network.nodes;
-        let action = f.action.name();
-        if f.at >= s.duration {
-            self.err(
-                sec,
-                Some("at"),
-                format!(
-                    "at = {} is not inside the run's duration ({})",
-                    fmt_d(f.at),
-                    fmt_d(s.duration)
-                ),
-            );
-        }
-        if let Some(d) = f.duration {
-            if d.is_zero() {
-                self.err(sec, Some("for"), "`for` must be > 0");
-            } else if f.at + d > s.duration {
-                self.err(
-                    sec,
-                    Some("for"),
-                    format!(
-                        "at + for = {} ends after the run's duration ({})",
-                        fmt_d(f.at + d),
-                        fmt_d(s.duration)
-                    ),
-                );
-            }
-            if f.action == FaultAction::Heal {
-                self.err(sec, Some("for"), "`heal` takes no `for`");
-            }
-        }
-        // Keys that only make sense for one action.
-        let only = |key: &str, present: bool, wanted: FaultAction| -> Option<(String, String)> {
-            (present && f.action != wanted).then(|| {
-                (
-                    key.to_string(),
-                    format!(
-                        "`{key}` only applies to action = \"{}\", not \"{action}\"",
-                        wanted.name()
-                    ),
-                )
-            })
-        };
-        let misplaced = [
-            only("shape", f.shape.is_some(), FaultAction::Partition),
-            only("groups", f.groups.is_some(), FaultAction::Partition),
-            only("one_way", f.one_way, FaultAction::Partition),
-            only("probability", f.probability.is_some(), FaultAction::Loss),
-            only("skew", f.skew.is_some(), FaultAction::ClockSkew),
-            only("delay", f.delay.is_some(), FaultAction::Latency),
-        ];
-        for (key, msg) in misplaced.into_iter().flatten() {
-            self.err(sec, Some(&key), msg);
-        }
-        if let Some(nodes) = &f.nodes {
-            if nodes.is_empty() {
-                self.err(sec, Some("nodes"), "nodes must name at least one node");
-            }
-            self.known_nodes(sec, "nodes", nodes, n);
-        }
-        match f.action {
-            FaultAction::Partition => self.partition(s, sec, f),
-            // Process faults without `nodes` act on one node picked by the
-            // seed (replayable with `--seed`).
-            FaultAction::Kill
-            | FaultAction::Restart
-            | FaultAction::Pause
-            | FaultAction::Wipe
-            | FaultAction::ClockSkew
-            | FaultAction::Heal => {}
-            FaultAction::Loss => match f.probability {
-                None => self.err(
-                    sec,
-                    None,
-                    "action = \"loss\" needs `probability` (0 < p < 1)",
-                ),
-                Some(p) if !(p > 0.0 && p < 1.0) => self.err(
-                    sec,
-                    Some("probability"),
-                    format!("probability must be between 0 and 1 (exclusive), got {p}"),
-                ),
-                _ => {}
-            },
-            FaultAction::Latency => {
-                if !caps.netem {
-                    self.err(sec, Some("action"), no_netem_message("latency"));
-                } else if f.delay.is_none_or(|d| d.is_zero()) {
-                    self.err(sec, None, "action = \"latency\" needs `delay` > 0");
-                }
-            }
-        }
-        if f.action == FaultAction::ClockSkew {
-            match &f.skew {
-                None => self.err(
-                    sec,
-                    None,
-                    "action = \"clock_skew\" needs `skew`, e.g. \"+30s\"",
-                ),
-                Some(k) => {
-                    if let Err(e) = parse_skew(k) {
-                        self.err(
-                            sec,
-                            Some("skew"),
-                            format!("skew must be a signed duration like \"+30s\" or \"-2m\": {e}"),
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    fn partition(&mut self, s: &Scenario, sec: Section, f: &FaultSpec) {
-        if f.groups.is_some() && f.nodes.is_some() {
-            self.err(
-                sec,
-                Some("nodes"),
-                "`nodes` only applies to shape = \"isolate\", not to `groups`",
-            );
-        }
-        let n = s.network.nodes;
-        match (&f.shape, &f.groups) {
-            (Some(_), Some(_)) => self.err(
-                sec,
-                Some("groups"),
-                "a partition takes either `shape` or `groups`, not both",
-            ),
-            (None, None) => self.err(
-                sec,
-                None,
-                "action = \"partition\" needs `shape` (halves, isolate, bridge, \
-                 majorities-ring) or `groups`",
-            ),
-            (Some(shape), None) => {
-                let min = match shape {
-                    Shape::Halves | Shape::Isolate => 2,
-                    Shape::Bridge | Shape::MajoritiesRing => 3,
-                };
-                if n < min {
-                    self.err(
-                        sec,
-                        Some("shape"),
-                        format!("shape {shape:?} needs at least {min} nodes, the network has {n}"),
-                    );
-                }
-                if f.nodes.is_some() && *shape != Shape::Isolate {
-                    self.err(
-                        sec,
-                        Some("nodes"),
-                        "`nodes` only applies to shape = \"isolate\"",
-                    );
-                }
-            }
-            (None, Some(groups)) => {
-                // Nodes not listed form one more group of their own.
-                let listed: BTreeSet<&String> = groups.iter().flatten().collect();
-                if groups.is_empty() || (groups.len() == 1 && listed.len() >= n) {
-                    self.err(
-                        sec,
-                        Some("groups"),
-                        "these groups cut nothing: list at least two groups, or one group \
-                         (the unlisted nodes form the other side)",
-                    );
-                }
-                let mut seen = BTreeSet::new();
-                for g in groups {
-                    if g.is_empty() {
-                        self.err(
-                            sec,
-                            Some("groups"),
-                            "every partition group needs at least one node",
-                        );
-                    }
-                    self.known_nodes(sec, "groups", g, n);
-                    for name in g {
-                        if !seen.insert(name.clone()) {
-                            self.err_last_value(
-                                sec,
-                                "groups",
-                                name,
-                                format!(
-                                "node `{name}` is in two partition groups; groups must be disjoint"
-                            ),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// Point at the *second* occurrence of a quoted value (the duplicate).
-    fn err_last_value(&mut self, sec: Section, key: &str, value: &str, msg: String) {
+    pub(super) fn err_last_value(&mut self, sec: Section, key: &str, value: &str, msg: String) {
         let mut e = ScenarioError::at(self.src, sec, Some(key), msg);
         if let (Some(src), Some(loc)) = (self.src, e.location) {
             let needle = format!("\"{value}\"");
@@ -433,51 +255,6 @@ impl Validator<'_> {
             }
         }
         self.errors.push(e);
-    }
-
-    fn nemesis(&mut self, s: &Scenario, caps: &Capabilities) {
-        let Some(nem) = &s.nemesis else { return };
-        let sec = Section::Nemesis;
-        if nem.interval.is_zero() {
-            self.err(sec, Some("interval"), "interval must be > 0");
-        }
-        if nem.actions.is_empty() {
-            self.err(
-                sec,
-                Some("actions"),
-                "actions must list at least one fault action",
-            );
-        }
-        for a in &nem.actions {
-            match a {
-                FaultAction::Latency if !caps.netem => {
-                    self.err_value(sec, "actions", "latency", no_netem_message("latency"))
-                }
-                FaultAction::Heal => self.err_value(
-                    sec,
-                    "actions",
-                    "heal",
-                    "`heal` is not a random fault: every nemesis fault heals itself after `for`",
-                ),
-                _ => {}
-            }
-        }
-        let start = nem.start.unwrap_or_default();
-        let stop = nem.stop.unwrap_or(s.duration);
-        if stop > s.duration {
-            self.err(
-                sec,
-                Some("stop"),
-                format!(
-                    "stop = {} is after the run's duration ({})",
-                    fmt_d(stop),
-                    fmt_d(s.duration)
-                ),
-            );
-        }
-        if start >= stop {
-            self.err(sec, Some("start"), "start must be before stop");
-        }
     }
 
     fn workload(&mut self, s: &Scenario) {
@@ -544,8 +321,4 @@ impl Validator<'_> {
             }
         }
     }
-}
-
-fn fmt_d(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
 }

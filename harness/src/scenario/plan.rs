@@ -1,0 +1,122 @@
+//! The resolved fault plan: what [`super::validate`] hands on once a
+//! scenario's faults passed every rule (CometBFT's manifest -> testnet step).
+//!
+//! Each `[[fault]]` becomes one [`FaultPlan`] variant per fault kind carrying
+//! only the fields that kind uses, already parsed and checked (skews in ms,
+//! probabilities in range, node names known, a `one_way` only where it can
+//! apply), plus where the fault was written. What is still open here is only
+//! what the seed decides (`nemesis::schedule::build` picks it), so building a
+//! schedule from a plan cannot fail: `harness validate` and `harness run`
+//! accept and reject exactly the same files.
+
+use super::source::Location;
+
+/// Every fault of a valid scenario, in file order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    /// The `[[fault]]` timeline.
+    pub faults: Vec<PlannedFault>,
+    /// The seeded random nemesis, if the scenario has one.
+    pub nemesis: Option<RandomPlan>,
+}
+
+/// One `[[fault]]`, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedFault {
+    /// 1-based position among the `[[fault]]` tables.
+    pub number: usize,
+    /// Its `[[fault]]` header in the file (`None` for scenarios built in code).
+    pub location: Option<Location>,
+    /// Protocol ms since the run started.
+    pub at_ms: u64,
+    /// How long it lasts (`None`: instantaneous, or until `heal` / the end).
+    pub for_ms: Option<u64>,
+    pub fault: FaultPlan,
+}
+
+/// One variant per fault kind, each with exactly what that kind needs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultPlan {
+    Partition(PartitionPlan),
+    /// Ends every active partition, loss and latency fault (never has `for`).
+    Heal,
+    Kill(Targets),
+    Restart(Targets),
+    Pause(Targets),
+    Wipe(Targets),
+    ClockSkew {
+        targets: Targets,
+        skew_ms: i64,
+    },
+    Loss {
+        targets: Targets,
+        /// Strictly between 0 and 1.
+        probability: f64,
+    },
+    /// Only planned when the machine has netem.
+    Latency {
+        targets: Targets,
+        delay_ms: u64,
+    },
+}
+
+/// Which nodes a fault acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Targets {
+    /// Named in the file; known nodes, at least one.
+    Named(Vec<String>),
+    /// One node picked by the seed (never a foreign-genesis one).
+    Seeded,
+}
+
+/// A partition that cuts something on this network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PartitionPlan {
+    /// Disjoint groups of known nodes; unlisted nodes form one more group.
+    Groups {
+        groups: Vec<Vec<String>>,
+        one_way: bool,
+    },
+    Halves {
+        one_way: bool,
+    },
+    /// `targets` cut off from the rest (never every node).
+    Isolate {
+        targets: Targets,
+        one_way: bool,
+    },
+    /// Jepsen's bridge (at least 3 nodes; two-way only).
+    Bridge,
+    /// Jepsen's majorities ring (at least 3 nodes; two-way only).
+    MajoritiesRing,
+}
+
+/// The seeded random nemesis, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RandomPlan {
+    /// The `[nemesis]` header in the file.
+    pub location: Option<Location>,
+    /// Mean protocol ms between random faults (> 0).
+    pub interval_ms: u64,
+    /// How long each random fault lasts (> 0).
+    pub for_ms: u64,
+    /// Kinds to draw from (never empty; no `heal`; `latency` only with netem).
+    pub kinds: Vec<RandomKind>,
+    /// No random fault starts before `start_ms` or ends after `stop_ms`.
+    pub start_ms: u64,
+    pub stop_ms: u64,
+}
+
+/// A fault kind the random nemesis can draw (every one heals after `for`,
+/// so `heal` is not among them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RandomKind {
+    Partition,
+    Kill,
+    Restart,
+    Pause,
+    Wipe,
+    ClockSkew,
+    Loss,
+    Latency,
+}
