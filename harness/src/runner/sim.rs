@@ -4,7 +4,6 @@
 //! ([`crate::provider::sim`]).
 
 use super::{verdict, Exit, RunOptions, RunOutcome};
-use crate::nemesis::schedule;
 use crate::provider::sim;
 use crate::scenario::{Capabilities, Scenario};
 use std::path::PathBuf;
@@ -36,7 +35,7 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
         );
     }
     sc.time_scale = 1.0;
-    let plan = match schedule::build(&sc, &Capabilities::all()) {
+    let plan = match super::schedule(&sc, &Capabilities::all()) {
         Ok(p) => p,
         Err(e) => {
             outcome.exit = Exit::Usage;

@@ -195,7 +195,7 @@ impl SimNemesis {
         self.spans.push(FaultSpan {
             start,
             end,
-            action: fault.action().to_string(),
+            action: fault.action(),
             nodes: fault.nodes(),
             cuts,
             description: fault.describe(),
