@@ -2,6 +2,7 @@
 //! the simulated transport and disk) and the handles the harness keeps on it.
 
 use super::disk::SimDisk;
+use super::observe::SimObserver;
 use super::transport::{ConnTable, SimTransport};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -35,6 +36,7 @@ pub struct NodeCtl {
     starts: AtomicU64,
     seed: u64,
     table: ConnTable,
+    observer: Arc<SimObserver>,
 }
 
 impl NodeCtl {
@@ -44,6 +46,7 @@ impl NodeCtl {
         start_at_ms: u64,
         seed: u64,
         table: ConnTable,
+        observer: Arc<SimObserver>,
     ) -> Arc<NodeCtl> {
         Arc::new(NodeCtl {
             ip: cfg.listen_ip,
@@ -57,6 +60,7 @@ impl NodeCtl {
             starts: AtomicU64::new(0),
             seed,
             table,
+            observer,
         })
     }
 
@@ -92,7 +96,13 @@ impl NodeCtl {
             .await
             .map_err(|e| format!("{}: {e:#}", self.name))?;
         *self.api.lock().unwrap() = Some(node.api.clone());
+        let agent = tokio::spawn(self.observer.clone().agent(
+            self.name.clone(),
+            self.ip,
+            node.api.clone(),
+        ));
         stop.cancelled().await;
+        agent.abort();
         self.api.lock().unwrap().take();
         node.shutdown().await;
         Ok(())

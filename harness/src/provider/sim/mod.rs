@@ -79,6 +79,20 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
     let testnet_dir = out.join("testnet");
     let testnet = crate::runner::testnet::write(sc, BASE_IP, &testnet_dir)?;
     let table = ConnTable::default();
+    let end_ms = ms(sc.duration);
+    let p2p_port = testnet
+        .nodes
+        .first()
+        .map(|n| n.config.p2p_port)
+        .unwrap_or(timed::constants::DEFAULT_P2P_PORT);
+    let recorder = Arc::new(Mutex::new(Recorder::new(1.0, Vec::new(), KEEPALIVE_MS)));
+    let observer = observe::SimObserver::new(
+        table.clone(),
+        recorder.clone(),
+        POLL_INTERVAL,
+        p2p_port,
+        end_ms,
+    );
     let mut ctls = Vec::new();
     for (k, n) in testnet.nodes.iter().enumerate() {
         let path = testnet_dir
@@ -91,6 +105,7 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
             ms(sc.start_at(&n.name)),
             sc.seed,
             table.clone(),
+            observer.clone(),
         ));
     }
     let infos: Vec<NodeInfo> = ctls
@@ -109,11 +124,9 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::filter::LevelFilter::INFO)
         .with(logs.clone());
-    let end_ms = ms(sc.duration);
-    let recorder = Arc::new(Mutex::new(Recorder::new(1.0, infos, KEEPALIVE_MS)));
-    let result = tracing::subscriber::with_default(subscriber, || {
-        simulate(sc, plan, &ctls, &table, recorder.clone(), end_ms)
-    });
+    *recorder.lock().unwrap() = Recorder::new(1.0, infos, KEEPALIVE_MS);
+    let result =
+        tracing::subscriber::with_default(subscriber, || simulate(sc, plan, &ctls, observer));
     logs.flush();
     let (applied, spans, steps) = result?;
     let rec = std::mem::replace(
@@ -135,10 +148,9 @@ fn simulate(
     sc: &Scenario,
     plan: Schedule,
     ctls: &[Arc<NodeCtl>],
-    table: &ConnTable,
-    recorder: Arc<Mutex<Recorder>>,
-    end_ms: u64,
+    observer: Arc<observe::SimObserver>,
 ) -> anyhow::Result<Simulated> {
+    let end_ms = observer.until_ms;
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_millis(end_ms) + Duration::from_secs(60))
         .tick_duration(TICK)
@@ -149,21 +161,7 @@ fn simulate(
         let c = ctl.clone();
         sim.host(ctl.ip, move || c.clone().software());
     }
-    sim.client(
-        "observer",
-        observe::SimObserver {
-            nodes: ctls.to_vec(),
-            table: table.clone(),
-            recorder,
-            interval: POLL_INTERVAL,
-            p2p_port: ctls
-                .first()
-                .map(|c| c.cfg.p2p_port)
-                .unwrap_or(timed::constants::DEFAULT_P2P_PORT),
-            until_ms: end_ms,
-        }
-        .run(),
-    );
+    sim.client("observer", observer.watch_down(ctls.to_vec()));
     let mut nemesis = SimNemesis::new(plan, ctls);
     let mut steps = 0u64;
     loop {

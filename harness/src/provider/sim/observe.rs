@@ -1,7 +1,12 @@
-//! The harness's observation inside the simulation: a turmoil client that
-//! polls every node every `interval` of virtual time, as the docker poller
-//! does over HTTP, and pushes the same [`Sample`]s and [`NodeEvent`]s into
-//! the same [`Recorder`].
+//! The harness's observation inside the simulation: every node is polled
+//! every `interval` of virtual time, as the docker poller does over HTTP,
+//! into the same [`Sample`]s and [`NodeEvent`]s of the same [`Recorder`].
+//!
+//! A running node is polled by an agent task inside its own host: every
+//! turmoil host has its own runtime clock, and the API reports durations
+//! (`uptime_ms`, `connected_at_ms`) from the node's clock, which only
+//! means something read from that runtime. A turmoil client records the
+//! down samples of nodes that are not running.
 //!
 //! The node's API is called in-process: the node's own axum `Router`
 //! ([`timed::api::router`]) answers a `tower::ServiceExt::oneshot` request,
@@ -16,6 +21,7 @@ use crate::observe::model::{NodeEvent, Sample};
 use crate::observe::recorder::Recorder;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use timed::api::types::{EventView, PeerView, StatusView};
@@ -25,14 +31,16 @@ use tower::ServiceExt;
 /// Pages of `/events` read per poll at most (as the docker poller).
 const EVENT_PAGES: usize = 20;
 
+/// What every poller of one run shares.
 pub struct SimObserver {
-    pub nodes: Vec<Arc<NodeCtl>>,
     pub table: ConnTable,
     pub recorder: Arc<Mutex<Recorder>>,
     pub interval: Duration,
     pub p2p_port: u16,
     /// Observe until this protocol ms.
     pub until_ms: u64,
+    /// Event cursor per node name, kept across the node's restarts.
+    cursors: Mutex<BTreeMap<String, Cursor>>,
 }
 
 /// Per node: the highest event seq seen from its current process.
@@ -43,22 +51,66 @@ struct Cursor {
 }
 
 impl SimObserver {
-    pub async fn run(self) -> turmoil::Result {
-        let mut cursors = vec![Cursor::default(); self.nodes.len()];
+    pub fn new(
+        table: ConnTable,
+        recorder: Arc<Mutex<Recorder>>,
+        interval: Duration,
+        p2p_port: u16,
+        until_ms: u64,
+    ) -> Arc<SimObserver> {
+        Arc::new(SimObserver {
+            table,
+            recorder,
+            interval,
+            p2p_port,
+            until_ms,
+            cursors: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The turmoil client: a down sample for every node not running, every
+    /// interval, until the end of the run.
+    pub async fn watch_down(self: Arc<Self>, nodes: Vec<Arc<NodeCtl>>) -> turmoil::Result {
         loop {
             let t = now_ms();
             if t >= self.until_ms {
                 return Ok(());
             }
-            for (ctl, cur) in self.nodes.iter().zip(cursors.iter_mut()) {
-                self.poll_one(ctl, cur, t).await;
+            for ctl in nodes.iter().filter(|c| c.api().is_none()) {
+                self.recorder.lock().unwrap().push_sample(Sample {
+                    t,
+                    node: ctl.name.clone(),
+                    up: false,
+                    status: None,
+                    peers: None,
+                    kernel: None,
+                });
             }
             tokio::time::sleep(self.interval).await;
         }
     }
 
-    async fn poll_one(&self, ctl: &NodeCtl, cur: &mut Cursor, t: u64) {
-        let api = ctl.api();
+    /// The agent inside a running node's host: poll `api` every interval.
+    pub async fn agent(self: Arc<Self>, name: String, ip: std::net::IpAddr, api: ApiState) {
+        loop {
+            let t = now_ms();
+            if t >= self.until_ms {
+                return;
+            }
+            self.poll_one(&name, ip, &api, t).await;
+            tokio::time::sleep(self.interval).await;
+        }
+    }
+
+    async fn poll_one(&self, name: &str, ip: std::net::IpAddr, api: &ApiState, t: u64) {
+        let mut cur = self
+            .cursors
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        let api = Some(api.clone());
         let (status, peers) = match &api {
             Some(a) => (
                 get::<StatusView>(a, "/status").await,
@@ -87,7 +139,7 @@ impl SimObserver {
                     cur.after = ev.seq;
                     events.push(NodeEvent {
                         t: ev.at_ms.saturating_sub(SIM_EPOCH_MS),
-                        node: ctl.name.clone(),
+                        node: name.to_string(),
                         event: ev,
                     });
                 }
@@ -97,10 +149,11 @@ impl SimObserver {
         // down container has no readable TCP table on docker either).
         let kernel = status
             .is_some()
-            .then(|| self.table.of_host(ctl.ip, self.p2p_port));
+            .then(|| self.table.of_host(ip, self.p2p_port));
+        self.cursors.lock().unwrap().insert(name.to_string(), cur);
         let sample = Sample {
             t,
-            node: ctl.name.clone(),
+            node: name.to_string(),
             up: status.is_some(),
             status,
             peers,
