@@ -71,6 +71,9 @@ pub struct RunOptions {
     pub node_args: Vec<String>,
     /// Which provider runs the nodes.
     pub provider: Provider,
+    /// Sim only: run this stored schedule (a `report.json` `schedule` as
+    /// JSON) instead of the one the seed builds (`harness shrink`'s candidates).
+    pub schedule: Option<PathBuf>,
 }
 
 /// Where the nodes of a run live (DESIGN.md: `--provider docker|sim`).
@@ -96,6 +99,7 @@ impl Default for RunOptions {
             quiet: false,
             node_args: Vec::new(),
             provider: Provider::Docker,
+            schedule: None,
         }
     }
 }
