@@ -116,6 +116,11 @@ pub fn run(base: &Scenario, opts: &ExploreOptions) -> (Exit, Option<ExploreRepor
                         bar.println(r.line());
                     }
                     results.push(r);
+                    // Kept current, so a stopped exploration still reports.
+                    let partial = ExploreReport::new(base, opts, results.clone(), wall0.elapsed());
+                    if let Err(e) = report::write(&opts.out, &partial) {
+                        bar.println(format!("writing the explore report: {e:#}"));
+                    }
                     bar.inc(1);
                     bar.set_message(rate_message(&results, wall0.elapsed()));
                 }

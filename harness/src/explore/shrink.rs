@@ -100,8 +100,13 @@ struct Tester<'a> {
     runs: usize,
 }
 
-impl Tester<'_> {
-    /// Does this fault list still fail the same check (in sim)?
+/// The shrinker's oracle: does this fault list still fail the same check?
+trait Test {
+    fn fails(&mut self, items: &[Item]) -> anyhow::Result<bool>;
+}
+
+impl Test for Tester<'_> {
+    /// Runs the candidate in sim (`run --schedule`).
     fn fails(&mut self, items: &[Item]) -> anyhow::Result<bool> {
         if self.runs >= MAX_RUNS {
             return Ok(false);
@@ -138,7 +143,7 @@ fn same(o: &Outcome, check: &str) -> bool {
 }
 
 /// ddmin (Zeller and Hildebrandt 2002) over the fault list.
-fn ddmin(t: &mut Tester, mut items: Vec<Item>) -> anyhow::Result<Vec<Item>> {
+fn ddmin(t: &mut impl Test, mut items: Vec<Item>) -> anyhow::Result<Vec<Item>> {
     let mut n = 2usize;
     while items.len() >= 2 {
         let chunk = items.len().div_ceil(n);
@@ -181,7 +186,7 @@ fn ddmin(t: &mut Tester, mut items: Vec<Item>) -> anyhow::Result<Vec<Item>> {
 }
 
 /// Halve each window while it still fails.
-fn shorten(t: &mut Tester, mut items: Vec<Item>) -> anyhow::Result<Vec<Item>> {
+fn shorten(t: &mut impl Test, mut items: Vec<Item>) -> anyhow::Result<Vec<Item>> {
     for i in 0..items.len() {
         while let Some(d) = items[i].for_ms.filter(|d| d / 2 >= MIN_WINDOW_MS) {
             let mut c = items.clone();
@@ -196,7 +201,7 @@ fn shorten(t: &mut Tester, mut items: Vec<Item>) -> anyhow::Result<Vec<Item>> {
 }
 
 /// Move each fault halfway to the end of the one before it while it still fails.
-fn earlier(t: &mut Tester, mut items: Vec<Item>) -> anyhow::Result<Vec<Item>> {
+fn earlier(t: &mut impl Test, mut items: Vec<Item>) -> anyhow::Result<Vec<Item>> {
     items.sort_by_key(|i| i.at_ms);
     for i in 0..items.len() {
         let floor = if i == 0 {
@@ -313,4 +318,54 @@ pub fn shrink(f: &Failing, opts: &ShrinkOptions) -> anyhow::Result<(Exit, Shrunk
     std::fs::copy(&tmp, &path)?;
     shrunk.file = Some(path);
     Ok((Exit::Pass, shrunk))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nemesis::schedule::Fault;
+
+    /// Fails when faults on n2 and n5 are both present, n5's lasting >= 8s
+    /// and starting after 20s (a synthetic interleaving bug).
+    struct Oracle(usize);
+    impl Test for Oracle {
+        fn fails(&mut self, items: &[Item]) -> anyhow::Result<bool> {
+            self.0 += 1;
+            let on = |n: &str| {
+                items
+                    .iter()
+                    .find(|i| i.fault.nodes() == vec![n.to_string()])
+            };
+            Ok(on("n2").is_some()
+                && on("n5").is_some_and(|i| i.for_ms.unwrap_or(0) >= 8_000 && i.at_ms >= 20_000))
+        }
+    }
+
+    #[test]
+    fn ddmin_then_windows_then_earlier_reach_the_two_needed_faults() {
+        let items: Vec<Item> = (1..=9)
+            .map(|k| Item {
+                at_ms: 60_000 * k,
+                for_ms: Some(60_000),
+                fault: Fault::Kill {
+                    nodes: vec![format!("n{k}")],
+                },
+            })
+            .collect();
+        let mut o = Oracle(0);
+        assert!(o.fails(&items).unwrap());
+        let min = ddmin(&mut o, items).unwrap();
+        assert_eq!(min.len(), 2, "{min:?}");
+        let min = shorten(&mut o, min).unwrap();
+        let n5 = min.iter().find(|i| i.fault.nodes() == ["n5"]).unwrap();
+        assert!(
+            n5.for_ms.unwrap() < 16_000 && n5.for_ms.unwrap() >= 8_000,
+            "{n5:?}"
+        );
+        let min = earlier(&mut o, min).unwrap();
+        assert!(o.fails(&min).unwrap());
+        let n2 = min.iter().find(|i| i.fault.nodes() == ["n2"]).unwrap();
+        assert!(n2.at_ms < 120_000, "{n2:?}");
+        assert!(o.0 < 60, "{} oracle calls", o.0);
+    }
 }
