@@ -138,6 +138,13 @@ enum Cmd {
         duration: Duration,
         #[arg(long, default_value_t = 12.0)]
         time_scale: f64,
+        /// docker, or sim: six-masternodes and churn in the simulation, then
+        /// an n-node mesh per --sizes (default none in sim) for --duration.
+        #[arg(long, value_enum, default_value = "docker")]
+        provider: runner::Provider,
+        /// Scenario folder (sim: six-masternodes.toml and churn.toml).
+        #[arg(long, default_value = "scenarios")]
+        scenarios: PathBuf,
     },
 }
 
@@ -259,7 +266,29 @@ async fn dispatch(cmd: Cmd) -> Exit {
         Cmd::Bench {
             sizes,
             duration,
+            provider: runner::Provider::Sim,
+            scenarios,
+            ..
+        } => {
+            // --sizes defaults to the docker list; in sim a mesh is opt-in.
+            let explicit = std::env::args().any(|a| a.starts_with("--sizes"));
+            let sizes = if explicit { sizes } else { Vec::new() };
+            match runner::bench_sim::run_bench(&scenarios, &sizes, duration).await {
+                Ok(rows) => {
+                    println!("{}", bench::table(&rows));
+                    Exit::Pass
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    Exit::Infra
+                }
+            }
+        }
+        Cmd::Bench {
+            sizes,
+            duration,
             time_scale,
+            ..
         } => match bench::run(&sizes, duration, time_scale).await {
             Ok(report) => {
                 println!("{report}");

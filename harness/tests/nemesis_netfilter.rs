@@ -520,7 +520,6 @@ async fn cuts_are_real_silent_drops_and_survive_restarts() {
     assert_eq!(p.start, 0);
     assert!(p.end.is_some_and(|e| e >= 3_000));
     assert_eq!(p.cuts, vec![("n2".to_string(), "n1".to_string())]);
-    assert!(p.separates("n1", "n2", 2_000) && !p.separates("n1", "n2", p.end.unwrap()));
     assert!(spans[1].start == 1_000 && spans[1].end.is_some_and(|e| e >= 1_000));
     assert!(spans[2].end.is_some());
     // The later planned ends are no-ops now.

@@ -207,14 +207,13 @@ impl Pair<'_> {
                     connected_before = true;
                 }
                 EventKind::Disconnected if e.t >= self.warm => {
-                    let reason = e.event.reason.as_deref().unwrap_or("no reason given");
-                    let ping = reason.contains("ping timeout");
                     if self.window(e.t).is_some() {
                         continue;
                     }
-                    if ping {
+                    if e.is_ping_timeout() {
                         st.ping_timeouts += 1;
                     }
+                    let reason = e.event.reason.as_deref().unwrap_or("no reason given");
                     out.violation(
                         e.t,
                         &[s.me, s.peer],

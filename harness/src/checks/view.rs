@@ -112,20 +112,10 @@ impl<'a> View<'a> {
 
     /// Whether the fault cuts `a` from `b` (either direction).
     pub fn cuts_pair(f: &FaultSpan, a: &str, b: &str) -> bool {
-        if !f.action.cuts_links() {
-            return false;
-        }
-        if f.cuts.is_empty() {
-            // No directed cuts recorded: `nodes` sit behind the cut.
-            let (ia, ib) = (
-                f.nodes.iter().any(|n| n == a),
-                f.nodes.iter().any(|n| n == b),
-            );
-            return ia != ib;
-        }
-        f.cuts
-            .iter()
-            .any(|(x, y)| (x == a && y == b) || (x == b && y == a))
+        f.action.cuts_links()
+            && f.cuts
+                .iter()
+                .any(|(x, y)| (x == a && y == b) || (x == b && y == a))
     }
 
     /// Whether the fault takes `node`'s process away.

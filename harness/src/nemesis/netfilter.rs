@@ -41,12 +41,20 @@ pub enum Rule {
     Loss { probability: f64, port: Option<u16> },
 }
 
-/// Which iptables binary handles an address family.
-fn binary_for(v6: bool) -> &'static str {
-    if v6 {
-        "ip6tables"
-    } else {
-        "iptables"
+/// An address family: each has its own iptables binary and tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    /// The iptables binary that handles this family.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Family::V4 => "iptables",
+            Family::V6 => "ip6tables",
+        }
     }
 }
 
@@ -55,13 +63,14 @@ fn args(list: &[&str]) -> Vec<String> {
 }
 
 /// The rule specs (what follows `-A TIMENET`) for `rule`, each with the
-/// binary family it belongs to. Loss rules are IPv4 only (the Docker
+/// address family it belongs to. Loss rules are IPv4 only (the Docker
 /// provider's networks are IPv4).
-pub fn rule_specs(rule: &Rule) -> Vec<(&'static str, Vec<String>)> {
+pub fn rule_specs(rule: &Rule) -> Vec<(Family, Vec<String>)> {
     match rule {
         Rule::DropFrom(ip) => {
             let src = ip.to_string();
-            vec![(binary_for(ip.is_ipv6()), args(&["-s", &src, "-j", "DROP"]))]
+            let family = if ip.is_ipv6() { Family::V6 } else { Family::V4 };
+            vec![(family, args(&["-s", &src, "-j", "DROP"]))]
         }
         Rule::Loss { probability, port } => {
             let p = format!("{probability:.4}");
@@ -76,7 +85,7 @@ pub fn rule_specs(rule: &Rule) -> Vec<(&'static str, Vec<String>)> {
                 "DROP",
             ];
             match port {
-                None => vec![("iptables", args(&stat))],
+                None => vec![(Family::V4, args(&stat))],
                 Some(port) => {
                     let port = port.to_string();
                     ["--dport", "--sport"]
@@ -84,7 +93,7 @@ pub fn rule_specs(rule: &Rule) -> Vec<(&'static str, Vec<String>)> {
                         .map(|dir| {
                             let mut a = args(&["-p", "tcp", dir, &port]);
                             a.extend(args(&stat));
-                            ("iptables", a)
+                            (Family::V4, a)
                         })
                         .collect()
                 }
@@ -167,7 +176,7 @@ async fn run_ok(pid: u32, bin: &str, args: &[String], stdin: Option<&str>) -> an
         return Ok(());
     }
     let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    if err.starts_with("nsenter") {
+    if !can_enter(pid).await {
         return Err(anyhow!(
             "cannot enter the network namespace of pid {pid} from the host ({err}); the harness \
              must run as root on the Docker host. The in-image fallback (a netlink subcommand of \
@@ -180,19 +189,33 @@ async fn run_ok(pid: u32, bin: &str, args: &[String], stdin: Option<&str>) -> an
     ))
 }
 
+/// Whether the host can enter the network namespace of `pid` at all (so a
+/// failed command is told apart from a namespace we may not enter by exit
+/// status, not by the wording of nsenter's message).
+async fn can_enter(pid: u32) -> bool {
+    Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .arg("true")
+        .output()
+        .await
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Replace the content of our chain in the namespace of `pid` with `rules`
 /// (an empty list heals the node), creating the chain and its jump from
 /// INPUT on first use. Only our chain is touched.
 pub async fn install(pid: u32, rules: &[Rule]) -> anyhow::Result<()> {
     let all: Vec<_> = rules.iter().flat_map(rule_specs).collect();
-    let mut families = vec!["iptables"];
-    if all.iter().any(|(b, _)| *b == "ip6tables") {
-        families.push("ip6tables");
+    // IPv4 always (an empty list heals it); IPv6 only when a rule needs it.
+    let mut families = vec![Family::V4];
+    if all.iter().any(|(f, _)| *f == Family::V6) {
+        families.push(Family::V6);
     }
-    for bin in families {
+    for family in families {
+        let bin = family.binary();
         let specs: Vec<Vec<String>> = all
             .iter()
-            .filter(|(b, _)| *b == bin)
+            .filter(|(f, _)| *f == family)
             .map(|(_, s)| s.clone())
             .collect();
         let jump = args(&["-w", "-C", "INPUT", "-j", CHAIN]);
@@ -266,7 +289,7 @@ mod tests {
     fn specs(rule: Rule) -> Vec<(&'static str, String)> {
         rule_specs(&rule)
             .into_iter()
-            .map(|(b, a)| (b, a.join(" ")))
+            .map(|(f, a)| (f.binary(), a.join(" ")))
             .collect()
     }
 

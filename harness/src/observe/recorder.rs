@@ -119,10 +119,6 @@ impl Recorder {
             .collect()
     }
 
-    pub fn sample_count(&self) -> usize {
-        self.samples.len()
-    }
-
     /// The timeline, ordered by time, ending at `end` (protocol ms).
     pub fn finish(mut self, end: u64) -> Timeline {
         for tr in self.track.values_mut() {

@@ -6,7 +6,12 @@ use crate::scenario::{self, Scenario};
 use std::fmt::Write;
 use std::time::Duration;
 
-fn scenario(nodes: usize, duration: Duration, time_scale: f64) -> anyhow::Result<Scenario> {
+/// An n-node mesh with the connection checks (also the sim bench's mesh).
+pub fn mesh_scenario(
+    nodes: usize,
+    duration: Duration,
+    time_scale: f64,
+) -> anyhow::Result<Scenario> {
     let text = format!(
         r#"
 name = "bench-{nodes}"
@@ -55,7 +60,7 @@ pub async fn run_bench(
     let tmp = std::env::temp_dir().join(format!("timenet-bench-{}", std::process::id()));
     let mut o = opts.clone();
     o.out = Some(tmp.join("six"));
-    let six = run_scenario(scenario(6, Duration::from_secs(180), time_scale)?, &o).await;
+    let six = run_scenario(mesh_scenario(6, Duration::from_secs(180), time_scale)?, &o).await;
     let mesh = six.full_mesh_after;
     rows.push(Row {
         what: "6 nodes: run start -> full mesh".into(),
@@ -74,7 +79,7 @@ pub async fn run_bench(
         eprintln!("bench: {n} nodes...");
         let mut o = opts.clone();
         o.out = Some(tmp.join(format!("n{n}")));
-        let r = run_scenario(scenario(n, duration, time_scale)?, &o).await;
+        let r = run_scenario(mesh_scenario(n, duration, time_scale)?, &o).await;
         let green = r.exit == Exit::Pass && r.full_mesh_after.is_some();
         rows.push(Row {
             what: format!("{n} nodes: full mesh, checks green"),

@@ -11,6 +11,7 @@
 //! backstop. Nothing of the run is left behind unless `--keep`.
 
 pub mod bench;
+pub mod bench_sim;
 pub mod perturb;
 pub mod progress;
 pub mod ready;

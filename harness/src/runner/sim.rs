@@ -35,11 +35,13 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
         );
     }
     sc.time_scale = 1.0;
+    // The same single validation step as docker and `harness validate`;
+    // the simulation has every optional capability (latency needs no netem).
     let plan = match super::schedule(&sc, &Capabilities::all()) {
         Ok(p) => p,
         Err(e) => {
             outcome.exit = Exit::Usage;
-            outcome.error = Some(format!("{}: {e:#}", sc.name));
+            outcome.error = Some(format!("{}: {e}", sc.name));
             return outcome;
         }
     };

@@ -30,7 +30,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub use network::RunNetwork;
 
@@ -402,24 +402,6 @@ impl Cluster for DockerCluster {
             "recreated"
         );
         Ok(())
-    }
-}
-
-/// Wait for `cond` with a wall-clock deadline, polling every `every`.
-pub async fn wait_until<F, Fut>(deadline: Duration, every: Duration, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let end = Instant::now() + deadline;
-    loop {
-        if cond().await {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(every).await;
     }
 }
 
