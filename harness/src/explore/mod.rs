@@ -82,8 +82,8 @@ pub fn run(base: &Scenario, opts: &ExploreOptions) -> (Exit, Option<ExploreRepor
     let mut exit = Exit::Pass;
     loop {
         while running.len() < opts.jobs.max(1)
-            && limit.map_or(true, |n| next < opts.first_seed + n)
-            && opts.budget.map_or(true, |b| wall0.elapsed() < b)
+            && limit.is_none_or(|n| next < opts.first_seed + n)
+            && opts.budget.is_none_or(|b| wall0.elapsed() < b)
         {
             let seed = next;
             next += 1;
