@@ -77,8 +77,20 @@ cargo test --workspace -- --test-threads=2
 
 if [ "${SUITE:-1}" != "0" ]; then
   log "CI scenario suite"
-  ./target/x86_64-unknown-linux-gnu/debug/harness run scenarios/ \
+  # scenarios/regressions/ holds what `harness shrink` wrote: each a
+  # once-failing schedule, now part of the normal suite.
+  regressions=""
+  if ls scenarios/regressions/*.toml >/dev/null 2>&1; then regressions=scenarios/regressions/; fi
+  ./target/x86_64-unknown-linux-gnu/debug/harness run scenarios/ $regressions \
     ${SUITE_FILTER:+--filter "$SUITE_FILTER"} --out runs/ci-suite
+
+  # Many seeds of the random nemesis in sim (one process per seed, 2 jobs);
+  # any red seed fails CI and explore.json / junit.xml name its replay
+  # command. 24 seeds of churn take about 12 CPU-s each: ~2.5 min on 2 idle
+  # cores, well under the 5 min budget.
+  log "explore: churn in sim"
+  ./target/x86_64-unknown-linux-gnu/debug/harness explore scenarios/churn.toml \
+    --provider sim --seeds "${EXPLORE_SEEDS:-24}" --jobs 2 --quiet --out runs/ci-explore
 fi
 
 log "done in $(( $(date +%s) - start ))s"

@@ -14,8 +14,11 @@
 //! - `provider`: Docker containers and images.
 //! - `runner`: one run / a suite, end to end.
 //! - `report`: report.json, JUnit, the summary table.
+//! - `explore`: many seeds in parallel processes (`harness explore`), swarm
+//!   draws, and `harness shrink` to a minimal regression scenario.
 
 pub mod checks;
+pub mod explore;
 pub mod nemesis;
 pub mod observe;
 pub mod provider;

@@ -64,6 +64,52 @@ enum Cmd {
         /// Run this `timed` binary (an image is built from it, tagged by its hash).
         #[arg(long, value_name = "PATH")]
         timed: Option<PathBuf>,
+        /// Sim only: replay this stored schedule (JSON) instead of the seed's.
+        #[arg(long, hide = true)]
+        schedule: Option<PathBuf>,
+    },
+    /// Run a scenario's random nemesis under many seeds, each in its own
+    /// process; explore.json + junit.xml; exit 1 when any seed fails.
+    Explore {
+        file: PathBuf,
+        /// How many seeds (default 100 unless --for).
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Keep starting seeds for this long (wall time), e.g. 10m.
+        #[arg(long = "for", value_parser = humantime::parse_duration)]
+        budget: Option<Duration>,
+        #[arg(long, default_value_t = 1)]
+        first_seed: u64,
+        #[arg(long, value_enum, default_value = "sim")]
+        provider: runner::Provider,
+        /// Parallel runs (worker processes).
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Swarm testing: each seed also draws which fault kinds are enabled.
+        #[arg(long)]
+        swarm: bool,
+        /// Output folder (default runs/explore-<scenario>-<time>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Delta-debug a failing run's fault schedule into a minimal regression
+    /// scenario (scenarios/regressions/<check>-<date>.toml).
+    Shrink {
+        /// A failing run folder (or explore seed folder); or use --seed with a FILE.
+        target: PathBuf,
+        /// Shrink this seed of the scenario FILE given as the target.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// sim (default), or docker: the shrunk file must also fail on docker.
+        #[arg(long, value_enum, default_value = "sim")]
+        provider: runner::Provider,
+        #[arg(long, default_value = "scenarios/regressions")]
+        regressions: PathBuf,
+        /// Work folder for the candidates (default runs/shrink-<time>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Compare the performance figures of two runs of one scenario and seed
     /// (run folders or report.json files); exit 1 on a regression, 2 when
@@ -154,6 +200,7 @@ async fn dispatch(cmd: Cmd) -> Exit {
             fail_fast,
             timed,
             provider,
+            schedule,
         } => {
             let opts = RunOptions {
                 time_scale,
@@ -170,10 +217,50 @@ async fn dispatch(cmd: Cmd) -> Exit {
                 fail_fast,
                 timed,
                 provider,
+                schedule,
                 ..Default::default()
             };
             runner::suite::run_paths(&paths, filter.as_deref(), &opts).await
         }
+        Cmd::Explore {
+            file,
+            seeds,
+            budget,
+            first_seed,
+            provider,
+            jobs,
+            swarm,
+            out,
+            quiet,
+        } => {
+            let base = match runner::load(&file, &harness::nemesis::probe_capabilities().await) {
+                Ok(sc) => sc,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Exit::Usage;
+                }
+            };
+            let out = out.unwrap_or_else(|| stamp(&format!("explore-{}", base.name)));
+            let opts = harness::explore::ExploreOptions {
+                file,
+                seeds,
+                budget,
+                first_seed,
+                provider,
+                jobs,
+                swarm,
+                out,
+                quiet,
+            };
+            tokio::task::block_in_place(|| harness::explore::run(&base, &opts).0)
+        }
+        Cmd::Shrink {
+            target,
+            seed,
+            provider,
+            regressions,
+            out,
+        } => tokio::task::block_in_place(|| shrink(&target, seed, provider, regressions, out)),
         Cmd::Validate { paths } => validate(&paths, &harness::nemesis::probe_capabilities().await),
         Cmd::List { dir } => list(&dir, &harness::nemesis::probe_capabilities().await),
         Cmd::Image { force } => {
@@ -246,6 +333,64 @@ async fn dispatch(cmd: Cmd) -> Exit {
                 Exit::Infra
             }
         },
+    }
+}
+
+/// `runs/<what>-<utc time>`.
+fn stamp(what: &str) -> PathBuf {
+    let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(':', "");
+    PathBuf::from("runs").join(format!("{what}-{}", t.trim_end_matches('Z')))
+}
+
+fn shrink(
+    target: &std::path::Path,
+    seed: Option<u64>,
+    provider: runner::Provider,
+    regressions: PathBuf,
+    out: Option<PathBuf>,
+) -> Exit {
+    use harness::explore::shrink as sh;
+    let work = out.unwrap_or_else(|| stamp("shrink"));
+    let failing = match seed {
+        Some(s) => sh::from_seed(target, s, &work),
+        None => sh::from_run_dir(target),
+    };
+    let failing = match failing {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("shrink: {e:#}");
+            return Exit::Usage;
+        }
+    };
+    let opts = sh::ShrinkOptions {
+        work,
+        regressions,
+        provider,
+    };
+    match sh::shrink(&failing, &opts) {
+        Ok((exit, s)) => {
+            println!(
+                "before ({} faults):\n{}",
+                s.before.len(),
+                sh::list(&s.before)
+            );
+            println!(
+                "after ({} faults, {} candidate runs):\n{}",
+                s.after.len(),
+                s.runs,
+                sh::list(&s.after)
+            );
+            if let Some(f) = &s.file {
+                println!("wrote {}", f.display());
+            }
+            exit
+        }
+        Err(e) => {
+            eprintln!("shrink: {e:#}");
+            Exit::Infra
+        }
     }
 }
 

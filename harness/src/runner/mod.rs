@@ -78,6 +78,9 @@ pub struct RunOptions {
     pub timed: Option<PathBuf>,
     /// Which provider runs the nodes.
     pub provider: Provider,
+    /// Sim only: run this stored schedule (a `report.json` `schedule` as
+    /// JSON) instead of the one the seed builds (`harness shrink`'s candidates).
+    pub schedule: Option<PathBuf>,
 }
 
 /// Where the nodes of a run live (DESIGN.md: `--provider docker|sim`).
@@ -105,6 +108,7 @@ impl Default for RunOptions {
             fail_fast: false,
             timed: None,
             provider: Provider::Docker,
+            schedule: None,
         }
     }
 }

@@ -45,6 +45,20 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
             return outcome;
         }
     };
+    let plan = match &opts.schedule {
+        None => plan,
+        Some(path) => match std::fs::read(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|b| Ok(serde_json::from_slice(&b)?))
+        {
+            Ok(stored) => stored,
+            Err(e) => {
+                outcome.exit = Exit::Usage;
+                outcome.error = Some(format!("--schedule {}: {e:#}", path.display()));
+                return outcome;
+            }
+        },
+    };
     let missing = sim::unsupported(&sc, &plan);
     if !missing.is_empty() {
         outcome.exit = Exit::Usage;

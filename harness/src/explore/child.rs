@@ -1,0 +1,115 @@
+//! One run in its own process: the harness binary re-executed as
+//! `harness run FILE --provider P --out DIR --quiet [--schedule S]`.
+//! A process per run isolates a panic or a hang to that seed and keeps each
+//! simulation's determinism (no state shared between runs).
+
+use crate::checks::Violation;
+use crate::report::RunReport;
+use crate::runner::Provider;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// What one child run ended with.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Outcome {
+    /// The child's exit code (DESIGN.md: 0 pass, 1 check failed, 2, 3, 130).
+    pub exit: i32,
+    /// The first failing check, if any.
+    pub check: Option<String>,
+    pub first_violation: Option<Violation>,
+    /// Faults the schedule held (start steps).
+    pub faults: usize,
+    /// The run's error (exit 2/3), or why its report could not be read.
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    pub fn failed(&self) -> bool {
+        self.exit == 1
+    }
+}
+
+/// Start one run; stdout and stderr go to `out/harness.log`.
+pub fn spawn(
+    scenario: &Path,
+    provider: Provider,
+    out: &Path,
+    schedule: Option<&Path>,
+) -> std::io::Result<Child> {
+    std::fs::create_dir_all(out)?;
+    let log = std::fs::File::create(out.join("harness.log"))?;
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("run")
+        .arg(scenario)
+        .arg("--provider")
+        .arg(provider_name(provider))
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet");
+    if let Some(s) = schedule {
+        cmd.arg("--schedule").arg(s);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+}
+
+pub fn provider_name(p: Provider) -> &'static str {
+    match p {
+        Provider::Docker => "docker",
+        Provider::Sim => "sim",
+    }
+}
+
+/// Read a finished run's outcome from its `report.json`.
+pub fn outcome(out: &Path, exit: i32) -> Outcome {
+    let mut o = Outcome {
+        exit,
+        check: None,
+        first_violation: None,
+        faults: 0,
+        error: None,
+    };
+    match read_report(out) {
+        Ok(r) => {
+            if let Some(c) = r.checks.iter().find(|c| !c.passed) {
+                o.check = Some(c.name.clone());
+                o.first_violation = c.first_violation.clone();
+            }
+            o.faults = r.schedule.as_ref().map_or(0, |s| {
+                s.steps
+                    .iter()
+                    .filter(|s| s.phase == crate::nemesis::schedule::Phase::Start)
+                    .count()
+            });
+            o.error = r.error;
+        }
+        Err(e) if exit != 0 => {
+            let log = std::fs::read_to_string(out.join("harness.log")).unwrap_or_default();
+            let tail: String = log.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
+            o.error = Some(format!("{e:#}; log: {tail}"));
+        }
+        Err(e) => o.error = Some(format!("{e:#}")),
+    }
+    o
+}
+
+pub fn read_report(out: &Path) -> anyhow::Result<RunReport> {
+    use anyhow::Context;
+    let p: PathBuf = out.join("report.json");
+    let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", p.display()))
+}
+
+/// Run one child to its end.
+pub fn run(
+    scenario: &Path,
+    provider: Provider,
+    out: &Path,
+    schedule: Option<&Path>,
+) -> std::io::Result<Outcome> {
+    let status = spawn(scenario, provider, out, schedule)?.wait()?;
+    Ok(outcome(out, status.code().unwrap_or(-1)))
+}
