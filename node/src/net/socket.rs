@@ -1,5 +1,7 @@
-//! THE small socket module: the only place in the crate that touches
-//! `tokio::net` (the P2P listener, outbound dials and the API listener).
+//! THE small socket module: the only place in the crate that creates
+//! sockets (the P2P listener, outbound dials and the API listener). The one
+//! other user of `tokio::net` is the API's accept loop (`api/limited.rs`),
+//! which accepts on the API listener bound here.
 //!
 //! Protocol code sees sockets only through [`Transport`]: `listen`, `accept`,
 //! `connect`, each giving boxed read/write halves. [`TokioTransport`] is the
