@@ -170,18 +170,7 @@ impl Nemesis {
     }
 
     fn open_span(&mut self, fault: &Fault, start: u64, end: Option<u64>) -> usize {
-        let cuts = match fault {
-            Fault::Partition { cuts, .. } => cuts.clone(),
-            _ => Vec::new(),
-        };
-        self.spans.push(FaultSpan {
-            start,
-            end,
-            action: fault.action(),
-            nodes: fault.nodes(),
-            cuts,
-            description: fault.describe(),
-        });
+        self.spans.push(fault.span(start, end));
         self.spans.len() - 1
     }
 

@@ -45,6 +45,23 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// The timeline record of this fault over `start..end` (protocol ms;
+    /// `None`: still open). Both providers' nemeses record through this.
+    pub fn span(&self, start: u64, end: Option<u64>) -> crate::observe::model::FaultSpan {
+        let cuts = match self {
+            Fault::Partition { cuts, .. } => cuts.clone(),
+            _ => Vec::new(),
+        };
+        crate::observe::model::FaultSpan {
+            start,
+            end,
+            action: self.action(),
+            nodes: self.nodes(),
+            cuts,
+            description: self.describe(),
+        }
+    }
+
     /// The fault's kind, as named in scenarios, spans, reports and logs.
     pub fn action(&self) -> FaultAction {
         match self {

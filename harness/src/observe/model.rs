@@ -50,6 +50,31 @@ pub struct NodeEvent {
     pub event: EventView,
 }
 
+impl NodeEvent {
+    /// The events of one `/events?after=SEQ` page that are new (seq above
+    /// `*after`, which advances to the last one), stamped on the run's
+    /// clock by `t(at_ms)`. Both providers' pollers read pages through this.
+    pub fn take_page(
+        page: Vec<EventView>,
+        after: &mut u64,
+        node: &str,
+        t: impl Fn(u64) -> u64,
+        out: &mut Vec<NodeEvent>,
+    ) {
+        for ev in page {
+            if ev.seq <= *after {
+                continue;
+            }
+            *after = ev.seq;
+            out.push(NodeEvent {
+                t: t(ev.at_ms),
+                node: node.to_string(),
+                event: ev,
+            });
+        }
+    }
+}
+
 /// The `reason` of a `disconnected` event after a ping timeout: the node's
 /// contract string (DESIGN.md, "close with reason `ping timeout`").
 const PING_TIMEOUT_REASON: &str = "ping timeout";

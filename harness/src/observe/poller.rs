@@ -133,17 +133,8 @@ impl<S: PidSource + ApiSource> Poller<S> {
             let Some(page) = page.filter(|p| !p.is_empty()) else {
                 break;
             };
-            for ev in page {
-                if ev.seq <= st.after {
-                    continue;
-                }
-                st.after = ev.seq;
-                out.push(NodeEvent {
-                    t: self.clock.from_unix_ms(ev.at_ms),
-                    node: self.node.clone(),
-                    event: ev,
-                });
-            }
+            let t = |at: u64| self.clock.from_unix_ms(at);
+            NodeEvent::take_page(page, &mut st.after, &self.node, t, &mut out);
         }
         out
     }

@@ -133,6 +133,30 @@ pub struct RunOutcome {
     pub kept: bool,
 }
 
+impl RunOutcome {
+    /// A run of `sc` that has not failed yet (both providers start here).
+    pub fn start(sc: &Scenario, run_id: &str, out_dir: &std::path::Path, kept: bool) -> Self {
+        RunOutcome {
+            exit: Exit::Pass,
+            scenario: sc.name.clone(),
+            run_id: run_id.to_string(),
+            out_dir: out_dir.to_path_buf(),
+            error: None,
+            report: None,
+            full_mesh_after: None,
+            teardown: Duration::ZERO,
+            kept,
+        }
+    }
+}
+
+/// `--out`, or `runs/<scenario>-<run id>`.
+pub fn out_dir_for(sc: &Scenario, run_id: &str, opts: &RunOptions) -> PathBuf {
+    opts.out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{run_id}", sc.name)))
+}
+
 /// Apply command-line overrides to a loaded scenario.
 pub fn apply_overrides(sc: &mut Scenario, opts: &RunOptions) {
     if let Some(x) = opts.time_scale {
@@ -178,21 +202,8 @@ pub async fn run(sc: Scenario, opts: &RunOptions) -> RunOutcome {
         return sim::run(sc, opts).await;
     }
     let run_id = docker::new_run_id();
-    let out_dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{run_id}", sc.name)));
-    let mut outcome = RunOutcome {
-        exit: Exit::Pass,
-        scenario: sc.name.clone(),
-        run_id: run_id.clone(),
-        out_dir: out_dir.clone(),
-        error: None,
-        report: None,
-        full_mesh_after: None,
-        teardown: Duration::ZERO,
-        kept: opts.keep,
-    };
+    let out_dir = out_dir_for(&sc, &run_id, opts);
+    let mut outcome = RunOutcome::start(&sc, &run_id, &out_dir, opts.keep);
     // The schedule comes from the one validation step (run here on the
     // scenario as overridden): a fault this host cannot do is a bad scenario
     // (exit 2, `file:line:column`), found before any container.

@@ -6,26 +6,12 @@
 use super::{verdict, Exit, RunOptions, RunOutcome};
 use crate::provider::sim;
 use crate::scenario::{Capabilities, Scenario};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
     let run_id = format!("sim-{}", crate::provider::docker::new_run_id());
-    let out_dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{run_id}", sc.name)));
-    let mut outcome = RunOutcome {
-        exit: Exit::Pass,
-        scenario: sc.name.clone(),
-        run_id: run_id.clone(),
-        out_dir: out_dir.clone(),
-        error: None,
-        report: None,
-        full_mesh_after: None,
-        teardown: Duration::ZERO,
-        kept: false,
-    };
+    let out_dir = super::out_dir_for(&sc, &run_id, opts);
+    let mut outcome = RunOutcome::start(&sc, &run_id, &out_dir, false);
     // Virtual time: the nodes run at scale 1 whatever the file or the
     // command line says (the simulation is as fast as the CPU allows).
     if sc.time_scale != 1.0 && !opts.quiet {

@@ -132,17 +132,8 @@ impl SimObserver {
                 let Some(page) = page.filter(|p| !p.is_empty()) else {
                     break;
                 };
-                for ev in page {
-                    if ev.seq <= cur.after {
-                        continue;
-                    }
-                    cur.after = ev.seq;
-                    events.push(NodeEvent {
-                        t: ev.at_ms.saturating_sub(SIM_EPOCH_MS),
-                        node: name.to_string(),
-                        event: ev,
-                    });
-                }
+                let t = |at: u64| at.saturating_sub(SIM_EPOCH_MS);
+                NodeEvent::take_page(page, &mut cur.after, name, t, &mut events);
             }
         }
         // The network's own view: only while the host runs software (a
