@@ -66,8 +66,38 @@ pub const DIAL_TICK: Duration = Duration::from_secs(1);
 
 /// GetPeers gossip cadence.
 pub const DISCOVERY_INTERVAL: Duration = Duration::from_secs(60);
-/// Address book capacity; further addresses are ignored.
-pub const MAX_ADDRESS_BOOK: usize = 1024;
+/// New-table capacity (addresses we never connected to). When full, the
+/// biggest source loses its worst entry. Bounds: >= NEW_PER_SOURCE, memory
+/// ~100 B per entry.
+pub const NEW_CAPACITY: usize = 4096;
+/// New addresses one gossip source may hold: its share of the book, so one
+/// 100k-address answer fills only its own share. A 30-node network's gossip
+/// fits many times. Bounds: 32..=NEW_CAPACITY / 4.
+pub const NEW_PER_SOURCE: usize = 256;
+/// Consecutive failed dials after which a never-connected, gossip-learned
+/// address is evicted (Bitcoin Core: 3 retries). Bounds: 1..=10.
+pub const NEW_MAX_FAILURES: u32 = 3;
+/// Tried-table capacity (addresses we dialled and handshook). Tried
+/// addresses are never evicted for failing (a partition must heal), only
+/// for room. Bounds: >= MAX_OUTBOUND_PEERS.
+pub const TRIED_CAPACITY: usize = 1024;
+/// Addresses in one GetPeers answer (Bitcoin Core: 1000). We send at most
+/// this many; a bigger answer is cut to it and penalized.
+pub const MAX_PEERS_PER_ANSWER: usize = 1000;
+/// Misbehaviour score of an oversize Peers answer (5 ban the IP).
+pub const PEERS_OVERSIZE_PENALTY: u32 = 20;
+/// Dials to never-connected addresses learned from peers, per minute
+/// (protocol time), after a burst of `NEW_DIAL_BURST`: one poisoned gossip
+/// answer can no longer turn a node into a dialer. 20/min still meshes a
+/// fresh 30-node network in the burst. Bounds: 1..=600.
+pub const NEW_DIALS_PER_MINUTE: u32 = 20;
+/// Tokens the new-address dial budget starts with (and holds at most).
+/// Bounds: >= the largest harness network (30), <= 256.
+pub const NEW_DIAL_BURST: u32 = 32;
+/// Outbound connections (live or being dialed) whose address came from one
+/// gossip source: a quarter of the slots, so no single peer can eclipse us.
+/// Bootstrap and operator-added addresses are exempt. Bounds: 1..=MAX_OUTBOUND_PEERS.
+pub const MAX_OUTBOUND_PER_SOURCE: usize = MAX_OUTBOUND_PEERS / 4;
 
 /// Peer limits. A full mesh of the largest harness network must fit.
 pub const MAX_INBOUND_PEERS: usize = 96;
@@ -127,3 +157,29 @@ pub const PING_RTT_BUCKETS: &[f64] = &[
 pub const FINALITY_LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60.0,
 ];
+
+/// Period of the per-IP log summaries of refused sockets, rejected
+/// handshakes and failed dials (wall time): the first occurrence per IP is
+/// logged at once, the rest as one line per IP per period (count, last
+/// reason), so a connect flood cannot flood the log. Bounds: 1 s..=5 min.
+pub const LOG_SUMMARY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+/// IPs tracked individually per summary period; the rest are summed into
+/// one "other IPs" line. Bounds: 16..=100_000 (~100 B each).
+pub const LOG_SUMMARY_MAX_IPS: usize = 1024;
+
+/// An API connection with no byte read or written for this long (wall) is
+/// closed: idle keep-alives and half-sent headers alike. No API handler runs
+/// anywhere near this long. Bounds: 5 s..=5 min.
+pub const API_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// Descriptors kept for files, the database, epoll, stdio and the runtime
+/// before any socket budget is handed out. Bounds: 32..=1024.
+pub const FD_RESERVED_BASE: usize = 64;
+/// The API and the pre-handshake P2P sockets each get 1/this of the
+/// descriptors above the reserve (then capped below). Bounds: 4..=64.
+pub const FD_SLICE_DIVISOR: usize = 8;
+/// Open API connections at most, whatever the descriptor limit; a quarter of
+/// them per client IP. Bounds: 8..=4096.
+pub const API_MAX_CONNECTIONS: usize = 512;
+/// Inbound P2P sockets that have not finished their handshake, at most
+/// (issue 15 saw 1,516 at once). Bounds: 8..=MAX_INBOUND_PEERS * 4.
+pub const MAX_PENDING_HANDSHAKES: usize = 256;

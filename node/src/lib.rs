@@ -16,6 +16,7 @@
 //! | [`api`] | the HTTP API |
 //! | [`histogram`] | the fixed-bucket Prometheus histogram behind `/metrics` |
 //! | [`node`] | the orchestrator: wires all of the above into one running node |
+//! | [`logging`] | log output a peer cannot forge (escaping writer) |
 
 pub mod api;
 pub mod chain;
@@ -25,6 +26,7 @@ pub mod consensus;
 pub mod constants;
 pub mod histogram;
 pub mod live;
+pub mod logging;
 pub mod net;
 pub mod node;
 pub mod sync;

@@ -169,14 +169,16 @@ async fn wait_for_signal() -> anyhow::Result<&'static str> {
     })
 }
 
-/// Logs to stderr; `RUST_LOG` filters (default `info`).
+/// Logs to stderr, one escaped line per record (peer text cannot forge a
+/// line); `RUST_LOG` filters (default `info`).
 fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(timed::logging::EscapedStderr { keep_ansi: ansi });
     if json {
         builder.json().init();
     } else {

@@ -2,8 +2,10 @@
 //!
 //! CONTRACT: [`ApiState`]; `chain_routes::routes()` adds `/blocks/{height}`
 //! and `/tx` (owned by the chain work), [`net_routes`] the rest.
+//! [`limited`]: the listener's connection caps and idle timeout.
 
 pub mod chain_routes;
+pub mod limited;
 pub mod net_routes;
 pub mod types;
 
@@ -59,6 +61,7 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("binding the API on {addr}: {e}"))?;
+    let listener = limited::LimitedListener::new(listener, crate::net::fd_budget::budget());
     let app = router(state);
     Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app)

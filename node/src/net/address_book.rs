@@ -1,52 +1,151 @@
-//! Known peer addresses (IP -> listen port) and their dial state.
+//! Known peer addresses (IP -> listen port), where each came from, and their
+//! dial state: the node's defence against address poisoning and eclipse
+//! (Bitcoin Core's addrman idea, written our way).
 //!
-//! The dialer asks it who is due; discovery and handshakes feed it. Keyed by
-//! IP like the registry. Bounded by `MAX_ADDRESS_BOOK`.
+//! Two tables in one map: *new* (never connected to) and *tried* (we dialled
+//! it and the handshake succeeded). Each new address is charged to its
+//! [`Source`], the peer that told us: one source holds at most
+//! `NEW_PER_SOURCE` new addresses, so a 100k-address answer fills only that
+//! source's share; when the new table is full the biggest source pays.
+//! A new address that fails `NEW_MAX_FAILURES` dials in a row is evicted.
+//! Only tried addresses are shared onward (see [`AddressBook::shareable`]).
+//! Dials to new gossip-learned addresses are paced by [`DialBudget`].
 
 use super::backoff;
 use crate::clock::{Clock, Instant};
-use crate::constants::{HEALTHY_PERIOD, MAX_ADDRESS_BOOK, TIE_BREAK_RETRY};
+use crate::constants::{
+    HEALTHY_PERIOD, NEW_CAPACITY, NEW_MAX_FAILURES, NEW_PER_SOURCE, TIE_BREAK_RETRY, TRIED_CAPACITY,
+};
 use crate::wire::PeerAddr;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// Who told us about an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// The node's config (bootstrap list): trusted, never evicted or capped.
+    Config,
+    /// Added by the operator or a test through the node's API: trusted.
+    Manual,
+    /// Learned from this peer: its GetPeers answer, or its own handshake.
+    Peer(IpAddr),
+}
+
+impl Source {
+    /// Trusted sources are exempt from quotas, eviction and the dial budget.
+    pub fn trusted(self) -> bool {
+        matches!(self, Source::Config | Source::Manual)
+    }
+}
+
 pub struct AddressBook {
     clock: Clock,
-    inner: Mutex<BTreeMap<IpAddr, Entry>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    map: BTreeMap<IpAddr, Entry>,
+    /// New (never connected) entries per untrusted source: an index of `map`,
+    /// updated in the same critical section as every insert/remove/promote.
+    new_by_source: HashMap<Source, usize>,
+    tried: usize,
 }
 
 struct Entry {
     port: u16,
+    source: Source,
+    /// We dialled it and the handshake succeeded at least once.
+    tried: bool,
     /// Our own address (a handshake showed our own nonce): never dialled.
     is_self: bool,
     failures: u32,
     next_dial: Option<Instant>,
 }
 
+/// What [`AddressBook::due`] hands the dialer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DueAddr {
+    pub addr: SocketAddr,
+    pub source: Source,
+    /// Never connected: a dial spends the new-address budget.
+    pub is_new: bool,
+}
+
+impl Inner {
+    fn remove(&mut self, ip: IpAddr) {
+        if let Some(e) = self.map.remove(&ip) {
+            if e.tried {
+                self.tried -= 1;
+            } else if let Some(n) = self.new_by_source.get_mut(&e.source) {
+                *n -= 1;
+                if *n == 0 {
+                    self.new_by_source.remove(&e.source);
+                }
+            }
+        }
+    }
+
+    fn new_total(&self) -> usize {
+        self.new_by_source.values().sum()
+    }
+
+    /// The worst new entry of `source`: most failures, then highest IP.
+    fn worst_new_of(&self, source: Source) -> Option<IpAddr> {
+        self.map
+            .iter()
+            .filter(|(_, e)| !e.tried && e.source == source && !e.is_self)
+            .max_by_key(|(_, e)| e.failures)
+            .map(|(ip, _)| *ip)
+    }
+}
+
 impl AddressBook {
     pub fn new(clock: Clock) -> Self {
         AddressBook {
             clock,
-            inner: Mutex::new(BTreeMap::new()),
+            inner: Mutex::new(Inner::default()),
         }
     }
 
-    /// Learn (or update the port of) an address. Returns true if it is new.
-    pub fn add(&self, addr: SocketAddr) -> bool {
-        let mut map = self.inner.lock().unwrap();
-        if let Some(e) = map.get_mut(&addr.ip()) {
-            e.port = addr.port();
+    /// Learn (or update the port of) an address told by `source`. Returns
+    /// true if it is new. A full source share refuses; a full new table
+    /// evicts the worst entry of the biggest untrusted source.
+    pub fn add(&self, addr: SocketAddr, source: Source) -> bool {
+        let mut inner = self.inner.lock().unwrap();
+        if let Some(e) = inner.map.get_mut(&addr.ip()) {
+            // Only a trusted source or the peer itself may move a port.
+            if source.trusted() || source == Source::Peer(addr.ip()) {
+                e.port = addr.port();
+            }
             return false;
         }
-        if map.len() >= MAX_ADDRESS_BOOK {
-            return false;
+        if !source.trusted() {
+            let mine = inner.new_by_source.get(&source).copied().unwrap_or(0);
+            if mine >= NEW_PER_SOURCE {
+                return false;
+            }
+            if inner.new_total() >= NEW_CAPACITY {
+                let biggest = inner
+                    .new_by_source
+                    .iter()
+                    .max_by_key(|(_, n)| **n)
+                    .map(|(s, _)| *s);
+                match biggest.and_then(|s| inner.worst_new_of(s)) {
+                    Some(victim) => inner.remove(victim),
+                    None => return false,
+                }
+            }
+            *inner.new_by_source.entry(source).or_insert(0) += 1;
         }
-        map.insert(
+        inner.map.insert(
             addr.ip(),
             Entry {
                 port: addr.port(),
+                source,
+                tried: false,
                 is_self: false,
                 failures: 0,
                 next_dial: None,
@@ -56,28 +155,67 @@ impl AddressBook {
     }
 
     pub fn mark_self(&self, ip: IpAddr) {
-        if let Some(e) = self.inner.lock().unwrap().get_mut(&ip) {
+        if let Some(e) = self.inner.lock().unwrap().map.get_mut(&ip) {
             e.is_self = true;
         }
     }
 
+    /// Our dial to `ip` completed its handshake: move it to the tried table
+    /// (evicting the tried entry with the most failures when full).
+    pub fn mark_tried(&self, ip: IpAddr) {
+        let mut inner = self.inner.lock().unwrap();
+        let Some(e) = inner.map.get(&ip) else {
+            return;
+        };
+        if e.tried {
+            return;
+        }
+        if inner.tried >= TRIED_CAPACITY {
+            let victim = inner
+                .map
+                .iter()
+                .filter(|(_, e)| e.tried && !e.source.trusted())
+                .max_by_key(|(_, e)| e.failures)
+                .map(|(ip, _)| *ip);
+            match victim {
+                Some(v) => inner.remove(v),
+                None => return,
+            }
+        }
+        let source = inner.map[&ip].source;
+        if let Some(n) = inner.new_by_source.get_mut(&source) {
+            *n -= 1;
+            if *n == 0 {
+                inner.new_by_source.remove(&source);
+            }
+        }
+        inner.tried += 1;
+        inner.map.get_mut(&ip).unwrap().tried = true;
+    }
+
     /// A dial or a short-lived connection failed: back off exponentially.
-    /// Returns the protocol-time delay chosen.
+    /// A never-connected, untrusted address is evicted after
+    /// `NEW_MAX_FAILURES` failures. Returns the protocol-time delay chosen.
     pub fn record_failure(&self, ip: IpAddr) -> Duration {
-        let mut map = self.inner.lock().unwrap();
-        let Some(e) = map.get_mut(&ip) else {
+        let mut inner = self.inner.lock().unwrap();
+        let Some(e) = inner.map.get_mut(&ip) else {
             return Duration::ZERO;
         };
         e.failures = e.failures.saturating_add(1);
+        let evict = !e.tried && !e.source.trusted() && e.failures >= NEW_MAX_FAILURES;
         let d = backoff::delay(e.failures);
         e.next_dial = Some(self.clock.now() + self.clock.protocol(d));
+        if evict {
+            inner.remove(ip);
+            return Duration::ZERO;
+        }
         d
     }
 
     /// Lost a simultaneous-open tie-break: not a failure, but look again
     /// only after `TIE_BREAK_RETRY` (the winner's connection is on its way).
     pub fn record_tie_break(&self, ip: IpAddr) {
-        if let Some(e) = self.inner.lock().unwrap().get_mut(&ip) {
+        if let Some(e) = self.inner.lock().unwrap().map.get_mut(&ip) {
             e.next_dial = Some(self.clock.now() + self.clock.protocol(TIE_BREAK_RETRY));
         }
     }
@@ -86,7 +224,7 @@ impl AddressBook {
     /// backoff, a short one counts as a failure (stops flapping loops).
     pub fn record_disconnect(&self, ip: IpAddr, lived: Duration) {
         if lived >= self.clock.protocol(HEALTHY_PERIOD) {
-            if let Some(e) = self.inner.lock().unwrap().get_mut(&ip) {
+            if let Some(e) = self.inner.lock().unwrap().map.get_mut(&ip) {
                 e.failures = 0;
                 e.next_dial = None;
             }
@@ -95,46 +233,67 @@ impl AddressBook {
         }
     }
 
-    /// Addresses due for a dial now (not self, not backing off).
-    pub fn due(&self, now: Instant) -> Vec<SocketAddr> {
-        let map = self.inner.lock().unwrap();
-        map.iter()
-            .filter(|(_, e)| !e.is_self && e.next_dial.is_none_or(|t| t <= now))
-            .map(|(ip, e)| SocketAddr::new(*ip, e.port))
-            .collect()
+    /// Addresses due for a dial now (not self, not backing off), sources
+    /// interleaved round-robin (trusted and tried first within a round), so
+    /// one source's thousand addresses cannot crowd out another's one.
+    pub fn due(&self, now: Instant) -> Vec<DueAddr> {
+        let inner = self.inner.lock().unwrap();
+        let mut by_source: BTreeMap<(bool, Source), Vec<DueAddr>> = BTreeMap::new();
+        for (ip, e) in &inner.map {
+            if e.is_self || e.next_dial.is_some_and(|t| t > now) {
+                continue;
+            }
+            let is_new = !e.tried && !e.source.trusted();
+            by_source
+                .entry((is_new, e.source))
+                .or_default()
+                .push(DueAddr {
+                    addr: SocketAddr::new(*ip, e.port),
+                    source: e.source,
+                    is_new,
+                });
+        }
+        let mut lists: Vec<std::vec::IntoIter<DueAddr>> =
+            by_source.into_values().map(|v| v.into_iter()).collect();
+        let mut out = Vec::new();
+        loop {
+            let before = out.len();
+            for l in lists.iter_mut() {
+                out.extend(l.next());
+            }
+            if out.len() == before {
+                return out;
+            }
+        }
     }
 
-    /// Addresses worth sharing (GetPeers answers), minus `except`.
-    pub fn shareable(&self, except: IpAddr) -> Vec<PeerAddr> {
-        let map = self.inner.lock().unwrap();
-        map.iter()
-            .filter(|(ip, e)| !e.is_self && **ip != except)
+    /// Where `ip`'s address came from, if known.
+    pub fn source_of(&self, ip: IpAddr) -> Option<Source> {
+        self.inner.lock().unwrap().map.get(&ip).map(|e| e.source)
+    }
+
+    /// Addresses worth sharing (GetPeers answers): only tried ones (we
+    /// connected to them ourselves), never self, minus `except`; at most `max`.
+    pub fn shareable(&self, except: IpAddr, max: usize) -> Vec<PeerAddr> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .map
+            .iter()
+            .filter(|(ip, e)| e.tried && !e.is_self && **ip != except)
+            .take(max)
             .map(|(ip, e)| PeerAddr {
                 ip: *ip,
                 port: e.port,
             })
             .collect()
     }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap().map.len()
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn self_and_backing_off_addresses_are_not_due() {
-        let book = AddressBook::new(Clock::new(1.0));
-        let a: SocketAddr = "10.0.0.1:24100".parse().unwrap();
-        let b: SocketAddr = "[::1]:24100".parse().unwrap();
-        assert!(book.add(a));
-        assert!(book.add(b));
-        assert!(!book.add(a));
-        let now = Instant::now();
-        assert_eq!(book.due(now).len(), 2);
-        book.mark_self(b.ip());
-        book.record_failure(a.ip());
-        assert!(book.due(now).is_empty());
-        assert_eq!(book.due(now + Duration::from_secs(2)), vec![a]);
-        assert_eq!(book.shareable(a.ip()), vec![]);
-    }
-}
+#[path = "address_book_tests.rs"]
+mod tests;

@@ -223,6 +223,18 @@ async fn handle_frame(
             };
             let _ = c.info.writer.try_send(encode(&reply));
         }
+        NetworkMessage::Request {
+            id,
+            body: Request::Unknown,
+        } => {
+            let reply = NetworkMessage::Response {
+                id,
+                body: Response::Error {
+                    reason: "unknown request kind".into(),
+                },
+            };
+            let _ = c.info.writer.try_send(encode(&reply));
+        }
         NetworkMessage::Request { id, body } => {
             let req = Inbound::Request {
                 from: c.info.ip,

@@ -5,9 +5,11 @@
 //! slot is reserved atomically before the socket is opened, so an IP is
 //! never dialed twice at once nor while connected.
 
+use super::address_book::{DueAddr, Source};
 use super::closer::Closer;
 use super::connection::{self, Conn};
 use super::handshake;
+use super::log_summary::Noted;
 use super::metrics::NetMetrics;
 use super::peer::PeerInfo;
 use super::reason::{CloseReason, RejectReason};
@@ -16,7 +18,7 @@ use super::views::EventKind;
 use super::{socket, writer, Shared};
 use crate::constants::{
     CONNECT_TIMEOUT, CONNECT_TIMEOUT_FLOOR, DIAL_TICK, HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR,
-    MAX_FRAME_PRE_HANDSHAKE,
+    MAX_FRAME_PRE_HANDSHAKE, MAX_OUTBOUND_PER_SOURCE,
 };
 use crate::wire::{encode, FrameCodec, NetworkMessage};
 use std::net::SocketAddr;
@@ -27,27 +29,30 @@ use tracing::{debug, info, warn};
 
 /// Dial every due address each `DIAL_TICK`, and each address sent on
 /// `requests` (learned by discovery) at once.
-pub async fn dial_loop(shared: Arc<Shared>, mut requests: mpsc::Receiver<SocketAddr>) {
+pub async fn dial_loop(shared: Arc<Shared>, mut requests: mpsc::Receiver<DueAddr>) {
     let mut tick = shared.clock.interval(DIAL_TICK);
     loop {
         tokio::select! {
             _ = shared.shutdown.cancelled() => return,
-            Some(addr) = requests.recv() => {
-                dial_if_free(&shared, addr);
+            Some(due) = requests.recv() => {
+                dial_if_free(&shared, due);
                 continue;
             }
             _ = tick.tick() => {}
         }
         let now = shared.clock.now();
-        for addr in shared.book.due(now) {
-            dial_if_free(&shared, addr);
+        for due in shared.book.due(now) {
+            dial_if_free(&shared, due);
         }
     }
 }
 
-/// Start a dial to `addr` unless its IP is banned, connected or being
-/// dialed (the slot is reserved atomically). True if a dial started.
-pub fn dial_if_free(shared: &Arc<Shared>, addr: SocketAddr) -> bool {
+/// Start a dial to `due.addr` unless its IP is banned, connected or being
+/// dialed (the slot is reserved atomically), its source already holds
+/// `MAX_OUTBOUND_PER_SOURCE` outbound slots, or it is a never-connected
+/// address and the new-dial budget is spent. True if a dial started.
+pub fn dial_if_free(shared: &Arc<Shared>, due: DueAddr) -> bool {
+    let addr = due.addr;
     let ip = addr.ip();
     // A node shutting down must not dial: the peer would register a
     // connection that dies a millisecond later (a phantom reconnect, seen in
@@ -58,6 +63,12 @@ pub fn dial_if_free(shared: &Arc<Shared>, addr: SocketAddr) -> bool {
     {
         return false;
     }
+    if !due.source.trusted() && source_share(shared, due.source) >= MAX_OUTBOUND_PER_SOURCE {
+        return false;
+    }
+    if due.is_new && !shared.dial_budget.try_take() {
+        return false;
+    }
     match shared.registry.try_begin_dial(ip) {
         Some(conn_id) => {
             tokio::spawn(dial(shared.clone(), addr, conn_id));
@@ -65,6 +76,16 @@ pub fn dial_if_free(shared: &Arc<Shared>, addr: SocketAddr) -> bool {
         }
         None => false,
     }
+}
+
+/// Outbound slots (live or dialing) held by addresses from `source`.
+fn source_share(shared: &Shared, source: Source) -> usize {
+    shared
+        .registry
+        .outbound_ips()
+        .into_iter()
+        .filter(|ip| shared.book.source_of(*ip) == Some(source))
+        .count()
 }
 
 /// How a dial ended without a connection. `Display` is the `reason` of
@@ -139,7 +160,8 @@ async fn dial(shared: Arc<Shared>, addr: SocketAddr, conn_id: u64) {
         | DialError::RejectedByPeer(_) => {
             NetMetrics::inc(&shared.metrics.dial_failures_total);
             let backoff = shared.book.record_failure(ip);
-            warn!(ip = %ip, addr = %addr, reason = %err, backoff = ?backoff, "dial failed");
+            let why = format!("{err} (addr {addr}, backoff {backoff:?})");
+            shared.log_summary.note(Noted::DialFailed, ip, &why);
         }
     }
 }
@@ -237,7 +259,10 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
     };
     let mut conn = Conn::new(info, reader);
     conn.connects = match shared.registry.promote_dial(ip, conn.entry()) {
-        Some(n) => n,
+        Some(n) => {
+            shared.book.mark_tried(ip);
+            n
+        }
         None => {
             conn.info.closer.close(CloseReason::SupersededByInbound);
             return Err(DialError::Superseded);

@@ -5,8 +5,11 @@
 //! last round still taught us new addresses (a fresh network converges in
 //! a few ticks instead of a discovery interval).
 
+use super::address_book::{DueAddr, Source};
 use super::Shared;
-use crate::constants::{DIAL_TICK, DISCOVERY_INTERVAL, REQUEST_TIMEOUT};
+use crate::constants::{
+    DIAL_TICK, DISCOVERY_INTERVAL, MAX_PEERS_PER_ANSWER, PEERS_OVERSIZE_PENALTY, REQUEST_TIMEOUT,
+};
 use crate::wire::{Request, Response};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -24,18 +27,30 @@ async fn query(shared: &Arc<Shared>, ip: IpAddr) -> usize {
         shared: shared.clone(),
     };
     match handle.request(ip, Request::GetPeers, REQUEST_TIMEOUT).await {
-        Ok(Response::Peers { peers }) => peers
-            .into_iter()
-            .filter(|p| !p.ip.is_unspecified() && p.port != 0)
-            .map(|p| SocketAddr::new(p.ip, p.port))
-            .filter(|a| shared.book.add(*a))
-            // A new address is dialled now, not at the next tick: a fresh
-            // network meshes in one gossip round trip. (A full queue only
-            // defers it to the dialer's next tick.)
-            .inspect(|a| {
-                let _ = shared.dial_requests.try_send(*a);
-            })
-            .count(),
+        Ok(Response::Peers { mut peers }) => {
+            if peers.len() > MAX_PEERS_PER_ANSWER {
+                shared.penalize(ip, PEERS_OVERSIZE_PENALTY, "oversize peers answer");
+                peers.truncate(MAX_PEERS_PER_ANSWER);
+            }
+            let source = Source::Peer(ip);
+            peers
+                .into_iter()
+                .filter(|p| !p.ip.is_unspecified() && p.port != 0)
+                .map(|p| SocketAddr::new(p.ip, p.port))
+                .filter(|a| shared.book.add(*a, source))
+                // A new address is dialled now (budget permitting), not at
+                // the next tick: a fresh network meshes in one round trip.
+                .inspect(|addr| {
+                    let due = DueAddr {
+                        addr: *addr,
+                        source,
+                        is_new: true,
+                    };
+                    // A full queue only defers it to the dialer's next tick.
+                    let _ = shared.dial_requests.try_send(due);
+                })
+                .count()
+        }
         Ok(other) => {
             debug!(ip = %ip, response = ?other, "unexpected answer to GetPeers");
             0

@@ -35,6 +35,10 @@ pub enum Refusal {
     /// The IP exceeded `MAX_INBOUND_PER_IP_PER_MINUTE`.
     #[error("inbound rate limit")]
     RateLimited,
+    /// Evicted while still in its handshake: `FdBudget::pending_handshakes`
+    /// sockets were pending and this one was the oldest.
+    #[error("too many pending handshakes")]
+    TooManyPending,
 }
 
 impl Limits {

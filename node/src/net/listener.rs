@@ -1,14 +1,18 @@
 //! Inbound side: the accept loop and the acceptor's half of the handshake.
 
+use super::address_book::Source;
 use super::closer::Closer;
 use super::connection::{self, BoxRead, Conn};
 use super::handshake;
+use super::limits::Refusal;
+use super::log_summary::Noted;
 use super::metrics::NetMetrics;
 use super::peer::PeerInfo;
+use super::pending::PendingGuard;
 use super::reason::RejectReason;
 use super::registry::Admission;
 use super::views::Direction;
-use super::{socket, writer, Shared};
+use super::{socket, writer, Shared, MALFORMED_PENALTY};
 use crate::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR, MAX_FRAME_PRE_HANDSHAKE};
 use crate::wire::{encode, FrameCodec, FrameError, NetworkMessage};
 use futures::{FutureExt, StreamExt};
@@ -29,12 +33,13 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         match accepted {
             Ok((stream, addr)) => {
                 let ip = addr.ip().to_canonical();
-                if !admit(&shared, ip) {
+                let Some(pending) = admit(&shared, ip) else {
                     continue; // dropping the socket closes it
-                }
+                };
                 let probe = socket::HangupProbe::of(&stream);
                 let (r, w) = stream.into_split();
-                tokio::spawn(handle_inbound(shared.clone(), ip, Box::new(r), w, probe));
+                let task = handle_inbound(shared.clone(), ip, Box::new(r), w, probe, pending);
+                tokio::spawn(task);
             }
             Err(e) => {
                 // e.g. EMFILE: back off a little instead of spinning.
@@ -45,14 +50,22 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// Per-IP admission before any byte is read: bans and the inbound rate.
-pub fn admit(shared: &Shared, ip: IpAddr) -> bool {
+/// Admission before any byte is read: bans and the per-IP inbound rate;
+/// then a place among the sockets still in their handshake (evicting the
+/// oldest at the cap). The guard is held until the handshake ends.
+pub fn admit(shared: &Shared, ip: IpAddr) -> Option<PendingGuard> {
     match shared.limits.admit_inbound(ip, shared.clock.now()) {
-        Ok(()) => true,
+        Ok(()) => {
+            let (guard, evicted) = shared.pending_handshakes.enter();
+            if evicted {
+                NetMetrics::inc(&shared.metrics.inbound_refused_total);
+            }
+            Some(guard)
+        }
         Err(refusal) => {
             NetMetrics::inc(&shared.metrics.inbound_refused_total);
-            warn!(ip = %ip, reason = %refusal, "inbound connection dropped before handshake");
-            false
+            shared.log_summary.note(Noted::InboundRefused, ip, &refusal);
+            None
         }
     }
 }
@@ -65,6 +78,7 @@ pub async fn handle_inbound<W>(
     read: BoxRead,
     write: W,
     probe: socket::HangupProbe,
+    pending: PendingGuard,
 ) where
     W: AsyncWrite + Unpin + Send + 'static,
 {
@@ -80,7 +94,14 @@ pub async fn handle_inbound<W>(
         .clock
         .guarded(HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR);
     let ours = shared.hello();
-    let theirs = match handshake::read_first(&mut reader, deadline).await {
+    let first = tokio::select! {
+        r = handshake::read_first(&mut reader, deadline) => r,
+        _ = pending.evicted.cancelled() => {
+            shared.log_summary.note(Noted::InboundRefused, ip, &Refusal::TooManyPending);
+            return; // dropping the socket closes it
+        }
+    };
+    let theirs = match first {
         Ok(NetworkMessage::Handshake(h)) => h,
         Ok(other) => {
             let reason = RejectReason::Unexpected {
@@ -89,7 +110,16 @@ pub async fn handle_inbound<W>(
             };
             return refuse(&shared, ip, &writer, reason);
         }
-        Err(reason) => return refuse(&shared, ip, &writer, reason),
+        Err(reason) => {
+            // Garbage before the handshake scores like garbage after it.
+            if matches!(
+                reason,
+                RejectReason::MalformedHandshake(_) | RejectReason::HandshakeFrameTooLong { .. }
+            ) {
+                shared.penalize(ip, MALFORMED_PENALTY, "malformed handshake frame");
+            }
+            return refuse(&shared, ip, &writer, reason);
+        }
     };
     if let Err(reason) = handshake::validate(&ours, &theirs) {
         return refuse(&shared, ip, &writer, reason);
@@ -144,10 +174,10 @@ pub async fn handle_inbound<W>(
         Admission::Accepted => {}
     }
     if theirs.listen_port != 0 {
-        shared
-            .book
-            .add(std::net::SocketAddr::new(ip, theirs.listen_port));
+        let own = std::net::SocketAddr::new(ip, theirs.listen_port);
+        shared.book.add(own, Source::Peer(ip));
     }
+    drop(pending); // the handshake is over: the socket is a peer now
     connection::run(shared, conn).await;
 }
 
@@ -165,7 +195,9 @@ fn refuse(shared: &Shared, ip: IpAddr, writer: &writer::WriterHandle, reason: Re
         Some(Direction::Inbound),
         Some(reason.to_string()),
     );
-    info!(ip = %ip, reason = %reason, "inbound handshake rejected");
+    shared
+        .log_summary
+        .note(Noted::HandshakeRejected, ip, &reason);
 }
 
 /// Put a frame just read back in front of the reader's buffer (with its

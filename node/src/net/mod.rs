@@ -12,21 +12,28 @@
 //! a connection is with), [`connection`] (the per-connection actor),
 //! [`writer`] (the only socket writer), [`closer`], [`reason`],
 //! [`listener`] / [`dialer`] (the two ways a connection starts),
-//! [`discovery`], [`address_book`], [`backoff`], [`limits`], [`metrics`],
-//! [`events`], [`views`] (the API bodies net produces).
+//! [`discovery`], [`address_book`], [`dial_budget`], [`backoff`], [`limits`],
+//! [`metrics`], [`events`], [`views`] (the API bodies net produces),
+//! [`fd_budget`] (descriptor slices, also read by the API), [`pending`]
+//! (capped pre-handshake sockets), [`log_summary`] (per-IP log lines for
+//! bulk events).
 
 mod address_book;
 mod backoff;
 mod closer;
 mod connection;
+mod dial_budget;
 mod dialer;
 mod discovery;
 mod events;
+pub(crate) mod fd_budget;
 pub mod handshake;
 mod limits;
 mod listener;
+mod log_summary;
 mod metrics;
 mod peer;
+mod pending;
 mod reason;
 mod registry;
 // `pub` only while socket.rs re-exports a type nothing uses yet; socket.rs
@@ -37,12 +44,15 @@ mod writer;
 
 use crate::chain::types::{Hash, NodeId};
 use crate::clock::Clock;
-use crate::constants::{DIAL_REQUEST_QUEUE, INBOUND_QUEUE, MAGIC, PROTOCOL_VERSION};
+use crate::constants::{
+    DIAL_REQUEST_QUEUE, INBOUND_QUEUE, MAGIC, MAX_PEERS_PER_ANSWER, PROTOCOL_VERSION,
+};
 use crate::wire::{encode, Hello, NetworkMessage, PeerAddr, Request, Response};
-use address_book::AddressBook;
+use address_book::{AddressBook, Source};
 /// The dialer's deterministic backoff floor: the harness's dial-storm check
 /// (`harness/src/checks/dial_backoff.rs`) holds nodes to this schedule.
 pub use backoff::base_delay;
+use dial_budget::DialBudget;
 use limits::Limits;
 use metrics::NetMetrics;
 pub use reason::{CloseReason, RejectReason};
@@ -154,13 +164,18 @@ pub(crate) struct Shared {
     pub height: AtomicU64,
     pub registry: Registry,
     pub book: AddressBook,
+    /// Dials to never-connected gossip-learned addresses.
+    pub dial_budget: DialBudget,
     pub limits: Limits,
+    pub log_summary: log_summary::LogSummary,
+    /// Inbound sockets still in their handshake (`FdBudget::pending_handshakes`).
+    pub pending_handshakes: Arc<pending::PendingHandshakes>,
     pub events: events::EventLog,
     pub metrics: Arc<NetMetrics>,
     pub inbound: mpsc::Sender<Inbound>,
     /// New addresses to dial now (discovery -> dialer, so neither calls
     /// the other).
-    pub dial_requests: mpsc::Sender<SocketAddr>,
+    pub dial_requests: mpsc::Sender<address_book::DueAddr>,
     pub shutdown: CancellationToken,
     next_request_id: AtomicU64,
 }
@@ -180,16 +195,20 @@ impl Shared {
     }
 
     /// Our answer to GetPeers: connected peers' listen addresses plus the
-    /// address book, minus the asker itself.
+    /// tried addresses of the book (never an address only gossip told us),
+    /// minus the asker itself; at most `MAX_PEERS_PER_ANSWER`.
     pub fn shareable_peers(&self, asker: IpAddr) -> Vec<PeerAddr> {
         let mut out: BTreeMap<IpAddr, u16> = BTreeMap::new();
-        for p in self.book.shareable(asker) {
-            out.insert(p.ip, p.port);
-        }
         for p in self.registry.connected() {
             if p.ip != asker && p.listen_port != 0 {
                 out.insert(p.ip, p.listen_port);
             }
+        }
+        for p in self.book.shareable(asker, MAX_PEERS_PER_ANSWER) {
+            if out.len() >= MAX_PEERS_PER_ANSWER {
+                break;
+            }
+            out.entry(p.ip).or_insert(p.port);
         }
         out.into_iter()
             .map(|(ip, port)| PeerAddr { ip, port })
@@ -214,19 +233,23 @@ pub async fn start(
     cfg: NetConfig,
     clock: Clock,
 ) -> std::io::Result<(NetHandle, mpsc::Receiver<Inbound>)> {
+    let budget = fd_budget::budget();
     let listener = socket::listen(SocketAddr::new(cfg.listen_ip, cfg.p2p_port))?;
     let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
     let (dial_tx, dial_rx) = mpsc::channel(DIAL_REQUEST_QUEUE);
     let book = AddressBook::new(clock.clone());
     for addr in &cfg.bootstrap {
-        book.add(*addr);
+        book.add(*addr, Source::Config);
     }
     let shared = Arc::new(Shared {
         height: AtomicU64::new(cfg.height),
         nonce: rand::random(),
         registry: Registry::default(),
         book,
+        dial_budget: DialBudget::new(clock.clone()),
         limits: Limits::default(),
+        log_summary: Default::default(),
+        pending_handshakes: pending::PendingHandshakes::new(budget.pending_handshakes),
         events: events::EventLog::new(clock.clone()),
         metrics: Arc::new(NetMetrics::default()),
         inbound: tx,
@@ -239,6 +262,7 @@ pub async fn start(
     tokio::spawn(listener::accept_loop(shared.clone(), listener));
     tokio::spawn(dialer::dial_loop(shared.clone(), dial_rx));
     tokio::spawn(discovery::discovery_loop(shared.clone()));
+    tokio::spawn(log_summary::flush_loop(shared.clone()));
     Ok((NetHandle { shared }, rx))
 }
 
@@ -363,14 +387,19 @@ impl NetHandle {
 
     /// Add an address to the book (dialled at the next tick if due).
     pub fn add_address(&self, addr: SocketAddr) -> bool {
-        self.shared.book.add(addr)
+        self.shared.book.add(addr, Source::Manual)
     }
 
     /// Add `addr` to the book and dial it now if its IP is free (not
     /// connected, not being dialed, not banned). True if a dial started.
     pub fn dial_now(&self, addr: SocketAddr) -> bool {
-        self.shared.book.add(addr);
-        dialer::dial_if_free(&self.shared, addr)
+        self.shared.book.add(addr, Source::Manual);
+        let due = address_book::DueAddr {
+            addr,
+            source: Source::Manual,
+            is_new: false,
+        };
+        dialer::dial_if_free(&self.shared, due)
     }
 
     /// Run the acceptor side over any byte stream as if it came from `ip`:
@@ -380,9 +409,9 @@ impl NetHandle {
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
         let shared = self.shared.clone();
-        if !listener::admit(&shared, ip) {
+        let Some(pending) = listener::admit(&shared, ip) else {
             return;
-        }
+        };
         let (r, w) = tokio::io::split(stream);
         tokio::spawn(listener::handle_inbound(
             shared,
@@ -390,6 +419,7 @@ impl NetHandle {
             Box::new(r),
             w,
             socket::HangupProbe::none(),
+            pending,
         ));
     }
 

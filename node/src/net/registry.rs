@@ -199,6 +199,20 @@ impl Registry {
         (admission, n)
     }
 
+    /// IPs of our outbound connections, live or being dialed.
+    pub fn outbound_ips(&self) -> Vec<IpAddr> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .slots
+            .iter()
+            .filter(|(_, s)| match s {
+                Slot::Dialing { .. } => true,
+                Slot::Connected(p) => p.info.direction == Direction::Outbound,
+            })
+            .map(|(ip, _)| *ip)
+            .collect()
+    }
+
     /// Whether `ip` is free for a dial (for the dialer's pre-filter).
     pub fn is_free(&self, ip: IpAddr) -> bool {
         !self.inner.lock().unwrap().slots.contains_key(&ip)

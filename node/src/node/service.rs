@@ -217,8 +217,8 @@ fn answer(shared: &Arc<Shared>, from: IpAddr, id: u64, body: Request) {
                 })
                 .collect(),
         }),
-        Request::GetPeers => reply(Response::Error {
-            reason: "GetPeers is answered by the network layer".into(),
+        Request::GetPeers | Request::Unknown => reply(Response::Error {
+            reason: "answered by the network layer".into(),
         }),
     }
 }

@@ -48,6 +48,10 @@ pub enum Request {
     },
     GetPendingTransactions,
     GetMasternodes,
+    /// Any request `kind` this version does not know: the network layer
+    /// answers it with `Response::Error`; the connection stays up.
+    #[serde(other)]
+    Unknown,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

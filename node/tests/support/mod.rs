@@ -87,6 +87,7 @@ impl Cluster {
                 log_path: dir.path().join(format!("{}.log", n.name)),
                 time_scale,
                 extra_args: vec![],
+                nofile: None,
                 child: None,
                 http: reqwest::Client::builder()
                     .timeout(Duration::from_secs(10))
@@ -143,6 +144,8 @@ pub struct NodeProc {
     pub log_path: PathBuf,
     pub time_scale: f64,
     pub extra_args: Vec<String>,
+    /// RLIMIT_NOFILE (soft and hard) for the process, like `ulimit -n`.
+    pub nofile: Option<u64>,
     child: Option<Child>,
     http: reqwest::Client,
 }
@@ -155,7 +158,24 @@ impl NodeProc {
             .append(true)
             .open(&self.log_path)
             .unwrap();
-        let child = Command::new(TIMED)
+        let mut cmd = Command::new(TIMED);
+        if let Some(n) = self.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only an async-signal-safe syscall between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd
             .arg("run")
             .arg("--config")
             .arg(&self.config_path)

@@ -1,0 +1,67 @@
+//! Protocol edge cases a hostile peer uses, against a REAL `timed`:
+//! an unknown request kind is answered with an error (the connection
+//! stays), and malformed frames before the handshake count toward the IP's
+//! ban score like malformed frames after it.
+
+mod support;
+
+use std::time::Duration;
+use support::{unique_ips, Cluster, FakePeer};
+use timed::net::EventKind;
+use timed::wire::{NetworkMessage, Response};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_request_kind_gets_an_error_response_not_a_disconnect() {
+    let c = Cluster::start(1, 1.0);
+    let node = &c.nodes[0];
+    node.wait_ready().await;
+    let ip = unique_ips(1)[0];
+    let mut p = FakePeer::handshake(ip, node.p2p, c.hello()).await.unwrap();
+    let frame = br#"{"type":"request","id":77,"body":{"kind":"get_the_future","x":[1]}}"#;
+    let mut raw = frame.to_vec();
+    raw.push(b'\n');
+    p.send_raw(bytes::Bytes::from(raw)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let answer = loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match p.recv(left).await {
+            Some(NetworkMessage::Response { id: 77, body }) => break Some(body),
+            Some(_) => continue,
+            None => break None,
+        }
+    };
+    assert!(
+        matches!(answer, Some(Response::Error { .. })),
+        "answer to an unknown request kind: {answer:?}"
+    );
+    assert!(
+        p.ping(Duration::from_secs(5)).await.is_some(),
+        "the connection must survive an unknown request kind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_frames_before_the_handshake_ban_the_ip() {
+    let c = Cluster::start(1, 1.0);
+    let node = &c.nodes[0];
+    node.wait_ready().await;
+    let ip = unique_ips(1)[0];
+    for _ in 0..2 {
+        let mut p = FakePeer::connect(ip, node.p2p).await.unwrap();
+        p.send_raw(bytes::Bytes::from_static(b"{not json at all\n"))
+            .await
+            .unwrap();
+        assert!(p.wait_closed(Duration::from_secs(10)).await);
+    }
+    let third = FakePeer::handshake(ip, node.p2p, c.hello()).await;
+    assert!(
+        third.is_err(),
+        "an IP that sent two malformed pre-handshake frames was accepted"
+    );
+    let banned = node
+        .events_of(EventKind::Banned)
+        .await
+        .into_iter()
+        .any(|e| e.peer_ip == Some(ip));
+    assert!(banned, "no banned event for {ip}");
+}
