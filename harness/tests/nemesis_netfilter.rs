@@ -310,6 +310,20 @@ impl Cluster for TestCluster<'_> {
     async fn resume(&self, node: &str) -> anyhow::Result<()> {
         self.docker("unpause", node)
     }
+    async fn throttle(&self, node: &str, cpus: Option<f64>) -> anyhow::Result<()> {
+        // `--cpus 0` lifts the limit.
+        let cpus = cpus.unwrap_or(0.0).to_string();
+        let out = sh(
+            "docker",
+            &["update", "--cpus", &cpus, &self.container(node)],
+        );
+        anyhow::ensure!(
+            out.status.success(),
+            "docker update --cpus {cpus}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
     async fn recreate(
         &self,
         node: &str,

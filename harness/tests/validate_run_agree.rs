@@ -126,6 +126,10 @@ fn bad_examples() -> Vec<(String, &'static str)> {
             fault("at = \"1m\"\naction = \"kill\"\ndelay = \"1s\"\n"),
             "`delay` only applies to action = \"latency\"",
         ),
+        (
+            fault("at = \"1m\"\naction = \"pause\"\ncpus = 0.05\n"),
+            "`cpus` only applies to action = \"cpu_throttle\", not \"pause\"",
+        ),
         // Targets.
         (
             fault("at = \"1m\"\naction = \"kill\"\nnodes = []\n"),
@@ -155,6 +159,22 @@ fn bad_examples() -> Vec<(String, &'static str)> {
         (
             fault("at = \"1m\"\naction = \"clock_skew\"\nskew = \"soon\"\n"),
             "skew must be a signed duration",
+        ),
+        (
+            fault("at = \"1m\"\nfor = \"1m\"\naction = \"cpu_throttle\"\n"),
+            "action = \"cpu_throttle\" needs `cpus`",
+        ),
+        (
+            fault("at = \"1m\"\nfor = \"1m\"\naction = \"cpu_throttle\"\ncpus = 0\n"),
+            "cpus must be between 0.01 (the runtime's smallest quota) and 1 (a whole core starves nothing), got 0",
+        ),
+        (
+            fault("at = \"1m\"\nfor = \"1m\"\naction = \"cpu_throttle\"\ncpus = 2.5\n"),
+            "cpus must be between 0.01 (the runtime's smallest quota) and 1 (a whole core starves nothing), got 2.5",
+        ),
+        (
+            fault("at = \"1m\"\naction = \"cpu_throttle\"\ncpus = 0.05\n"),
+            "action = \"cpu_throttle\" needs `for`",
         ),
         // Partitions.
         (

@@ -12,7 +12,9 @@
 //! Second rule (`heard`): every block taken on outside a catch-up comes
 //! with the node's own `block_finalized` event; see [`super::heard`].
 //!
-//! Excused: a node in its own process-fault window (`[start, end + grace]`),
+//! Excused: a node in its own process-fault or `cpu_throttle` window
+//! (`[start, end + grace]`; a starved node may fall behind, it must catch
+//! up once released),
 //! anyone during a partition window (`+ grace`; sides legitimately differ),
 //! and a node before its start + warm-up (late joiners sync first).
 
@@ -28,7 +30,11 @@ pub(super) fn check(v: &View, p: &Params) -> Outcome {
     let own: BTreeMap<&str, Vec<super::Window>> = v
         .nodes
         .iter()
-        .map(|n| (n.as_str(), v.node_windows(n, p.grace)))
+        .map(|n| {
+            let mut ws = v.node_windows(n, p.grace);
+            ws.extend(v.throttle_windows(n, p.grace));
+            (n.as_str(), ws)
+        })
         .collect();
     // node -> (behind since, most blocks behind, reported)
     // Heights are read once a poll, each node's a little apart: a lag is

@@ -42,6 +42,8 @@ mod testkit;
 mod tests;
 #[cfg(test)]
 mod tests_rules;
+#[cfg(test)]
+mod tests_throttle;
 
 pub use crate::scenario::fmt_ms;
 pub use params::Params;

@@ -186,6 +186,16 @@ impl<'a> View<'a> {
         self.windows(|f| Self::hits_node(f, node), grace)
     }
 
+    /// Merged windows `[start, end + grace]` of the CPU throttles on
+    /// `node`: it may trail the top height there (and only there: a
+    /// throttled node is up, so every pair and mesh rule still holds).
+    pub fn throttle_windows(&self, node: &str, grace: u64) -> Vec<Window> {
+        self.windows(
+            |f| f.action == FaultAction::CpuThrottle && f.nodes.iter().any(|n| n == node),
+            grace,
+        )
+    }
+
     /// Merged windows `[start, end + grace]` of every partition.
     pub fn partition_windows(&self, grace: u64) -> Vec<Window> {
         self.windows(|f| f.action.cuts_links(), grace)

@@ -62,6 +62,11 @@ enum Effect<'a> {
         nodes: &'a [String],
         skew_ms: i64,
     },
+    /// The nodes stay up with their CPU quota capped; lifted at the end.
+    CpuThrottle {
+        nodes: &'a [String],
+        cpus: f64,
+    },
 }
 
 impl<'a> Effect<'a> {
@@ -82,6 +87,7 @@ impl<'a> Effect<'a> {
                 nodes,
                 skew_ms: *skew_ms,
             },
+            Fault::CpuThrottle { nodes, cpus } => Effect::CpuThrottle { nodes, cpus: *cpus },
         }
     }
 }
@@ -248,6 +254,16 @@ impl Nemesis {
                 self.activate(step, now);
                 format!("recreated with --clock-skew-ms {skew_ms}")
             }
+            Effect::CpuThrottle { nodes, cpus } => {
+                for n in nodes {
+                    c.throttle(n, Some(cpus))
+                        .await
+                        .with_context(|| format!("throttling {n}"))?;
+                    self.nodes.set_cpus(n, Some(cpus));
+                }
+                self.activate(step, now);
+                format!("CPU quota {cpus} core(s)")
+            }
         };
         Ok(msg)
     }
@@ -286,9 +302,28 @@ impl Nemesis {
                 self.close(step.id, at);
                 "recreated without skew".into()
             }
+            Effect::CpuThrottle { nodes, .. } => {
+                self.unthrottle(nodes, c).await?;
+                self.close(step.id, at);
+                "CPU quota lifted".into()
+            }
             Effect::Heal => "nothing to do".into(),
         };
         Ok(msg)
+    }
+
+    /// Lift the CPU cap of `nodes`; tries every node, first error after.
+    async fn unthrottle<C: Cluster>(&mut self, nodes: &[String], c: &C) -> anyhow::Result<()> {
+        let mut r = Ok(());
+        for n in nodes {
+            self.nodes.set_cpus(n, None);
+            r = r.and(
+                c.throttle(n, None)
+                    .await
+                    .with_context(|| format!("lifting the CPU cap of {n}")),
+            );
+        }
+        r
     }
 
     fn activate(&mut self, step: &Step, now: u64) {
@@ -350,6 +385,12 @@ impl Nemesis {
                 c.recreate(n, wipe, args)
                     .await
                     .with_context(|| format!("recreating {n}"))?;
+                // A new container has no quota: a throttle outlives it.
+                if let Some(cpus) = self.nodes.cpus(n) {
+                    c.throttle(n, Some(cpus))
+                        .await
+                        .with_context(|| format!("throttling recreated {n}"))?;
+                }
             } else {
                 c.start(n).await.with_context(|| format!("starting {n}"))?;
             }
@@ -371,7 +412,7 @@ impl Nemesis {
     }
 
     /// End every active fault (cleanup, end of run): heal the network,
-    /// resume paused nodes, start nodes that are down. Clock skews stay (a
+    /// resume paused nodes, lift CPU caps, start nodes that are down. Clock skews stay (a
     /// recreate at teardown is wasted work) but their spans are closed.
     /// Tries everything; returns the lines of what was done, or the first
     /// error after trying the rest.
@@ -416,6 +457,10 @@ impl Nemesis {
                     .bring_up(nodes, wipe, false, c)
                     .await
                     .map(|_| format!("started {}", nodes.join(" "))),
+                Effect::CpuThrottle { nodes, .. } => self
+                    .unthrottle(nodes, c)
+                    .await
+                    .map(|_| format!("lifted the CPU cap of {}", nodes.join(" "))),
                 Effect::Network | Effect::Heal | Effect::ClockSkew { .. } => {
                     Ok(format!("{}#{id} closed", fault.action()))
                 }

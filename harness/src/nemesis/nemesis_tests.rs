@@ -1,7 +1,7 @@
 //! The nemesis against a fake cluster: call order, spans, heal.
 
 use super::*;
-use crate::scenario::{validate, Capabilities, Scenario};
+use crate::scenario::{validate, Capabilities, FaultAction, Scenario};
 use std::cell::RefCell;
 use std::net::IpAddr;
 
@@ -47,6 +47,12 @@ impl Cluster for Fake {
     }
     async fn resume(&self, n: &str) -> anyhow::Result<()> {
         self.log(format!("resume {n}"))
+    }
+    async fn throttle(&self, n: &str, cpus: Option<f64>) -> anyhow::Result<()> {
+        match cpus {
+            Some(c) => self.log(format!("throttle {n} {c}")),
+            None => self.log(format!("unthrottle {n}")),
+        }
     }
     async fn recreate(&self, n: &str, wipe: bool, args: Vec<String>) -> anyhow::Result<()> {
         self.log(
@@ -231,5 +237,60 @@ async fn heal_all_resumes_paused_and_starts_down_nodes() {
     calls.sort();
     assert_eq!(calls, ["resume n1", "start n2"]);
     assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(nem.spans().iter().all(|s| s.end.is_some()));
+}
+
+#[tokio::test]
+async fn cpu_throttle_is_lifted_at_its_end_kept_across_a_wipe_and_at_heal_all() {
+    let c = Fake::default();
+    let mut nem = nemesis(
+        r#"
+        [[fault]]
+        at = "1m"
+        for = "5m"
+        action = "cpu_throttle"
+        nodes = ["n2"]
+        cpus = 0.05
+        [[fault]]
+        at = "2m"
+        action = "wipe"
+        nodes = ["n2"]
+        [[fault]]
+        at = "10m"
+        for = "50m"
+        action = "cpu_throttle"
+        nodes = ["n3"]
+        cpus = 0.2
+        "#,
+    );
+    let lines = run_until(&mut nem, &c, 60_000).await;
+    assert_eq!(c.take(), ["throttle n2 0.05"]);
+    assert!(
+        lines[0].contains("n2 CPU capped to 5% of a core"),
+        "{lines:?}"
+    );
+    run_until(&mut nem, &c, 120_000).await;
+    assert_eq!(
+        c.take(),
+        ["kill n2", "recreate n2 wipe=true", "throttle n2 0.05"],
+        "a new container gets the cap again"
+    );
+    run_until(&mut nem, &c, 360_000).await;
+    assert_eq!(c.take(), ["unthrottle n2"]);
+    let span = &nem.spans()[0];
+    assert_eq!(
+        (span.action, span.start, span.end, span.nodes.clone()),
+        (
+            FaultAction::CpuThrottle,
+            60_000,
+            Some(360_000),
+            vec!["n2".into()]
+        )
+    );
+    run_until(&mut nem, &c, 600_000).await;
+    assert_eq!(c.take(), ["throttle n3 0.2"]);
+    let lines = nem.heal_all(&c, 900_000).await.unwrap();
+    assert_eq!(c.take(), ["unthrottle n3"]);
+    assert_eq!(lines, ["lifted the CPU cap of n3"]);
     assert!(nem.spans().iter().all(|s| s.end.is_some()));
 }

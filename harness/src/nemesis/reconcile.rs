@@ -40,6 +40,9 @@ struct NodeState {
     in_doubt: bool,
     /// Its active clock skew, kept across wipes and restarts.
     skew_ms: Option<i64>,
+    /// Its active CPU cap in cores (`cpu_throttle`), applied again after a
+    /// recreate (a new container has no quota).
+    cpus: Option<f64>,
 }
 
 impl NodeState {
@@ -82,6 +85,15 @@ impl Nodes {
 
     pub(super) fn set_skew(&mut self, node: &str, skew_ms: Option<i64>) {
         self.state(node).skew_ms = skew_ms;
+    }
+
+    /// The node's active CPU cap, cores.
+    pub(super) fn cpus(&self, node: &str) -> Option<f64> {
+        self.nodes.get(node).and_then(|s| s.cpus)
+    }
+
+    pub(super) fn set_cpus(&mut self, node: &str, cpus: Option<f64>) {
+        self.state(node).cpus = cpus;
     }
 
     /// What `node`'s namespace must hold under the `active` faults: one drop

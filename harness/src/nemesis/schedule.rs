@@ -42,6 +42,9 @@ pub enum Fault {
     },
     /// Delay outgoing packets (netem; only when the kernel has it).
     Latency { nodes: Vec<String>, delay_ms: u64 },
+    /// Cap the container's CPU to `cpus` cores (runtime CPU quota); lifted
+    /// at the end step or by `heal_all`. The node stays up, only slow.
+    CpuThrottle { nodes: Vec<String>, cpus: f64 },
 }
 
 impl Fault {
@@ -74,6 +77,7 @@ impl Fault {
             Fault::ClockSkew { .. } => FaultAction::ClockSkew,
             Fault::Loss { .. } => FaultAction::Loss,
             Fault::Latency { .. } => FaultAction::Latency,
+            Fault::CpuThrottle { .. } => FaultAction::CpuThrottle,
         }
     }
 
@@ -96,7 +100,8 @@ impl Fault {
             | Fault::Wipe { nodes }
             | Fault::ClockSkew { nodes, .. }
             | Fault::Loss { nodes, .. }
-            | Fault::Latency { nodes, .. } => nodes.clone(),
+            | Fault::Latency { nodes, .. }
+            | Fault::CpuThrottle { nodes, .. } => nodes.clone(),
         }
     }
 
@@ -121,6 +126,9 @@ impl Fault {
                 format!("{nodes} drop {:.1}% of P2P packets", probability * 100.0)
             }
             Fault::Latency { delay_ms, .. } => format!("{nodes} +{delay_ms}ms"),
+            Fault::CpuThrottle { cpus, .. } => {
+                format!("{nodes} CPU capped to {:.0}% of a core", cpus * 100.0)
+            }
             _ => nodes,
         }
     }
@@ -359,6 +367,10 @@ fn resolve(plan: &FaultPlan, nodes: &Nodes, rng: &mut Rng) -> Fault {
             nodes: targets(t, nodes, rng),
             delay_ms: *delay_ms,
         },
+        FaultPlan::CpuThrottle { targets: t, cpus } => Fault::CpuThrottle {
+            nodes: targets(t, nodes, rng),
+            cpus: *cpus,
+        },
     }
 }
 
@@ -464,6 +476,10 @@ fn random_fault(kind: RandomKind, nodes: &Nodes, rng: &mut Rng) -> Fault {
         K::Latency => Fault::Latency {
             nodes: one,
             delay_ms: *rng.pick(&[50, 100, 200]),
+        },
+        K::CpuThrottle => Fault::CpuThrottle {
+            nodes: one,
+            cpus: *rng.pick(&[0.05, 0.1, 0.2]),
         },
     }
 }

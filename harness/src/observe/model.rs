@@ -184,6 +184,7 @@ mod tests {
             (ClockSkew, "clock_skew"),
             (Loss, "loss"),
             (Latency, "latency"),
+            (CpuThrottle, "cpu_throttle"),
         ];
         for (kind, text) in all {
             let stored = format!(

@@ -26,6 +26,9 @@ pub trait Cluster {
     /// Freeze / thaw every process of the node (cgroup freezer).
     async fn pause(&self, node: &str) -> anyhow::Result<()>;
     async fn resume(&self, node: &str) -> anyhow::Result<()>;
+    /// Cap the node's CPU to `cpus` cores through the runtime's CPU quota
+    /// (`None`: lift the cap). Kept across `stop`/`start`, not `recreate`.
+    async fn throttle(&self, node: &str, cpus: Option<f64>) -> anyhow::Result<()>;
     /// Replace the node with a fresh one: empty data dir, same identity and
     /// IP; `extra_args` are appended to `timed run` (e.g. clock skew). Started.
     async fn recreate(&self, node: &str, wipe: bool, extra_args: Vec<String>)

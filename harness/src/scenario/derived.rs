@@ -131,6 +131,7 @@ impl super::types::FaultAction {
             ClockSkew => "clock_skew",
             Loss => "loss",
             Latency => "latency",
+            CpuThrottle => "cpu_throttle",
         }
     }
 

@@ -3,7 +3,9 @@
 //! the schedule only makes the seed's choices from the plan).
 
 use super::derived::{fmt_d, ms, parse_skew};
-use super::plan::{FaultPlan, PartitionPlan, PlannedFault, RandomKind, RandomPlan, Targets};
+use super::plan::{
+    FaultPlan, PartitionPlan, PlannedFault, RandomKind, RandomPlan, Targets, CPUS_MAX, CPUS_MIN,
+};
 use super::source::Section;
 use super::types::{FaultAction, FaultSpec, Scenario, Shape};
 use super::validate::{no_netem_message, Capabilities, Validator};
@@ -53,6 +55,9 @@ impl Validator<'_> {
                     None
                 }
             }
+            FaultAction::CpuThrottle => self
+                .cpus(sec, f)
+                .map(|cpus| FaultPlan::CpuThrottle { targets, cpus }),
         }?;
         (self.errors.len() == before).then(|| PlannedFault {
             number: i + 1,
@@ -104,6 +109,7 @@ impl Validator<'_> {
             ("probability", f.probability.is_some(), FaultAction::Loss),
             ("skew", f.skew.is_some(), FaultAction::ClockSkew),
             ("delay", f.delay.is_some(), FaultAction::Latency),
+            ("cpus", f.cpus.is_some(), FaultAction::CpuThrottle),
         ];
         for (key, present, wanted) in only {
             if present && f.action != wanted {
@@ -148,6 +154,38 @@ impl Validator<'_> {
                 )
             })
             .ok()
+    }
+
+    /// `cpus` of a `cpu_throttle`, and its window: a throttle left on until
+    /// the end of the run would be a slower machine, not a fault.
+    fn cpus(&mut self, sec: Section, f: &FaultSpec) -> Option<f64> {
+        if f.duration.is_none() {
+            self.err(
+                sec,
+                None,
+                "action = \"cpu_throttle\" needs `for` (the throttle is lifted at its end)",
+            );
+        }
+        match f.cpus {
+            None => self.err(
+                sec,
+                None,
+                format!(
+                    "action = \"cpu_throttle\" needs `cpus` ({CPUS_MIN} <= cpus <= {CPUS_MAX}, \
+                     in cores: 0.05 is 5 % of one core)"
+                ),
+            ),
+            Some(c) if !(CPUS_MIN..=CPUS_MAX).contains(&c) => self.err(
+                sec,
+                Some("cpus"),
+                format!(
+                    "cpus must be between {CPUS_MIN} (the runtime's smallest quota) and \
+                     {CPUS_MAX} (a whole core starves nothing), got {c}"
+                ),
+            ),
+            Some(c) => return Some(c),
+        }
+        None
     }
 
     fn probability(&mut self, sec: Section, f: &FaultSpec) -> Option<f64> {
@@ -323,6 +361,7 @@ impl Validator<'_> {
                 FaultAction::ClockSkew => RandomKind::ClockSkew,
                 FaultAction::Loss => RandomKind::Loss,
                 FaultAction::Latency if caps.netem => RandomKind::Latency,
+                FaultAction::CpuThrottle => RandomKind::CpuThrottle,
                 FaultAction::Latency => {
                     self.err_value(sec, "actions", "latency", no_netem_message("latency"));
                     continue;

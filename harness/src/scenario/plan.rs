@@ -58,7 +58,20 @@ pub enum FaultPlan {
         targets: Targets,
         delay_ms: u64,
     },
+    /// Cap the nodes' CPU for `for` (always has one).
+    CpuThrottle {
+        targets: Targets,
+        /// Cores, within [`CPUS_MIN`, `CPUS_MAX`].
+        cpus: f64,
+    },
 }
+
+/// Smallest `cpus` of a `cpu_throttle`: the container runtime's minimum
+/// CPU quota is 1 ms per 100 ms period.
+pub const CPUS_MIN: f64 = 0.01;
+/// Largest `cpus` of a `cpu_throttle`: a whole core or more no longer
+/// starves a node (it mostly uses one thread at a time).
+pub const CPUS_MAX: f64 = 1.0;
 
 /// Which nodes a fault acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,4 +132,5 @@ pub enum RandomKind {
     ClockSkew,
     Loss,
     Latency,
+    CpuThrottle,
 }

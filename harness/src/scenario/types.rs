@@ -90,6 +90,9 @@ pub enum FaultAction {
     ClockSkew,
     Loss,
     Latency,
+    /// Cap the node's CPU (container CPU quota) for a window.
+    #[serde(alias = "cpu-throttle")]
+    CpuThrottle,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -131,6 +134,9 @@ pub struct FaultSpec {
     /// `latency`: added delay (needs netem).
     #[serde(default, with = "humantime_serde")]
     pub delay: Option<Duration>,
+    /// `cpu_throttle`: CPU the node may use, in cores (0.05 = 5 % of one core).
+    #[serde(default)]
+    pub cpus: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

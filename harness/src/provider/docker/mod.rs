@@ -20,7 +20,7 @@ use crate::provider::error::InfraError;
 use crate::provider::Cluster;
 use bollard::container::{
     DownloadFromContainerOptions, KillContainerOptions, StartContainerOptions,
-    StopContainerOptions, WaitContainerOptions,
+    StopContainerOptions, UpdateContainerOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use container::{NodeSpec, RunSettings};
@@ -31,6 +31,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
+
+/// CFS period of a `cpu_throttle` quota, µs. Docker's default (100 ms):
+/// short enough that a throttled node runs in slices of a few ms rather than
+/// freezing for seconds, long enough that the 1 ms minimum quota gives 1 %.
+const CPU_PERIOD_US: i64 = 100_000;
 
 pub use network::RunNetwork;
 
@@ -350,6 +355,27 @@ impl Cluster for DockerCluster {
     async fn resume(&self, node: &str) -> anyhow::Result<()> {
         let spec = self.spec(node)?;
         ignore_not_running(self.docker.unpause_container(&spec.container).await)
+    }
+
+    async fn throttle(&self, node: &str, cpus: Option<f64>) -> anyhow::Result<()> {
+        let spec = self.spec(node)?;
+        // CFS bandwidth: `quota` µs of CPU per `CPU_PERIOD_US`; -1 lifts it.
+        let quota = cpus.map_or(-1, |c| (c * CPU_PERIOD_US as f64).round() as i64);
+        let opts = UpdateContainerOptions::<String> {
+            cpu_period: Some(CPU_PERIOD_US),
+            cpu_quota: Some(quota),
+            ..Default::default()
+        };
+        self.docker
+            .update_container(&spec.container, opts)
+            .await
+            .map_err(|e| {
+                InfraError(format!(
+                    "setting the CPU quota of {} to {quota} µs per {CPU_PERIOD_US} µs: {e}",
+                    spec.container
+                ))
+                .into()
+            })
     }
 
     async fn recreate(
