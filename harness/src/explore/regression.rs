@@ -113,6 +113,7 @@ fn spec(it: &Item, action: FaultAction) -> FaultSpec {
         probability: None,
         skew: None,
         delay: None,
+        cpus: None,
     }
 }
 
@@ -140,6 +141,10 @@ pub fn fault_specs(items: &[Item], all: &[String]) -> Result<Vec<FaultSpec>, Not
             Fault::Latency { nodes, delay_ms } => {
                 s.nodes = Some(nodes.clone());
                 s.delay = Some(Duration::from_millis(*delay_ms));
+            }
+            Fault::CpuThrottle { nodes, cpus } => {
+                s.nodes = Some(nodes.clone());
+                s.cpus = Some(*cpus);
             }
             Fault::Kill { nodes }
             | Fault::Restart { nodes }

@@ -8,8 +8,12 @@ use crate::runner::Provider;
 use crate::scenario::{FaultAction, Scenario};
 
 /// Fault kinds the sim provider cannot model yet (`provider::sim::faults`).
-pub const SIM_UNSUPPORTED: [FaultAction; 3] =
-    [FaultAction::Pause, FaultAction::Loss, FaultAction::Latency];
+pub const SIM_UNSUPPORTED: [FaultAction; 4] = [
+    FaultAction::Pause,
+    FaultAction::Loss,
+    FaultAction::Latency,
+    FaultAction::CpuThrottle,
+];
 
 /// SplitMix64 step (the schedule's PRNG, restated: the draw must replay).
 fn splitmix(state: &mut u64) -> u64 {

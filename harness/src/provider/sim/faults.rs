@@ -32,6 +32,7 @@ pub fn unsupported(plan: &Schedule) -> Vec<&'static str> {
             Fault::Pause { .. } => Some("pause (no host freeze in turmoil yet)"),
             Fault::Loss { .. } => Some("loss (turmoil's TCP has no retransmission to model it)"),
             Fault::Latency { .. } => Some("latency (not wired to turmoil's link latency yet)"),
+            Fault::CpuThrottle { .. } => Some("cpu_throttle (turmoil hosts have no CPU budget)"),
             _ => None,
         })
         .collect();
@@ -162,7 +163,13 @@ impl SimNemesis {
                 }
             }
             // Rejected before the run by `unsupported`.
-            (Phase::Start, Fault::Pause { .. } | Fault::Loss { .. } | Fault::Latency { .. }) => {
+            (
+                Phase::Start,
+                Fault::Pause { .. }
+                | Fault::Loss { .. }
+                | Fault::Latency { .. }
+                | Fault::CpuThrottle { .. },
+            ) => {
                 unreachable!("unsupported fault reached the sim nemesis: {}", step)
             }
         }
