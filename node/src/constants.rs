@@ -77,6 +77,11 @@ pub const NEW_PER_SOURCE: usize = 256;
 /// Consecutive failed dials after which a never-connected, gossip-learned
 /// address is evicted (Bitcoin Core: 3 retries). Bounds: 1..=10.
 pub const NEW_MAX_FAILURES: u32 = 3;
+/// Addresses evicted for failing whose failure count is remembered, so
+/// gossip re-teaching one resumes its backoff rather than restarting it
+/// (the harness's dial_backoff check saw a late joiner redial a cut-off
+/// peer every ~1 s otherwise). Bounds: 0..=NEW_CAPACITY; ~40 B each.
+pub const EVICTED_MEMORY: usize = 4096;
 /// Tried-table capacity (addresses we dialled and handshook). Tried
 /// addresses are never evicted for failing (a partition must heal), only
 /// for room. Bounds: >= MAX_OUTBOUND_PEERS.

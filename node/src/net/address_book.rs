@@ -14,7 +14,8 @@
 use super::backoff;
 use crate::clock::{Clock, Instant};
 use crate::constants::{
-    HEALTHY_PERIOD, NEW_CAPACITY, NEW_MAX_FAILURES, NEW_PER_SOURCE, TIE_BREAK_RETRY, TRIED_CAPACITY,
+    EVICTED_MEMORY, HEALTHY_PERIOD, NEW_CAPACITY, NEW_MAX_FAILURES, NEW_PER_SOURCE,
+    TIE_BREAK_RETRY, TRIED_CAPACITY,
 };
 use crate::env::NodeRng;
 use crate::wire::PeerAddr;
@@ -54,6 +55,11 @@ struct Inner {
     /// updated in the same critical section as every insert/remove/promote.
     new_by_source: BTreeMap<Source, usize>,
     tried: usize,
+    /// Failure counts of addresses evicted for failing (at most
+    /// `EVICTED_MEMORY`): gossip that re-teaches one resumes its backoff
+    /// instead of restarting it at the first step, which made every
+    /// re-learned dead address a fresh dial storm.
+    evicted: BTreeMap<IpAddr, u32>,
 }
 
 struct Entry {
@@ -61,6 +67,13 @@ struct Entry {
     source: Source,
     /// We dialled it and the handshake succeeded at least once.
     tried: bool,
+    /// A handshaken connection with this IP existed, in either direction
+    /// (its dial may have been the peer's): a node that spoke our protocol
+    /// from this IP is a peer to back off from, never a stranger to evict.
+    /// Evicting it made gossip re-teach it with zero failures, so the dialer
+    /// restarted its backoff every `NEW_MAX_FAILURES` dials: a dial storm
+    /// (the harness's dial_backoff check caught it in partition-heal).
+    connected: bool,
     /// Our own address (a handshake showed our own nonce): never dialled.
     is_self: bool,
     failures: u32,
@@ -120,7 +133,8 @@ impl AddressBook {
     }
 
     /// Learn (or update the port of) an address told by `source`. Returns
-    /// true if it is new. A full source share refuses; a full new table
+    /// true if it is new and may be dialled now (an address evicted for
+    /// failing comes back with its backoff running: false). A full source share refuses; a full new table
     /// evicts the worst entry of the biggest untrusted source.
     pub fn add(&self, addr: SocketAddr, source: Source) -> bool {
         let mut inner = self.inner.lock().unwrap();
@@ -149,18 +163,24 @@ impl AddressBook {
             }
             *inner.new_by_source.entry(source).or_insert(0) += 1;
         }
+        // An address evicted for failing resumes where it stopped.
+        let failures = inner.evicted.remove(&addr.ip()).unwrap_or(0);
+        let next_dial = (failures > 0)
+            .then(|| self.clock.now() + self.clock.protocol(backoff::base_delay(failures)));
         inner.map.insert(
             addr.ip(),
             Entry {
                 port: addr.port(),
                 source,
                 tried: false,
+                connected: false,
                 is_self: false,
-                failures: 0,
-                next_dial: None,
+                failures,
+                next_dial,
             },
         );
-        true
+        // A resumed address is not news: it waits for its backoff.
+        failures == 0
     }
 
     pub fn mark_self(&self, ip: IpAddr) {
@@ -211,11 +231,17 @@ impl AddressBook {
             return Duration::ZERO;
         };
         e.failures = e.failures.saturating_add(1);
-        let evict = !e.tried && !e.source.trusted() && e.failures >= NEW_MAX_FAILURES;
+        let evict =
+            !e.tried && !e.connected && !e.source.trusted() && e.failures >= NEW_MAX_FAILURES;
         let d = backoff::delay(e.failures, &self.rng);
         e.next_dial = Some(self.clock.now() + self.clock.protocol(d));
         if evict {
+            let failures = e.failures;
             inner.remove(ip);
+            if inner.evicted.len() >= EVICTED_MEMORY {
+                inner.evicted.pop_first();
+            }
+            inner.evicted.insert(ip, failures);
             return Duration::ZERO;
         }
         d
@@ -232,6 +258,9 @@ impl AddressBook {
     /// A connection to `ip` closed after `lived`: a healthy one resets the
     /// backoff, a short one counts as a failure (stops flapping loops).
     pub fn record_disconnect(&self, ip: IpAddr, lived: Duration) {
+        if let Some(e) = self.inner.lock().unwrap().map.get_mut(&ip) {
+            e.connected = true;
+        }
         if lived >= self.clock.protocol(HEALTHY_PERIOD) {
             if let Some(e) = self.inner.lock().unwrap().map.get_mut(&ip) {
                 e.failures = 0;

@@ -101,6 +101,50 @@ fn only_tried_addresses_are_shared_and_tried_ones_survive_failures() {
 }
 
 #[test]
+fn a_peer_we_were_connected_to_is_backed_off_from_never_evicted() {
+    // The peer dialled us (so it is not `tried`), then a partition cut it
+    // off: our redials must back off ever longer, not restart at 1 s each
+    // time gossip re-teaches an evicted address.
+    let book = AddressBook::new(Clock::new(1.0));
+    let (peer, src) = (v4(1, 1, 1), Source::Peer(v4(9, 9, 9)));
+    book.add(at(peer), src);
+    book.record_disconnect(peer, HEALTHY_PERIOD * 2);
+    let mut last = Duration::ZERO;
+    for k in 0..NEW_MAX_FAILURES * 2 {
+        let d = book.record_failure(peer);
+        assert!(d > last, "failure {k}: backoff {d:?} after {last:?}");
+        last = d;
+    }
+    assert_eq!(book.source_of(peer), Some(src), "still known");
+    assert!(!book.add(at(peer), src), "gossip does not re-add it fresh");
+}
+
+#[test]
+fn a_stranger_evicted_for_failing_and_re_taught_resumes_its_backoff() {
+    let book = AddressBook::new(Clock::new(1.0));
+    let (junk, src) = (v4(1, 1, 1), Source::Peer(v4(9, 9, 9)));
+    for k in 0..NEW_MAX_FAILURES * 3 {
+        // Gossip re-teaches it whenever it was evicted: it must not be due
+        // at once, and a failure must not restart the backoff at step 1.
+        book.add(at(junk), src);
+        if k > 0 {
+            let due = book.due(Instant::now());
+            assert!(
+                !due.iter().any(|a| a.addr.ip() == junk),
+                "failure {k}: due at once"
+            );
+        }
+        let d = book.record_failure(junk);
+        let step = backoff::base_delay(k + 1);
+        assert!(
+            d.is_zero() || d >= step,
+            "failure {}: backoff {d:?} restarted below the step {step:?}",
+            k + 1
+        );
+    }
+}
+
+#[test]
 fn due_interleaves_sources_so_a_big_one_cannot_crowd_out_a_small_one() {
     let book = AddressBook::new(Clock::new(1.0));
     let (big, small) = (Source::Peer(v4(9, 9, 9)), Source::Peer(v4(8, 8, 8)));
