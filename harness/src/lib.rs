@@ -11,7 +11,9 @@
 //! - `nemesis`: the schedule built from a plan, fault application, spans.
 //! - `observe`: the timeline model (typed fault kinds), poller, recorder.
 //! - `checks`: pure checks over a timeline.
-//! - `provider`: Docker containers and images.
+//! - `provider`: Docker containers and images, the testnet a run starts from.
+//! - `sim`: the same nodes in-process on turmoil's simulated network
+//!   (`--provider sim`), with its own fault application and observer.
 //! - `runner`: one run / a suite, end to end.
 //! - `report`: report.json, JUnit, the summary table.
 //! - `explore`: many seeds in parallel processes (`harness explore`), swarm
@@ -25,3 +27,4 @@ pub mod provider;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod sim;

@@ -9,28 +9,9 @@
 //! whose timing could decide anything) and seeds the node's RNG, without
 //! any simulation code in this crate.
 
+pub use crate::chain::store::StoreLocation;
 use crate::net::socket::{SharedTransport, TokioTransport};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-
-/// Where the chain store lives.
-pub enum StoreLocation {
-    /// `DIR/chain.redb` on the file system.
-    Dir(PathBuf),
-    /// A redb storage backend supplied by the embedder (one per start).
-    Backend(Box<dyn redb::StorageBackend>),
-}
-
-impl std::fmt::Debug for StoreLocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreLocation::Dir(d) => write!(f, "Dir({})", d.display()),
-            StoreLocation::Backend(b) => write!(f, "Backend({b:?})"),
-        }
-    }
-}
+pub use crate::rng::NodeRng;
 
 /// How CPU- or disk-bound work (redb reads and writes, signature batches)
 /// runs.
@@ -74,30 +55,6 @@ impl Blocking {
     }
 }
 
-/// The node's one source of randomness (nonces, backoff jitter): seeded
-/// from OS entropy in production, from the scenario seed in a simulation.
-#[derive(Clone, Debug)]
-pub struct NodeRng(Arc<Mutex<StdRng>>);
-
-impl NodeRng {
-    pub fn from_seed(seed: u64) -> Self {
-        NodeRng(Arc::new(Mutex::new(StdRng::seed_from_u64(seed))))
-    }
-
-    pub fn from_entropy() -> Self {
-        NodeRng(Arc::new(Mutex::new(StdRng::from_entropy())))
-    }
-
-    pub fn u64(&self) -> u64 {
-        self.0.lock().unwrap().gen()
-    }
-
-    /// Uniform in `0.0..=max`.
-    pub fn unit_up_to(&self, max: f64) -> f64 {
-        self.0.lock().unwrap().gen_range(0.0..=max)
-    }
-}
-
 /// Everything a node takes from its environment.
 pub struct NodeEnv {
     pub transport: SharedTransport,
@@ -126,20 +83,6 @@ impl NodeEnv {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_same_seed_gives_the_same_draws() {
-        let (a, b) = (NodeRng::from_seed(7), NodeRng::from_seed(7));
-        let da: Vec<u64> = (0..4).map(|_| a.u64()).collect();
-        let db: Vec<u64> = (0..4).map(|_| b.u64()).collect();
-        assert_eq!(da, db);
-        assert_ne!(
-            da,
-            (0..4)
-                .map(|_| NodeRng::from_seed(8).u64())
-                .collect::<Vec<_>>()
-        );
-    }
 
     #[tokio::test]
     async fn inline_and_pool_give_the_same_result() {

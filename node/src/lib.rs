@@ -14,6 +14,7 @@
 //! | [`sync`] | catch-up from peers |
 //! | [`live`] | the running chain's shared state and [`live::ChainHandle`] |
 //! | [`api`] | the HTTP API |
+//! | [`rng`] | the node's one seeded source of randomness |
 //! | [`env`] | what a node takes from its machine: transport, storage, blocking work, randomness |
 //! | [`histogram`] | the fixed-bucket Prometheus histogram behind `/metrics` |
 //! | [`node`] | the orchestrator: wires all of the above into one running node |
@@ -31,6 +32,7 @@ pub mod live;
 pub mod logging;
 pub mod net;
 pub mod node;
+pub mod rng;
 pub mod sync;
 pub mod testnet;
 pub mod wire;

@@ -7,7 +7,7 @@
 use crate::runner::Provider;
 use crate::scenario::{FaultAction, Scenario};
 
-/// Fault kinds the sim provider cannot model yet (`provider::sim::faults`).
+/// Fault kinds the sim provider cannot model yet (`sim::faults`).
 pub const SIM_UNSUPPORTED: [FaultAction; 4] = [
     FaultAction::Pause,
     FaultAction::Loss,

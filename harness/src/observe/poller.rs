@@ -3,7 +3,7 @@
 
 use super::clock::RunClock;
 use super::kernel;
-use super::model::{KernelConn, NodeEvent, Sample};
+use super::model::{KernelConn, NodeEvent};
 use super::recorder::Recorder;
 use futures::future::BoxFuture;
 use std::net::SocketAddr;
@@ -109,17 +109,9 @@ impl<S: PidSource + ApiSource> Poller<S> {
             _ => Vec::new(),
         };
         let kernel = self.read_kernel(st).await;
-        let sample = Sample {
-            t,
-            node: self.node.clone(),
-            up: status.is_some(),
-            status,
-            peers,
-            kernel,
-        };
+        let api = (status, peers);
         let mut rec = self.recorder.lock().unwrap();
-        rec.push_sample(sample);
-        rec.push_events(events);
+        rec.record_poll(t, &self.node, api, kernel, events);
     }
 
     /// Page through `/events?after=SEQ` until caught up, so every connect and

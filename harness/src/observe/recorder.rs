@@ -10,6 +10,7 @@
 use super::model::{KernelConn, NodeEvent, NodeInfo, Sample, Timeline};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use timed::api::types::{PeerView, StatusView};
 
 /// What must change for a sample to be stored before the keepalive.
 #[derive(PartialEq)]
@@ -95,6 +96,29 @@ impl Recorder {
         }
         tr.newest = Some(s);
         tr.newest_kept = keep;
+    }
+
+    /// One poll of one node: what its API said (`up` when it answered), the
+    /// network's own view of its connections, and its new events. Both
+    /// providers' pollers record through this.
+    pub fn record_poll(
+        &mut self,
+        t: u64,
+        node: &str,
+        api: (Option<StatusView>, Option<Vec<PeerView>>),
+        kernel: Option<Vec<KernelConn>>,
+        events: Vec<NodeEvent>,
+    ) {
+        let (status, peers) = api;
+        self.push_sample(Sample {
+            t,
+            node: node.to_string(),
+            up: status.is_some(),
+            status,
+            peers,
+            kernel,
+        });
+        self.push_events(events);
     }
 
     pub fn push_events(&mut self, evs: impl IntoIterator<Item = NodeEvent>) {

@@ -4,7 +4,7 @@
 pub mod docker;
 pub mod error;
 pub mod image;
-pub mod sim;
+pub mod testnet;
 
 use std::net::IpAddr;
 

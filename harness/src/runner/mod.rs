@@ -19,7 +19,8 @@ pub mod ready;
 pub mod scrape;
 pub mod sim;
 pub mod suite;
-pub mod testnet;
+/// Where the testnet stage lives (the providers share it).
+pub use crate::provider::testnet;
 pub mod verdict;
 pub mod workload;
 

@@ -1,11 +1,11 @@
 //! `harness run --provider sim`: the run stages for the simulation
 //! provider. Same scenario validation, schedule, checks, report and exit
 //! codes as docker; the nodes, the network and time are simulated
-//! ([`crate::provider::sim`]).
+//! ([`crate::sim`]).
 
 use super::{verdict, Exit, RunOptions, RunOutcome};
-use crate::provider::sim;
 use crate::scenario::{Capabilities, Scenario};
+use crate::sim;
 use std::time::Instant;
 
 pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {

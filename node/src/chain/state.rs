@@ -8,12 +8,12 @@ use super::genesis::Genesis;
 use super::mempool::Mempool;
 use super::mempool::TxError;
 use super::store::Store;
+use super::store::StoreLocation;
 use super::types::{Block, BlockHeader, Hash, NodeId, Transaction};
 use super::utxo::{Sigs, UtxoDelta, UtxoSet};
 use crate::chain::sign::verify_commit;
 use crate::chain::validators::Validators;
 use crate::constants::MAX_BLOCK_TXS;
-use crate::env::StoreLocation;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -12,9 +12,25 @@ use super::genesis::Genesis;
 use super::types::{Block, Hash, OutPoint, PubKey, TxOut};
 use super::utxo::{UtxoDelta, UtxoSet};
 use crate::chain::votes::SignedStep;
-use crate::env::StoreLocation;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
+
+/// Where the chain store lives.
+pub enum StoreLocation {
+    /// `DIR/chain.redb` on the file system.
+    Dir(std::path::PathBuf),
+    /// A redb storage backend supplied by the embedder (one per start).
+    Backend(Box<dyn redb::StorageBackend>),
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Dir(d) => write!(f, "Dir({})", d.display()),
+            StoreLocation::Backend(b) => write!(f, "Backend({b:?})"),
+        }
+    }
+}
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const UTXOS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("utxos");

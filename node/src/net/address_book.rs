@@ -17,7 +17,7 @@ use crate::constants::{
     EVICTED_MEMORY, HEALTHY_PERIOD, NEW_CAPACITY, NEW_MAX_FAILURES, NEW_PER_SOURCE,
     TIE_BREAK_RETRY, TRIED_CAPACITY,
 };
-use crate::env::NodeRng;
+use crate::rng::NodeRng;
 use crate::wire::PeerAddr;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};

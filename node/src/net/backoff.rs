@@ -1,7 +1,7 @@
 //! Redial backoff: exponential with jitter, applied only after failures.
 
 use crate::constants::{BACKOFF_BASE, BACKOFF_JITTER, BACKOFF_MAX};
-use crate::env::NodeRng;
+use crate::rng::NodeRng;
 use std::time::Duration;
 
 /// Protocol-time delay before the next dial after `failures` consecutive

@@ -234,16 +234,7 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
         if let RejectReason::SelfConnection = reason {
             return Err(DialError::SelfConnection);
         }
-        let _ = writer.try_send(encode(&NetworkMessage::Reject {
-            reason: reason.to_string(),
-        }));
-        NetMetrics::inc(&shared.metrics.handshake_rejects_total);
-        shared.events.record(
-            reason.event_kind(),
-            Some(ip),
-            Some(Direction::Outbound),
-            Some(reason.to_string()),
-        );
+        handshake::reject(shared, ip, Direction::Outbound, &writer, &reason);
         warn!(ip = %ip, reason = %reason, "rejected the peer's handshake ack");
         return Err(DialError::Handshake(reason));
     }

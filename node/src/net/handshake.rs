@@ -5,11 +5,15 @@
 //! `HandshakeAck(Hello)` or `Reject{reason}` and closes. Until the
 //! handshake completes the frame limit is `MAX_FRAME_PRE_HANDSHAKE`.
 
+use super::metrics::NetMetrics;
 use super::reason::RejectReason;
+use super::views::Direction;
+use super::{writer::WriterHandle, Shared};
 use crate::clock::Clock;
 use crate::constants::{MAGIC, PROTOCOL_VERSION};
-use crate::wire::{decode, FrameCodec, FrameError, Hello, NetworkMessage};
+use crate::wire::{decode, encode, FrameCodec, FrameError, Hello, NetworkMessage};
 use futures::StreamExt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncRead;
@@ -63,6 +67,28 @@ pub(crate) async fn read_first<R: AsyncRead + Unpin>(
             decode(&frame).map_err(|e| RejectReason::MalformedHandshake(Arc::new(e)))
         }
     }
+}
+
+/// Refuse the other side's handshake: tell it why (a `Reject` frame, flushed
+/// as the writer drains), count it and record the event, whose kind follows
+/// from the reason. Logging is the caller's (each side says it its way).
+pub(super) fn reject(
+    shared: &Shared,
+    ip: IpAddr,
+    direction: Direction,
+    writer: &WriterHandle,
+    reason: &RejectReason,
+) {
+    let _ = writer.try_send(encode(&NetworkMessage::Reject {
+        reason: reason.to_string(),
+    }));
+    NetMetrics::inc(&shared.metrics.handshake_rejects_total);
+    shared.events.record(
+        reason.event_kind(),
+        Some(ip),
+        Some(direction),
+        Some(reason.to_string()),
+    );
 }
 
 #[cfg(test)]

@@ -26,6 +26,18 @@ struct IpRecord {
     banned_until: Option<Instant>,
 }
 
+impl IpRecord {
+    /// An IP first seen at `now`: no attempts, no score, no ban.
+    fn fresh(now: Instant) -> Self {
+        IpRecord {
+            window_start: now,
+            attempts: 0,
+            score: 0,
+            banned_until: None,
+        }
+    }
+}
+
 /// Why an inbound socket was dropped before its handshake.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -52,12 +64,7 @@ impl Limits {
                     || r.banned_until.is_some_and(|t| t > now)
             });
         }
-        let r = map.entry(ip).or_insert(IpRecord {
-            window_start: now,
-            attempts: 0,
-            score: 0,
-            banned_until: None,
-        });
+        let r = map.entry(ip).or_insert_with(|| IpRecord::fresh(now));
         if r.banned_until.is_some_and(|t| t > now) {
             return Err(Refusal::Banned);
         }
@@ -83,12 +90,7 @@ impl Limits {
     /// (the score then restarts from zero for after the ban).
     pub fn penalize(&self, ip: IpAddr, score: u32, now: Instant) -> bool {
         let mut map = self.inner.lock().unwrap();
-        let r = map.entry(ip).or_insert(IpRecord {
-            window_start: now,
-            attempts: 0,
-            score: 0,
-            banned_until: None,
-        });
+        let r = map.entry(ip).or_insert_with(|| IpRecord::fresh(now));
         if r.banned_until.is_some_and(|t| t > now) {
             return false;
         }

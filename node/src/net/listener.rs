@@ -184,16 +184,7 @@ pub async fn handle_inbound<W>(
 /// its last handle drops), record and log it on our side; the event kind
 /// follows from the reason.
 fn refuse(shared: &Shared, ip: IpAddr, writer: &writer::WriterHandle, reason: RejectReason) {
-    let _ = writer.try_send(encode(&NetworkMessage::Reject {
-        reason: reason.to_string(),
-    }));
-    NetMetrics::inc(&shared.metrics.handshake_rejects_total);
-    shared.events.record(
-        reason.event_kind(),
-        Some(ip),
-        Some(Direction::Inbound),
-        Some(reason.to_string()),
-    );
+    handshake::reject(shared, ip, Direction::Inbound, writer, &reason);
     shared
         .log_summary
         .note(Noted::HandshakeRejected, ip, &reason);

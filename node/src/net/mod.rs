@@ -48,7 +48,7 @@ use crate::constants::{
     DIAL_REQUEST_QUEUE, INBOUND_QUEUE, MAGIC, MAX_PEERS_PER_ANSWER, PROTOCOL_VERSION,
     SHUTDOWN_POLL, SHUTDOWN_POLLS,
 };
-use crate::env::NodeRng;
+use crate::rng::NodeRng;
 use crate::wire::{encode, Hello, NetworkMessage, PeerAddr, Request, Response};
 use address_book::{AddressBook, Source};
 /// The dialer's deterministic backoff floor: the harness's dial-storm check

@@ -10,7 +10,8 @@
 //! node's ping timeout closes it (a real kernel would retransmit after the
 //! heal): the same outcome for any cut longer than the ping timeout.
 
-use super::host::{now_ms_of, NodeCtl};
+use super::clock::now_ms_of;
+use super::host::NodeCtl;
 use crate::nemesis::schedule::{Fault, Phase, Schedule, Step};
 use crate::observe::model::FaultSpan;
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,6 +1,7 @@
 //! One node as a turmoil host: its software (start `timed` in-process on
 //! the simulated transport and disk) and the handles the harness keeps on it.
 
+use super::clock::{now_ms, SIM_EPOCH_MS};
 use super::disk::SimDisk;
 use super::observe::SimObserver;
 use super::transport::{ConnTable, SimTransport};
@@ -13,10 +14,6 @@ use timed::clock::Clock;
 use timed::config::NodeConfig;
 use timed::env::{Blocking, NodeEnv, NodeRng, StoreLocation};
 use tokio_util::sync::CancellationToken;
-
-/// Unix ms that virtual time 0 stands for (2026-01-01T00:00:00Z): events
-/// and block timestamps are reproducible, never read from the OS clock.
-pub const SIM_EPOCH_MS: u64 = 1_767_225_600_000;
 
 /// What the harness holds on one simulated node, shared with its software.
 pub struct NodeCtl {
@@ -109,13 +106,6 @@ impl NodeCtl {
     }
 }
 
-/// Virtual protocol ms since the simulation started (time scale 1).
-pub fn now_ms() -> u64 {
-    turmoil::sim_elapsed()
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// A node's RNG seed: the scenario seed, its IP and which start this is.
 fn node_seed(seed: u64, ip: IpAddr, start: u64) -> u64 {
     let ip = match ip {
@@ -123,9 +113,4 @@ fn node_seed(seed: u64, ip: IpAddr, start: u64) -> u64 {
         IpAddr::V6(v6) => u128::from(v6) as u64,
     };
     seed ^ ip.rotate_left(17) ^ start.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-/// [`now_ms`] from outside the simulation's hosts.
-pub fn now_ms_of(sim: &turmoil::Sim<'_>) -> u64 {
-    sim.elapsed().as_millis() as u64
 }

@@ -15,7 +15,7 @@
 //! up in the connection table and cost virtual time per poll). The kernel
 //! view comes from the simulated network's [`ConnTable`], not the node.
 
-use super::host::{now_ms, NodeCtl, SIM_EPOCH_MS};
+use super::clock::{now_ms, SIM_EPOCH_MS};
 use super::transport::ConnTable;
 use crate::observe::model::{NodeEvent, Sample};
 use crate::observe::recorder::Recorder;
@@ -70,16 +70,20 @@ impl SimObserver {
 
     /// The turmoil client: a down sample for every node not running, every
     /// interval, until the end of the run.
-    pub async fn watch_down(self: Arc<Self>, nodes: Vec<Arc<NodeCtl>>) -> turmoil::Result {
+    /// `down()` names the nodes whose software is not running right now.
+    pub async fn watch_down<F>(self: Arc<Self>, down: F) -> turmoil::Result
+    where
+        F: Fn() -> Vec<String>,
+    {
         loop {
             let t = now_ms();
             if t >= self.until_ms {
                 return Ok(());
             }
-            for ctl in nodes.iter().filter(|c| c.api().is_none()) {
+            for node in down() {
                 self.recorder.lock().unwrap().push_sample(Sample {
                     t,
-                    node: ctl.name.clone(),
+                    node,
                     up: false,
                     status: None,
                     peers: None,
@@ -142,17 +146,9 @@ impl SimObserver {
             .is_some()
             .then(|| self.table.of_host(ip, self.p2p_port));
         self.cursors.lock().unwrap().insert(name.to_string(), cur);
-        let sample = Sample {
-            t,
-            node: name.to_string(),
-            up: status.is_some(),
-            status,
-            peers,
-            kernel,
-        };
+        let api = (status, peers);
         let mut rec = self.recorder.lock().unwrap();
-        rec.push_sample(sample);
-        rec.push_events(events);
+        rec.record_poll(t, name, api, kernel, events);
     }
 }
 

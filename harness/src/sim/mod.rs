@@ -17,6 +17,7 @@
 //! current-thread runtime per host), so nothing but the seed decides the
 //! schedule: the same scenario and seed give a byte-identical timeline.
 
+pub mod clock;
 pub mod disk;
 pub mod faults;
 pub mod host;
@@ -77,7 +78,7 @@ pub struct SimRun {
 /// testnet under `out/testnet` and the node logs under `out/logs`.
 pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> {
     let testnet_dir = out.join("testnet");
-    let testnet = crate::runner::testnet::write(sc, BASE_IP, &testnet_dir)?;
+    let testnet = crate::provider::testnet::write(sc, BASE_IP, &testnet_dir)?;
     let table = ConnTable::default();
     let end_ms = ms(sc.duration);
     let p2p_port = testnet
@@ -161,7 +162,14 @@ fn simulate(
         let c = ctl.clone();
         sim.host(ctl.ip, move || c.clone().software());
     }
-    sim.client("observer", observer.watch_down(ctls.to_vec()));
+    let all = ctls.to_vec();
+    let down = move || {
+        all.iter()
+            .filter(|c| c.api().is_none())
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    sim.client("observer", observer.watch_down(down));
     let mut nemesis = SimNemesis::new(plan, ctls);
     let mut steps = 0u64;
     loop {
