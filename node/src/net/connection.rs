@@ -75,15 +75,17 @@ pub async fn run(shared: Arc<Shared>, mut c: Conn) {
         c.info.closer.reason().unwrap_or(CloseReason::Shutdown)
     };
 
-    // Unregister first: from here on nobody can queue to this connection.
+    // The address book before the registry: once the IP is free, a dial
+    // tick must already see this close's backoff, not the old one.
     c.info.closer.close(reason.clone());
-    let removed = shared.registry.remove(c.info.ip, c.info.conn_id);
-    drop(removed); // fails its pending requests with Closed
     if reason.counts_against_peer() {
         shared
             .book
             .record_disconnect(c.info.ip, shared.clock.now().duration_since(c.info.since));
     }
+    // Unregister: from here on nobody can queue to this connection.
+    let removed = shared.registry.remove(c.info.ip, c.info.conn_id);
+    drop(removed); // fails its pending requests with Closed
     shared.metrics.disconnected(&reason);
     shared.events.record(
         EventKind::Disconnected,

@@ -136,6 +136,25 @@ async fn dial(shared: Arc<Shared>, addr: SocketAddr, conn_id: u64) {
     let Err(err) = attempt(&shared, addr, conn_id).await else {
         return; // a connection ran and ended; connection::run did the bookkeeping
     };
+    // The address book first, then free the dial slot: a dial tick running
+    // between the two saw the old `next_dial` and redialled at once, ahead
+    // of the backoff (the harness's dial_backoff check caught it on docker
+    // in single-peer-catchup: "dialed n6 again 21s after failed attempt 21").
+    let backoff = match err {
+        DialError::Duplicate(_) => {
+            shared.book.record_tie_break(ip);
+            None
+        }
+        DialError::SelfConnection => {
+            shared.book.mark_self(ip);
+            None
+        }
+        DialError::Superseded => None,
+        DialError::ConnectTimeout
+        | DialError::Connect(_)
+        | DialError::Handshake(_)
+        | DialError::RejectedByPeer(_) => Some(shared.book.record_failure(ip)),
+    };
     shared.registry.end_dial(ip, conn_id);
     if let Some(kind) = err.event_kind() {
         let out = Some(Direction::Outbound);
@@ -143,24 +162,17 @@ async fn dial(shared: Arc<Shared>, addr: SocketAddr, conn_id: u64) {
             .events
             .record(kind, Some(ip), out, Some(err.to_string()));
     }
-    match err {
-        DialError::Duplicate(_) => {
-            shared.book.record_tie_break(ip);
+    match (&err, backoff) {
+        (DialError::Duplicate(_), _) => {
             info!(ip = %ip, reason = %err, "dial refused as duplicate (not a failure)");
         }
-        DialError::SelfConnection => {
-            shared.book.mark_self(ip);
+        (DialError::SelfConnection, _) => {
             info!(ip = %ip, addr = %addr, "dialled ourselves; address marked self, never dialled again");
         }
-        DialError::Superseded => {
-            debug!(ip = %ip, "{err}");
-        }
-        DialError::ConnectTimeout
-        | DialError::Connect(_)
-        | DialError::Handshake(_)
-        | DialError::RejectedByPeer(_) => {
+        (DialError::Superseded, _) => debug!(ip = %ip, "{err}"),
+        (_, backoff) => {
             NetMetrics::inc(&shared.metrics.dial_failures_total);
-            let backoff = shared.book.record_failure(ip);
+            let backoff = backoff.unwrap_or_default();
             let why = format!("{err} (addr {addr}, backoff {backoff:?})");
             shared.log_summary.note(Noted::DialFailed, ip, &why);
         }
