@@ -70,30 +70,7 @@ enum Cmd {
     },
     /// Run a scenario's random nemesis under many seeds, each in its own
     /// process; explore.json + junit.xml; exit 1 when any seed fails.
-    Explore {
-        file: PathBuf,
-        /// How many seeds (default 100 unless --for).
-        #[arg(long)]
-        seeds: Option<u64>,
-        /// Keep starting seeds for this long (wall time), e.g. 10m.
-        #[arg(long = "for", value_parser = humantime::parse_duration)]
-        budget: Option<Duration>,
-        #[arg(long, default_value_t = 1)]
-        first_seed: u64,
-        #[arg(long, value_enum, default_value = "sim")]
-        provider: runner::Provider,
-        /// Parallel runs (worker processes).
-        #[arg(long, default_value_t = 2)]
-        jobs: usize,
-        /// Swarm testing: each seed also draws which fault kinds are enabled.
-        #[arg(long)]
-        swarm: bool,
-        /// Output folder (default runs/explore-<scenario>-<time>/).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        #[arg(long)]
-        quiet: bool,
-    },
+    Explore(harness::explore::ExploreOptions),
     /// Delta-debug a failing run's fault schedule into a minimal regression
     /// scenario (scenarios/regressions/<check>-<date>.toml).
     Shrink {
@@ -222,36 +199,16 @@ async fn dispatch(cmd: Cmd) -> Exit {
             };
             runner::suite::run_paths(&paths, filter.as_deref(), &opts).await
         }
-        Cmd::Explore {
-            file,
-            seeds,
-            budget,
-            first_seed,
-            provider,
-            jobs,
-            swarm,
-            out,
-            quiet,
-        } => {
-            let base = match runner::load(&file, &harness::nemesis::probe_capabilities().await) {
+        Cmd::Explore(mut opts) => {
+            let base = match runner::load(&opts.file, &harness::nemesis::probe_capabilities().await) {
                 Ok(sc) => sc,
                 Err(e) => {
                     eprintln!("{e}");
                     return Exit::Usage;
                 }
             };
-            let out = out.unwrap_or_else(|| stamp(&format!("explore-{}", base.name)));
-            let opts = harness::explore::ExploreOptions {
-                file,
-                seeds,
-                budget,
-                first_seed,
-                provider,
-                jobs,
-                swarm,
-                out,
-                quiet,
-            };
+            opts.out
+                .get_or_insert_with(|| stamp(&format!("explore-{}", base.name)));
             tokio::task::block_in_place(|| harness::explore::run(&base, &opts).0)
         }
         Cmd::Shrink {

@@ -25,21 +25,42 @@ use std::time::{Duration, Instant};
 /// How often the pool looks at its children.
 const POLL: Duration = Duration::from_millis(20);
 
-#[derive(Clone, Debug)]
+/// `harness explore`'s options: the command line itself (clap) and what a
+/// library caller fills in.
+#[derive(Clone, Debug, clap::Args)]
 pub struct ExploreOptions {
     /// The scenario file as given (for replay commands).
     pub file: PathBuf,
-    /// Run this many seeds (default when neither this nor `budget`: 100).
+    /// How many seeds (default 100 unless --for).
+    #[arg(long)]
     pub seeds: Option<u64>,
-    /// Or keep starting seeds until this much wall time has passed.
+    /// Keep starting seeds for this long (wall time), e.g. 10m.
+    #[arg(long = "for", value_parser = humantime::parse_duration)]
     pub budget: Option<Duration>,
     /// First seed (seeds are first, first+1, ...).
+    #[arg(long, default_value_t = 1)]
     pub first_seed: u64,
+    #[arg(long, value_enum, default_value = "sim")]
     pub provider: Provider,
+    /// Parallel runs (worker processes).
+    #[arg(long, default_value_t = 2)]
     pub jobs: usize,
+    /// Swarm testing: each seed also draws which fault kinds are enabled.
+    #[arg(long)]
     pub swarm: bool,
-    pub out: PathBuf,
+    /// Output folder (default runs/explore-<scenario>-<time>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
     pub quiet: bool,
+}
+
+impl ExploreOptions {
+    /// Where this exploration writes (the command line fills in a stamped
+    /// default; a library caller without one writes to runs/explore).
+    pub fn out_dir(&self) -> &Path {
+        self.out.as_deref().unwrap_or(Path::new("runs/explore"))
+    }
 }
 
 /// Run the exploration; writes `explore.json` and `junit.xml` under `out`.
@@ -51,8 +72,8 @@ pub fn run(base: &Scenario, opts: &ExploreOptions) -> (Exit, Option<ExploreRepor
         );
         return (Exit::Usage, None);
     }
-    if let Err(e) = std::fs::create_dir_all(&opts.out) {
-        eprintln!("creating {}: {e}", opts.out.display());
+    if let Err(e) = std::fs::create_dir_all(opts.out_dir()) {
+        eprintln!("creating {}: {e}", opts.out_dir().display());
         return (Exit::Infra, None);
     }
     let dropped: Vec<String> = base
@@ -118,7 +139,7 @@ pub fn run(base: &Scenario, opts: &ExploreOptions) -> (Exit, Option<ExploreRepor
                     results.push(r);
                     // Kept current, so a stopped exploration still reports.
                     let partial = ExploreReport::new(base, opts, results.clone(), wall0.elapsed());
-                    if let Err(e) = report::write(&opts.out, &partial) {
+                    if let Err(e) = report::write(opts.out_dir(), &partial) {
                         bar.println(format!("writing the explore report: {e:#}"));
                     }
                     bar.inc(1);
@@ -135,7 +156,7 @@ pub fn run(base: &Scenario, opts: &ExploreOptions) -> (Exit, Option<ExploreRepor
     bar.finish_and_clear();
     results.sort_by_key(|r| r.seed);
     let rep = ExploreReport::new(base, opts, results, wall0.elapsed());
-    if let Err(e) = report::write(&opts.out, &rep) {
+    if let Err(e) = report::write(opts.out_dir(), &rep) {
         eprintln!("writing the explore report: {e:#}");
         exit = exit.worst(Exit::Infra);
     }
@@ -152,7 +173,7 @@ fn start_seed(
     let Some(sc) = swarm::seed_scenario(base, seed, opts.swarm, opts.provider) else {
         return Ok(None);
     };
-    let dir = opts.out.join(format!("seed-{seed}"));
+    let dir = opts.out_dir().join(format!("seed-{seed}"));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("scenario.toml");
     std::fs::write(&file, toml::to_string(&sc)?)?;
