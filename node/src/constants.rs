@@ -51,6 +51,48 @@ pub const WRITER_QUEUE_FRAMES: usize = 1024;
 /// Bytes queued for one peer's writer; past this the peer is too slow.
 pub const WRITER_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Requests one peer may have waiting for an answer from the chain service
+/// (its reader pauses at this many: TCP backpressure, no buffering). Our own
+/// sync keeps `SYNC_MAX_IN_FLIGHT` block ranges plus a tip query in flight.
+/// Bounds: SYNC_MAX_IN_FLIGHT + 2..=64.
+pub const MAX_SERVED_IN_FLIGHT_PER_PEER: usize = 8;
+/// Bytes of answers one peer may take per wall second (token-bucket
+/// refill). Cost is the encoded answer, so a `get_blocks(1, 128)` costing
+/// ~1,600x its request is charged for what it is. 512 KiB/s serves ~800
+/// empty blocks a second to a syncing peer; 96 greedy peers at this rate
+/// stay far below the host's bandwidth. Bounds: 64 KiB..=64 MiB.
+pub const REQUEST_BUDGET_BYTES_PER_SEC: u64 = 512 * 1024;
+/// Bucket size (and starting balance): a syncing peer's first window of
+/// `SYNC_MAX_IN_FLIGHT` max-size block ranges (`MAX_FRAME / 2` each) is
+/// served at once. A peer in debt is throttled (its next request waits for
+/// the refill), never dropped for it: the debt is at most the answers in
+/// flight, so the wait is bounded. Bounds: >= MAX_FRAME, <= 256 MiB.
+pub const REQUEST_BUDGET_BURST_BYTES: u64 = 8 * 1024 * 1024;
+/// A peer whose writer queue holds more unread answer bytes than this is not
+/// served again until it reads: what it has not read is all it can make us
+/// hold (plus the answers already in flight). Bounds: 16 KiB..=WRITER_QUEUE_BYTES.
+pub const SERVED_UNREAD_BYTES: usize = 64 * 1024;
+/// How long (protocol time, wall floor below) a peer may leave more than
+/// `SERVED_UNREAD_BYTES` of answers unread while it asks for more, before
+/// it is dropped with reason `request budget exceeded: answers not read`.
+/// An honest peer reads a 64 KiB backlog in milliseconds; the floor stays
+/// under `WRITE_TIMEOUT_FLOOR` so a non-reading flooder is dropped by its
+/// budget (typed, penalized) before its writer times out.
+/// Bounds: 1 s..=WRITE_TIMEOUT; floor < WRITE_TIMEOUT_FLOOR.
+pub const REQUEST_THROTTLE_LIMIT: Duration = Duration::from_secs(10);
+pub const REQUEST_THROTTLE_LIMIT_FLOOR: Duration = Duration::from_secs(3);
+/// How often a throttled peer's budget is looked at again (wall).
+/// Bounds: 1 ms..=REQUEST_THROTTLE_LIMIT_FLOOR / 10.
+pub const REQUEST_THROTTLE_POLL: Duration = Duration::from_millis(20);
+/// Misbehaviour score of a drop for an exhausted request budget (two within
+/// a ban period ban the IP, so a dropped flooder cannot simply reconnect).
+pub const REQUEST_BUDGET_PENALTY: u32 = 50;
+/// Block-range reads (redb read + encode) running at once, node-wide: the
+/// bounded pool that serves every peer's `GetBlocks`, so no number of
+/// requests can add threads or run more reads in parallel than this.
+/// Bounds: 1..=8 (the host has few cores; one read takes milliseconds).
+pub const SERVE_WORKERS: usize = 2;
+
 /// Redial backoff after a *failure* (never after a healthy close by us).
 pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(60);

@@ -12,6 +12,8 @@
 pub use crate::chain::store::StoreLocation;
 use crate::net::socket::{SharedTransport, TokioTransport};
 pub use crate::rng::NodeRng;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// How CPU- or disk-bound work (redb reads and writes, signature batches)
 /// runs.
@@ -55,6 +57,35 @@ impl Blocking {
     }
 }
 
+/// A bounded pool for blocking work done on a peer's behalf: at most
+/// `workers` jobs run at once, the rest wait as tasks (a few hundred bytes
+/// each), never as threads. Each job runs by the node's [`Blocking`], so a
+/// simulation keeps running it inline, in its own deterministic order.
+#[derive(Clone)]
+pub struct WorkPool {
+    blocking: Blocking,
+    slots: Arc<Semaphore>,
+}
+
+impl WorkPool {
+    pub fn new(blocking: Blocking, workers: usize) -> Self {
+        WorkPool {
+            blocking,
+            slots: Arc::new(Semaphore::new(workers.max(1))),
+        }
+    }
+
+    /// Wait for a free worker, then run `f` on it.
+    pub async fn run<T, F>(&self, f: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let _slot = self.slots.acquire().await.expect("the pool never closes");
+        self.blocking.run(f).await
+    }
+}
+
 /// Everything a node takes from its environment.
 pub struct NodeEnv {
     pub transport: SharedTransport,
@@ -88,5 +119,31 @@ mod tests {
     async fn inline_and_pool_give_the_same_result() {
         assert_eq!(Blocking::Inline.run(|| 2 + 2).await, 4);
         assert_eq!(Blocking::Pool.run(|| 2 + 2).await, 4);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_work_pool_never_runs_more_than_its_workers_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let pool = WorkPool::new(Blocking::Pool, 2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let jobs: Vec<_> = (0..32)
+            .map(|_| {
+                let (pool, running, peak) = (pool.clone(), running.clone(), peak.clone());
+                tokio::spawn(async move {
+                    pool.run(move || {
+                        let n = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(n, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for j in jobs {
+            j.await.unwrap();
+        }
+        assert_eq!(peak.load(Ordering::SeqCst), 2);
     }
 }

@@ -14,7 +14,7 @@ use crate::chain::store::Store;
 use crate::chain::types::{Block, Hash, OutPoint, PubKey, Transaction, TxOut};
 use crate::clock::Clock;
 use crate::constants::FINALITY_LATENCY_BUCKETS;
-use crate::env::Blocking;
+use crate::env::{Blocking, WorkPool};
 use crate::histogram::Histogram;
 use crate::net::{EventKind, NetHandle};
 use crate::wire::NetworkMessage;
@@ -56,6 +56,8 @@ pub struct Shared {
     pub clock: Clock,
     /// How store reads/writes and signature batches run (see [`Blocking`]).
     pub blocking: Blocking,
+    /// Where peers' block-range requests are served: `SERVE_WORKERS` at once.
+    pub serve_pool: WorkPool,
     pub(crate) height: AtomicU64,
     pub(crate) tip_hash: Mutex<Hash>,
     pub syncing: AtomicBool,

@@ -6,13 +6,15 @@
 //! it sends goes through the peer's writer task.
 
 use super::closer::Closer;
+use super::metrics::NetMetrics;
 use super::peer::PeerInfo;
 use super::reason::CloseReason;
 use super::registry::PeerEntry;
+use super::request_budget::Throttle;
 use super::views::EventKind;
 use super::{Inbound, Shared, MALFORMED_PENALTY};
 use crate::clock::Instant;
-use crate::constants::{MAX_FRAME, MAX_MISSED_PONGS, PING_INTERVAL};
+use crate::constants::{MAX_FRAME, MAX_MISSED_PONGS, PING_INTERVAL, REQUEST_BUDGET_PENALTY};
 use crate::wire::{decode, encode, FrameCodec, FrameError, NetworkMessage, Request, Response};
 use futures::StreamExt;
 use std::sync::atomic::Ordering::Relaxed;
@@ -224,7 +226,7 @@ async fn handle_frame(
                 id,
                 body: Response::Peers { peers },
             };
-            let _ = c.info.writer.try_send(encode(&reply));
+            answer_here(shared, c, encode(&reply));
         }
         NetworkMessage::Request {
             id,
@@ -236,9 +238,17 @@ async fn handle_frame(
                     reason: "unknown request kind".into(),
                 },
             };
-            let _ = c.info.writer.try_send(encode(&reply));
+            answer_here(shared, c, encode(&reply));
         }
         NetworkMessage::Request { id, body } => {
+            match admit(shared, &c.info).await {
+                None => return Some(c.info.closer.reason().unwrap_or(CloseReason::Shutdown)),
+                Some(Err(cause)) => {
+                    shared.penalize(c.info.ip, REQUEST_BUDGET_PENALTY, "request budget exceeded");
+                    return Some(CloseReason::RequestBudget(cause));
+                }
+                Some(Ok(())) => {}
+            }
             let req = Inbound::Request {
                 from: c.info.ip,
                 id,
@@ -272,6 +282,33 @@ async fn handle_frame(
         }
     }
     None
+}
+
+/// An answer the net layer gives itself (GetPeers, an unknown kind):
+/// charged to the peer's budget like the chain service's answers.
+fn answer_here(shared: &Shared, c: &Conn, frame: bytes::Bytes) {
+    c.info.budget.charge(shared.clock.now(), frame.len());
+    let _ = c.info.writer.try_send(frame);
+}
+
+/// Wait until the peer's request budget lets one more request through to
+/// the chain service. Outer `None`: the connection closed (or the node stops)
+/// meanwhile; `Some(Err)`: the peer left its answers unread too long.
+async fn admit(shared: &Shared, info: &PeerInfo) -> Option<Result<(), Throttle>> {
+    let waited = info.budget.admit(
+        &shared.clock,
+        || info.writer.queued_bytes(),
+        |cause| {
+            NetMetrics::inc(&shared.metrics.requests_throttled_total);
+            debug!(ip = %info.ip, cause = %cause, "request throttled");
+        },
+    );
+    tokio::select! {
+        biased;
+        _ = info.closer.closed() => None,
+        _ = shared.shutdown.cancelled() => None,
+        r = waited => Some(r),
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::log_summary::Noted;
 use super::metrics::NetMetrics;
 use super::peer::PeerInfo;
 use super::reason::{CloseReason, RejectReason};
+use super::request_budget::RequestBudget;
 use super::views::Direction;
 use super::views::EventKind;
 use super::{socket, writer, Shared};
@@ -261,6 +262,7 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
         writer,
         closer,
         stats: Default::default(),
+        budget: Arc::new(RequestBudget::new(shared.clock.now())),
     };
     let mut conn = Conn::new(info, reader);
     conn.connects = match shared.registry.promote_dial(ip, conn.entry()) {

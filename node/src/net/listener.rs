@@ -11,6 +11,7 @@ use super::peer::PeerInfo;
 use super::pending::PendingGuard;
 use super::reason::RejectReason;
 use super::registry::Admission;
+use super::request_budget::RequestBudget;
 use super::views::Direction;
 use super::{socket, writer, Shared, MALFORMED_PENALTY};
 use crate::constants::{
@@ -158,6 +159,7 @@ pub async fn handle_inbound<W>(
         writer,
         closer,
         stats: Default::default(),
+        budget: Arc::new(RequestBudget::new(shared.clock.now())),
     };
     let mut conn = Conn::new(info, reader);
     let entry = conn.entry();

@@ -21,6 +21,8 @@ pub struct NetMetrics {
     pub broadcast_dropped_total: AtomicU64,
     pub inbound_refused_total: AtomicU64,
     pub bans_total: AtomicU64,
+    /// Peer requests that had to wait for the peer's request budget.
+    pub requests_throttled_total: AtomicU64,
     /// Keyed by the reason's category ([`CloseReason::category`]).
     disconnects: Mutex<BTreeMap<&'static str, u64>>,
     /// Ping round trips (our ping to the peer's pong), every peer.
@@ -109,6 +111,11 @@ impl NetMetrics {
             "bans_total",
             "Peer IPs banned for misbehaviour.",
             g(&self.bans_total),
+        );
+        counter(
+            "requests_throttled_total",
+            "Peer requests that waited for the peer's request budget.",
+            g(&self.requests_throttled_total),
         );
         let _ = writeln!(out, "# HELP timed_peers Live connections.");
         let _ = writeln!(out, "# TYPE timed_peers gauge");

@@ -16,7 +16,7 @@
 //! [`metrics`], [`events`], [`views`] (the API bodies net produces),
 //! [`fd_budget`] (descriptor slices, also read by the API), [`pending`]
 //! (capped pre-handshake sockets), [`log_summary`] (per-IP log lines for
-//! bulk events).
+//! bulk events), [`request_budget`] (what one peer may make us serve).
 
 mod address_book;
 mod backoff;
@@ -36,6 +36,7 @@ mod peer;
 mod pending;
 mod reason;
 mod registry;
+mod request_budget;
 // `pub` only while socket.rs re-exports a type nothing uses yet; socket.rs
 // belongs to the simulation work (issue 13), which reworks it.
 pub mod socket;
@@ -59,6 +60,7 @@ use limits::Limits;
 use metrics::NetMetrics;
 pub use reason::{CloseReason, RejectReason};
 use registry::Registry;
+pub use request_budget::Throttle;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -369,9 +371,16 @@ impl NetHandle {
         }
     }
 
-    /// Answer a request received as [`Inbound::Request`].
+    /// Answer a request received as [`Inbound::Request`]: frees its
+    /// in-flight slot and charges the answer's bytes to the peer's budget.
     pub fn respond(&self, ip: IpAddr, id: u64, body: Response) -> Result<(), SendError> {
-        self.send_to_peer(ip, &NetworkMessage::Response { id, body })
+        let frame = encode(&NetworkMessage::Response { id, body });
+        let now = self.shared.clock.now();
+        match self.shared.registry.respond(ip, frame, now) {
+            None | Some(Err(QueueError::Closed)) => Err(SendError::NotConnected(ip)),
+            Some(Err(QueueError::Full)) => Err(SendError::QueueFull(ip)),
+            Some(Ok(())) => Ok(()),
+        }
     }
 
     pub fn connected(&self) -> Vec<ConnectedPeer> {

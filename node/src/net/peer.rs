@@ -3,6 +3,7 @@
 //! two can never disagree on who the peer is.
 
 use super::closer::Closer;
+use super::request_budget::RequestBudget;
 use super::views::Direction;
 use super::writer::WriterHandle;
 use crate::chain::types::NodeId;
@@ -29,6 +30,8 @@ pub struct PeerInfo {
     pub writer: WriterHandle,
     pub closer: Closer,
     pub stats: Arc<PeerStats>,
+    /// What this peer may still make us serve.
+    pub budget: Arc<RequestBudget>,
 }
 
 /// Live counters of one connection, updated by its actor without the lock.

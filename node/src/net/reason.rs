@@ -5,6 +5,7 @@
 //! `Display` yields the contract strings that `/events`, `/metrics` labels,
 //! the logs and the peer's `Reject` frame show, and is used only there.
 
+use super::request_budget::Throttle;
 use super::views::EventKind;
 use crate::chain::types::Hash;
 use crate::constants::{MAGIC, PROTOCOL_VERSION};
@@ -57,6 +58,10 @@ pub enum CloseReason {
     /// slot (simultaneous open, resolved for the inbound).
     #[error("superseded by inbound (simultaneous open)")]
     SupersededByInbound,
+    /// The peer kept asking while it left its answers unread past the
+    /// throttle limit (see `net::request_budget`).
+    #[error("request budget exceeded: {0}")]
+    RequestBudget(Throttle),
 }
 
 impl CloseReason {
@@ -76,6 +81,7 @@ impl CloseReason {
             CloseReason::RejectedByPeer(_) => "rejected by peer",
             CloseReason::Banned(_) => "banned",
             CloseReason::SupersededByInbound => "superseded by inbound (simultaneous open)",
+            CloseReason::RequestBudget(_) => "request budget exceeded",
         }
     }
 
@@ -241,6 +247,11 @@ mod tests {
                 CloseReason::Banned("malformed frame".into()),
                 "banned: malformed frame",
                 "banned",
+            ),
+            (
+                CloseReason::RequestBudget(Throttle::Unread),
+                "request budget exceeded: answers not read",
+                "request budget exceeded",
             ),
             (
                 CloseReason::SupersededByInbound,

@@ -241,6 +241,20 @@ impl Registry {
         }
     }
 
+    /// Queue an answer to a request the peer's actor admitted: one fewer
+    /// in flight, its bytes charged to the peer's request budget.
+    pub fn respond(
+        &self,
+        ip: IpAddr,
+        frame: Bytes,
+        now: crate::clock::Instant,
+    ) -> Option<Result<(), QueueError>> {
+        let (writer, budget) =
+            self.with_peer(ip, |p| (p.info.writer.clone(), p.info.budget.clone()))?;
+        budget.answered(now, frame.len());
+        Some(writer.try_send(frame))
+    }
+
     pub fn send(&self, ip: IpAddr, frame: Bytes) -> Option<Result<(), QueueError>> {
         let writer = self.with_peer(ip, |p| p.info.writer.clone())?;
         Some(writer.try_send(frame))
@@ -407,6 +421,9 @@ mod tests {
             writer,
             closer,
             stats: Arc::new(PeerStats::default()),
+            budget: Arc::new(crate::net::request_budget::RequestBudget::new(
+                Clock::new(1.0).now(),
+            )),
         }
     }
 

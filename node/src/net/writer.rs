@@ -34,6 +34,11 @@ pub enum QueueError {
 }
 
 impl WriterHandle {
+    /// Bytes queued and not yet written to the socket.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Acquire)
+    }
+
     /// Queue a frame without ever waiting.
     pub fn try_send(&self, frame: Bytes) -> Result<(), QueueError> {
         let len = frame.len();

@@ -11,8 +11,8 @@ use crate::chain::genesis::Genesis;
 use crate::chain::state::ChainState;
 use crate::clock::Clock;
 use crate::consensus::core::Core;
-use crate::constants::{MAX_FRAME, SYNC_BATCH, TIMEOUT_PROPOSE};
-use crate::env::{Blocking, StoreLocation};
+use crate::constants::{MAX_FRAME, SERVE_WORKERS, SYNC_BATCH, TIMEOUT_PROPOSE};
+use crate::env::{Blocking, StoreLocation, WorkPool};
 use crate::live::{ChainHandle, Metrics, Shared};
 use crate::net::{Inbound, NetHandle};
 use crate::wire::{MasternodeInfo, NetworkMessage, Request, Response};
@@ -65,6 +65,7 @@ pub async fn start(ctx: ChainContext) -> anyhow::Result<ChainHandle> {
         net: ctx.net,
         clock: ctx.clock.clone(),
         blocking: ctx.blocking,
+        serve_pool: WorkPool::new(ctx.blocking, SERVE_WORKERS),
         syncing: AtomicBool::new(false),
         sync_kick: Notify::new(),
         metrics: Metrics::default(),
@@ -174,7 +175,9 @@ fn on_inbound(shared: &Arc<Shared>, driver: &mut Driver, m: Inbound) {
     }
 }
 
-/// Answer a peer's request. Block ranges are read off the service loop.
+/// Answer a peer's request. Block ranges are read and encoded off the
+/// service loop, in the bounded serve pool; how many wait for it is bounded
+/// by the net layer's per-peer in-flight cap.
 fn answer(shared: &Arc<Shared>, from: IpAddr, id: u64, body: Request) {
     let reply = |r: Response| {
         if let Err(e) = shared.net.respond(from, id, r) {
@@ -192,19 +195,24 @@ fn answer(shared: &Arc<Shared>, from: IpAddr, id: u64, body: Request) {
         }
         Request::GetBlocks { from: start, count } => {
             let shared = shared.clone();
-            shared.clone().blocking.spawn(move || {
-                let r = match shared
-                    .store
-                    .blocks(start, count.min(SYNC_BATCH), MAX_FRAME / 2)
-                {
-                    Ok(blocks) => Response::Blocks { blocks },
-                    Err(e) => Response::Error {
-                        reason: format!("store: {e:#}"),
-                    },
-                };
-                if let Err(e) = shared.net.respond(from, id, r) {
-                    tracing::debug!(peer = %from, error = %e, "blocks response not sent");
-                }
+            tokio::spawn(async move {
+                let pool = shared.serve_pool.clone();
+                pool.run(move || {
+                    let r = match shared
+                        .store
+                        .blocks(start, count.min(SYNC_BATCH), MAX_FRAME / 2)
+                    {
+                        Ok(blocks) => Response::Blocks { blocks },
+                        Err(e) => Response::Error {
+                            reason: format!("store: {e:#}"),
+                        },
+                    };
+                    // Encoded here too, on the pool's worker.
+                    if let Err(e) = shared.net.respond(from, id, r) {
+                        tracing::debug!(peer = %from, error = %e, "blocks response not sent");
+                    }
+                })
+                .await
             });
         }
         Request::GetPendingTransactions => reply(Response::PendingTransactions {
