@@ -54,8 +54,10 @@ pub const WRITER_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// Requests one peer may have waiting for an answer from the chain service
 /// (its reader pauses at this many: TCP backpressure, no buffering). Our own
 /// sync keeps `SYNC_MAX_IN_FLIGHT` block ranges plus a tip query in flight.
+/// Each one can add an answer to the peer's backlog before the unread gate
+/// closes, so this times the answer size is most of a peer's memory.
 /// Bounds: SYNC_MAX_IN_FLIGHT + 2..=64.
-pub const MAX_SERVED_IN_FLIGHT_PER_PEER: usize = 8;
+pub const MAX_SERVED_IN_FLIGHT_PER_PEER: usize = 6;
 /// Bytes of answers one peer may take per wall second (token-bucket
 /// refill). Cost is the encoded answer, so a `get_blocks(1, 128)` costing
 /// ~1,600x its request is charged for what it is. 512 KiB/s serves ~800
@@ -71,11 +73,11 @@ pub const REQUEST_BUDGET_BURST_BYTES: u64 = 8 * 1024 * 1024;
 /// A peer whose writer queue holds more unread answer bytes than this is not
 /// served again until it reads: what it has not read is all it can make us
 /// hold (plus the answers already in flight). Bounds: 16 KiB..=WRITER_QUEUE_BYTES.
-pub const SERVED_UNREAD_BYTES: usize = 64 * 1024;
+pub const SERVED_UNREAD_BYTES: usize = 32 * 1024;
 /// How long (protocol time, wall floor below) a peer may leave more than
 /// `SERVED_UNREAD_BYTES` of answers unread while it asks for more, before
 /// it is dropped with reason `request budget exceeded: answers not read`.
-/// An honest peer reads a 64 KiB backlog in milliseconds; the floor stays
+/// An honest peer reads a 32 KiB backlog in milliseconds; the floor stays
 /// under `WRITE_TIMEOUT_FLOOR` so a non-reading flooder is dropped by its
 /// budget (typed, penalized) before its writer times out.
 /// Bounds: 1 s..=WRITE_TIMEOUT; floor < WRITE_TIMEOUT_FLOOR.
@@ -89,7 +91,10 @@ pub const REQUEST_THROTTLE_POLL: Duration = Duration::from_millis(20);
 pub const REQUEST_BUDGET_PENALTY: u32 = 50;
 /// Block-range reads (redb read + encode) running at once, node-wide: the
 /// bounded pool that serves every peer's `GetBlocks`, so no number of
-/// requests can add threads or run more reads in parallel than this.
+/// requests can add threads or run more reads in parallel than this. Two:
+/// with one, 90 greedy peers' answers queued for the single worker kept
+/// them on the in-flight gate, never reaching the unread gate that drops
+/// them (they left by ping timeout, unpenalized, and came back).
 /// Bounds: 1..=8 (the host has few cores; one read takes milliseconds).
 pub const SERVE_WORKERS: usize = 2;
 

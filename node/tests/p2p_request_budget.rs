@@ -24,6 +24,8 @@ const QUIET: Duration = Duration::from_secs(20);
 const ATTACK: Duration = Duration::from_secs(40);
 const MAX_RSS_KIB: u64 = 64 * 1024;
 const MAX_THREADS: u64 = 32;
+/// Finality p95 is also printed per slice of a window (where it moves).
+const SLICE: Duration = Duration::from_secs(5);
 
 /// `Threads:` from /proc/PID/status.
 fn threads(pid: u32) -> Option<u64> {
@@ -112,7 +114,17 @@ async fn observe(n: &NodeProc, len: Duration) -> Window {
         cpu_pct: 0.0,
         finality_p95: None,
     };
+    let mut slice = (Instant::now(), hist0.clone());
     while t0.elapsed() < len {
+        if slice.0.elapsed() >= SLICE {
+            let h = finality_buckets(n).await;
+            eprintln!(
+                "  t={:>4.1}s finality p95 over the last {SLICE:?}: {:?}",
+                t0.elapsed().as_secs_f64(),
+                p95_between(&slice.1, &h)
+            );
+            slice = (Instant::now(), h);
+        }
         w.max_rss_kib = w.max_rss_kib.max(n.rss_kib().unwrap_or(0));
         w.max_threads = w.max_threads.max(threads(pid).unwrap_or(0));
         if let Ok(s) = n.status().await {
