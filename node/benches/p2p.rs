@@ -144,7 +144,8 @@ fn bench_cfg(ip: std::net::IpAddr) -> NetConfig {
         p2p_port: DEFAULT_P2P_PORT,
         network: "bench".into(),
         genesis_hash: Hash([3; 32]),
-        node_id: NodeId(rand::random()),
+        key: ed25519_dalek::SigningKey::from_bytes(&rand::random()),
+        masternodes: Default::default(),
         bootstrap: vec![],
         height: 0,
     }
