@@ -1,7 +1,9 @@
 //! P2P benchmark (plain `main`, prints a table):
 //! - idle RSS per node with 5 peers (real `timed` processes, VmRSS);
 //! - small messages per second through one connection (in-process, TCP);
-//! - time for 6 nodes to reach a full mesh from start at time-scale 1.
+//! - time for 6 nodes to reach a full mesh from start at time-scale 1;
+//! - one handshake: `dial_now` until both sides report the peer connected
+//!   (in-process nets over loopback TCP, a fresh pair each time).
 //!
 //! Run: `cargo bench -p timed --bench p2p`
 
@@ -35,6 +37,7 @@ fn main() {
     rt.block_on(async {
         rows.extend(mesh_and_rss().await);
         rows.push(throughput().await);
+        rows.push(handshake().await);
     });
     println!();
     println!("| measure | value | target | ok |");
@@ -96,17 +99,61 @@ async fn mesh_and_rss() -> Vec<Row> {
     ]
 }
 
-async fn throughput() -> Row {
-    let ips = unique_ips(2);
-    let cfg = |ip| NetConfig {
+/// Handshakes measured (each on a fresh pair of nets).
+const HANDSHAKES: usize = 50;
+
+/// Wait for the first `PeerConnected` on a net's inbound queue.
+async fn connected(rx: &mut tokio::sync::mpsc::Receiver<Inbound>) {
+    while let Some(m) = rx.recv().await {
+        if let Inbound::PeerConnected { .. } = m {
+            return;
+        }
+    }
+}
+
+async fn handshake() -> Row {
+    let mut took = vec![];
+    for _ in 0..HANDSHAKES {
+        let ips = unique_ips(2);
+        let (a, mut ra) = net::start(bench_cfg(ips[0]), Clock::new(1.0))
+            .await
+            .unwrap();
+        let (b, mut rb) = net::start(bench_cfg(ips[1]), Clock::new(1.0))
+            .await
+            .unwrap();
+        let t0 = Instant::now();
+        a.dial_now(SocketAddr::new(ips[1], DEFAULT_P2P_PORT));
+        tokio::join!(connected(&mut ra), connected(&mut rb));
+        took.push(t0.elapsed());
+        a.shutdown().await;
+        b.shutdown().await;
+    }
+    took.sort();
+    let (p50, p95) = (took[took.len() / 2], took[took.len() * 95 / 100]);
+    Row {
+        what: "one handshake: dial_now -> both sides connected (in-process TCP)",
+        value: format!("p50 {p50:.2?} / p95 {p95:.2?} ({HANDSHAKES} pairs)"),
+        target: "< 10 ms p95",
+        ok: p95 < Duration::from_millis(10),
+    }
+}
+
+fn bench_cfg(ip: std::net::IpAddr) -> NetConfig {
+    NetConfig {
         listen_ip: ip,
         p2p_port: DEFAULT_P2P_PORT,
         network: "bench".into(),
         genesis_hash: Hash([3; 32]),
-        node_id: NodeId(rand::random()),
+        key: ed25519_dalek::SigningKey::from_bytes(&rand::random()),
+        masternodes: Default::default(),
         bootstrap: vec![],
         height: 0,
-    };
+    }
+}
+
+async fn throughput() -> Row {
+    let ips = unique_ips(2);
+    let cfg = bench_cfg;
     let (a, _ra) = net::start(cfg(ips[0]), Clock::new(1.0)).await.unwrap();
     let (b, mut rb) = net::start(cfg(ips[1]), Clock::new(1.0)).await.unwrap();
     a.dial_now(SocketAddr::new(ips[1], DEFAULT_P2P_PORT));

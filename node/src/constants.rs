@@ -11,7 +11,7 @@ use std::time::Duration;
 /// First field of every handshake: "TIME" in ASCII. Anything else is not us.
 pub const MAGIC: u32 = 0x5449_4d45;
 /// Bumped on any incompatible wire change; a mismatch closes the connection.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Default P2P and API ports (DESIGN.md contract).
 pub const DEFAULT_P2P_PORT: u16 = 24100;

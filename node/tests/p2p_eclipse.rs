@@ -69,25 +69,18 @@ async fn listener(
             let Ok((s, from)) = l.accept().await else {
                 return;
             };
+            let key = support::fresh_key();
             let hello = Hello {
+                node_id: timed::chain::keys::node_id(&key),
                 nonce: rand::random(),
                 listen_port: at.port(),
                 ..hello.clone()
             };
             let dialers = dialers.clone();
             tokio::spawn(async move {
-                use futures::StreamExt;
-                use tokio::io::AsyncWriteExt;
                 let (r, mut w) = s.into_split();
                 let mut reader = FramedRead::new(r, FrameCodec::new(1 << 20));
-                let Some(Ok(f)) = reader.next().await else {
-                    return;
-                };
-                if !matches!(timed::wire::decode(&f), Ok(NetworkMessage::Handshake(_))) {
-                    return;
-                }
-                let ack = encode(&NetworkMessage::HandshakeAck(hello));
-                if w.write_all(&ack).await.is_err() {
+                if !support::accept_handshake(&mut reader, &mut w, &key, hello).await {
                     return;
                 }
                 dialers.lock().unwrap().push(from.ip());

@@ -124,7 +124,12 @@ async fn a_peer_that_never_reads_is_closed_at_the_write_timeout() {
     let mut deaf = FakePeer::connect_with(ips[0], node.p2p, Some(4096))
         .await
         .unwrap();
-    deaf.send(&NetworkMessage::Handshake(c.hello()))
+    let key = support::fresh_key();
+    let hello = timed::wire::Hello {
+        node_id: timed::chain::keys::node_id(&key),
+        ..c.hello()
+    };
+    timed::net::handshake::client(&mut deaf.reader, deaf.writer.get_mut(), &key, &hello)
         .await
         .unwrap();
     // Many requests whose answers the node must write and we never read,

@@ -3,17 +3,20 @@
 
 mod support;
 
+use bytes::Bytes;
+use ed25519_dalek::SigningKey;
 use futures::StreamExt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use support::{os_connections, unique_ips, wait_until};
+use support::{fresh_key, os_connections, unique_ips, wait_until};
 use timed::api::types::EventKind;
 use timed::chain::types::{Hash, NodeId};
 use timed::clock::Clock;
 use timed::constants::{
     DEFAULT_P2P_PORT, MAGIC, MAX_MISSED_PONGS, PING_INTERVAL, PROTOCOL_VERSION,
 };
-use timed::net::{self, Inbound, NetConfig, NetHandle, RequestError};
+use timed::net::auth::{self, Role};
+use timed::net::{self, handshake, Inbound, NetConfig, NetHandle, RequestError};
 use timed::wire::{encode, FrameCodec, Hello, NetworkMessage, Request, Response};
 use tokio::io::{AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
@@ -31,7 +34,8 @@ async fn start_net(
         p2p_port: DEFAULT_P2P_PORT,
         network: "timenet".into(),
         genesis_hash: GENESIS,
-        node_id: NodeId(rand::random()),
+        key: fresh_key(),
+        masternodes: Default::default(),
         bootstrap,
         height: 0,
     };
@@ -212,17 +216,20 @@ async fn request_timeout_fails_the_caller_only_and_the_late_response_is_dropped(
     b.shutdown().await;
 }
 
-fn hello() -> Hello {
-    Hello {
+/// A fake peer's key and its Hello (a fresh nonce).
+fn identity() -> (SigningKey, Hello) {
+    let key = fresh_key();
+    let hello = Hello {
         magic: MAGIC,
         version: PROTOCOL_VERSION,
         network: "timenet".into(),
         genesis_hash: GENESIS,
-        node_id: NodeId(rand::random()),
+        node_id: timed::chain::keys::node_id(&key),
         nonce: rand::random(),
         listen_port: 0,
         height: 0,
-    }
+    };
+    (key, hello)
 }
 
 type FakeReader = FramedRead<ReadHalf<DuplexStream>, FrameCodec>;
@@ -233,13 +240,27 @@ async fn fake_peer(node: &NetHandle, ip: IpAddr) -> (FakeReader, WriteHalf<Duple
     node.accept_stream(ip, theirs);
     let (r, mut w) = tokio::io::split(ours);
     let mut r = FramedRead::new(r, FrameCodec::new(1 << 20));
-    w.write_all(&encode(&NetworkMessage::Handshake(hello())))
+    let (key, hello) = identity();
+    handshake::client(&mut r, &mut w, &key, &hello)
         .await
         .unwrap();
-    let ack = r.next().await.unwrap().unwrap();
-    let ack = timed::wire::decode(&ack).unwrap();
-    assert!(matches!(ack, NetworkMessage::HandshakeAck(_)), "{ack:?}");
     (r, w)
+}
+
+/// The dialer's first two steps by hand: send a Hello, read the node's
+/// `HandshakeAuth`; returns our proof over its nonce, not yet sent.
+async fn hello_and_proof(r: &mut FakeReader, w: &mut WriteHalf<DuplexStream>) -> Bytes {
+    let (key, hello) = identity();
+    w.write_all(&encode(&NetworkMessage::Handshake(hello.clone())))
+        .await
+        .unwrap();
+    let f = r.next().await.unwrap().unwrap();
+    let NetworkMessage::HandshakeAuth { hello: theirs, .. } = timed::wire::decode(&f).unwrap()
+    else {
+        panic!("expected handshake auth")
+    };
+    let proof = auth::prove(&key, Role::Dialer, &hello, theirs.nonce);
+    encode(&NetworkMessage::HandshakeProof { proof })
 }
 
 #[tokio::test(start_paused = true)]
@@ -387,7 +408,7 @@ async fn malformed_json_corpus_closes_with_a_reason_and_tolerates_unknowns() {
     a.accept_stream(repeat, theirs);
     let (r, mut w) = tokio::io::split(ours);
     let _ = w
-        .write_all(&encode(&NetworkMessage::Handshake(hello())))
+        .write_all(&encode(&NetworkMessage::Handshake(identity().1)))
         .await;
     let mut r = FramedRead::new(r, FrameCodec::new(1 << 20));
     assert!(tokio::time::timeout(Duration::from_secs(5), r.next())
@@ -464,9 +485,9 @@ async fn a_deaf_peer_never_delays_broadcasts_to_others_and_is_closed_at_the_writ
     let (deaf, theirs) = tokio::io::duplex(1024);
     a.accept_stream(deaf_ip, theirs);
     let (dr, mut dw) = tokio::io::split(deaf);
-    dw.write_all(&encode(&NetworkMessage::Handshake(hello())))
-        .await
-        .unwrap();
+    let mut dr = FramedRead::new(dr, FrameCodec::new(1 << 20));
+    let proof = hello_and_proof(&mut dr, &mut dw).await;
+    dw.write_all(&proof).await.unwrap(); // and never reads again
     let (mut good_r, mut good_w) = fake_peer(&a, unique_ips(1)[0]).await;
     wait_until("both registered", Duration::from_secs(60), || async {
         (a.peer_count() == 2).then_some(())
@@ -530,27 +551,26 @@ async fn a_deaf_peer_never_delays_broadcasts_to_others_and_is_closed_at_the_writ
     drop(dr);
 }
 
-/// A Hello whose dialer already hung up (its FIN queued right behind it, as
-/// when a frozen node drains its accept backlog after resume) is stale: it is
-/// neither registered nor answered, so no phantom connect/disconnect is
-/// logged. Found by the paused-node scenario.
+/// A handshake whose dialer already hung up (its FIN queued right behind
+/// its proof, as when a frozen node drains its accept backlog after resume)
+/// is stale: it is neither registered nor acked, so no phantom
+/// connect/disconnect is logged. Found by the paused-node scenario.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_hello_from_a_dialer_that_already_hung_up_is_not_registered() {
+async fn a_stale_handshake_from_a_dialer_that_already_hung_up_is_not_registered() {
     let (a, rx) = start_net(unique_ips(1)[0], 1.0, vec![]).await;
     drain(rx);
     let ip = unique_ips(1)[0];
     let (ours, theirs) = tokio::io::duplex(1 << 16);
     let (r, mut w) = tokio::io::split(ours);
-    w.write_all(&encode(&NetworkMessage::Handshake(hello())))
-        .await
-        .unwrap();
-    w.shutdown().await.unwrap();
     a.accept_stream(ip, theirs);
     let mut r = FramedRead::new(r, FrameCodec::new(1 << 20));
+    let proof = hello_and_proof(&mut r, &mut w).await;
+    w.write_all(&proof).await.unwrap();
+    w.shutdown().await.unwrap();
     let answer = tokio::time::timeout(Duration::from_secs(10), r.next())
         .await
         .expect("the acceptor closes the stale stream");
-    assert!(answer.is_none(), "no ack for a stale hello: {answer:?}");
+    assert!(answer.is_none(), "no ack for a stale handshake: {answer:?}");
     assert!(events(&a, EventKind::Connected).is_empty());
     assert!(a.peer_views().is_empty());
     // A live dialer from the same IP is still welcome afterwards.
@@ -559,20 +579,20 @@ async fn a_stale_hello_from_a_dialer_that_already_hung_up_is_not_registered() {
     a.shutdown().await;
 }
 
-/// A dialer may pipeline frames right behind its Hello: nothing is lost or
-/// refused (the stale-Hello probe must give the frame back).
+/// A dialer may pipeline frames right behind its proof: nothing is lost or
+/// refused (the stale-handshake probe must give the frame back).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn frames_pipelined_behind_the_hello_are_processed() {
+async fn frames_pipelined_behind_the_proof_are_processed() {
     let (a, rx) = start_net(unique_ips(1)[0], 1.0, vec![]).await;
     drain(rx);
     let ip = unique_ips(1)[0];
     let (ours, theirs) = tokio::io::duplex(1 << 16);
     let (r, mut w) = tokio::io::split(ours);
-    let mut burst = encode(&NetworkMessage::Handshake(hello())).to_vec();
-    burst.extend_from_slice(&encode(&NetworkMessage::Ping { nonce: 42 }));
-    w.write_all(&burst).await.unwrap();
     a.accept_stream(ip, theirs);
     let mut r = FramedRead::new(r, FrameCodec::new(1 << 20));
+    let mut burst = hello_and_proof(&mut r, &mut w).await.to_vec();
+    burst.extend_from_slice(&encode(&NetworkMessage::Ping { nonce: 42 }));
+    w.write_all(&burst).await.unwrap();
     let mut got_pong = false;
     for _ in 0..4 {
         let f = tokio::time::timeout(Duration::from_secs(10), r.next())

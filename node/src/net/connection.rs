@@ -267,7 +267,10 @@ async fn handle_frame(
             }
         }
         NetworkMessage::Reject { reason } => return Some(CloseReason::RejectedByPeer(reason)),
-        NetworkMessage::Handshake(_) | NetworkMessage::HandshakeAck(_) => {
+        NetworkMessage::Handshake(_)
+        | NetworkMessage::HandshakeAuth { .. }
+        | NetworkMessage::HandshakeProof { .. }
+        | NetworkMessage::HandshakeAck => {
             debug!(ip = %c.info.ip, "handshake frame after the handshake ignored");
         }
         NetworkMessage::Unknown => debug!(ip = %c.info.ip, "unknown message type ignored"),

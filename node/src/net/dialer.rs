@@ -6,23 +6,24 @@
 //! never dialed twice at once nor while connected.
 
 use super::address_book::{DueAddr, Source};
+use super::auth::{self, Role, Verified};
 use super::closer::Closer;
-use super::connection::{self, Conn};
+use super::connection::{self, BoxRead, Conn};
 use super::handshake;
 use super::log_summary::Noted;
 use super::metrics::NetMetrics;
 use super::peer::PeerInfo;
 use super::reason::{CloseReason, RejectReason};
-use super::request_budget::RequestBudget;
 use super::views::Direction;
 use super::views::EventKind;
+use super::writer::WriterHandle;
 use super::{socket, writer, Shared};
 use crate::constants::{
     CONNECT_TIMEOUT, CONNECT_TIMEOUT_FLOOR, DIAL_TICK, HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR,
     MAX_FRAME_PRE_HANDSHAKE, MAX_OUTBOUND_PER_SOURCE,
 };
 use crate::wire::{encode, FrameCodec, NetworkMessage};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
@@ -80,6 +81,68 @@ pub fn dial_if_free(shared: &Arc<Shared>, due: DueAddr) -> bool {
     }
 }
 
+/// The dialer's side, within the caller's deadline: send our Hello, verify
+/// the acceptor's Hello and proof over our nonce, send our proof over its
+/// nonce, and wait for the ack.
+async fn exchange(
+    shared: &Shared,
+    ip: IpAddr,
+    reader: &mut FramedRead<BoxRead, FrameCodec>,
+    writer: &WriterHandle,
+) -> Result<Verified, DialError> {
+    let ours = shared.hello();
+    let _ = writer.try_send(encode(&NetworkMessage::Handshake(ours.clone())));
+    let (theirs, proof) = match handshake::read_frame(reader).await {
+        Ok(NetworkMessage::HandshakeAuth { hello, proof }) => (hello, proof),
+        Ok(NetworkMessage::Reject { reason }) => return Err(rejected_by_peer(shared, ip, reason)),
+        Ok(other) => return Err(handshake::unexpected("handshake auth", &other).into()),
+        Err(reason) => return Err(reason.into()),
+    };
+    let checked = handshake::validate(&ours, &theirs).and_then(|()| {
+        let masternodes = &shared.cfg.masternodes;
+        auth::verify(theirs, Role::Acceptor, ours.nonce, &proof, masternodes)
+    });
+    let theirs = match checked {
+        Ok(v) => v,
+        Err(RejectReason::SelfConnection) => return Err(DialError::SelfConnection),
+        Err(reason) => {
+            handshake::reject(shared, ip, Direction::Outbound, writer, &reason);
+            warn!(ip = %ip, reason = %reason, "rejected the peer's handshake");
+            return Err(reason.into());
+        }
+    };
+    let proof = auth::prove(&shared.cfg.key, Role::Dialer, &ours, theirs.hello().nonce);
+    let _ = writer.try_send(encode(&NetworkMessage::HandshakeProof { proof }));
+    match handshake::read_frame(reader).await {
+        Ok(NetworkMessage::HandshakeAck) => Ok(theirs),
+        Ok(NetworkMessage::Reject { reason }) => Err(rejected_by_peer(shared, ip, reason)),
+        Ok(other) => Err(handshake::unexpected("handshake ack", &other).into()),
+        Err(reason) => Err(reason.into()),
+    }
+}
+
+/// The peer refused our handshake: its text is decoded once, here at the
+/// wire edge, into what we act on (a tie-break, ourselves) or a failure
+/// that is counted, recorded and logged as sent.
+fn rejected_by_peer(shared: &Shared, ip: IpAddr, reason: String) -> DialError {
+    match RejectReason::from_peer(&reason) {
+        Some(r) if r.is_duplicate() => DialError::Duplicate(r),
+        Some(RejectReason::SelfConnection) => DialError::SelfConnection,
+        _ => {
+            let err = DialError::RejectedByPeer(reason);
+            NetMetrics::inc(&shared.metrics.handshake_rejects_total);
+            shared.events.record(
+                EventKind::HandshakeRejected,
+                Some(ip),
+                Some(Direction::Outbound),
+                Some(err.to_string()),
+            );
+            warn!(ip = %ip, reason = %err, "peer rejected our handshake");
+            err
+        }
+    }
+}
+
 /// Outbound slots (live or dialing) held by addresses from `source`.
 fn source_share(shared: &Shared, source: Source) -> usize {
     shared
@@ -103,7 +166,7 @@ enum DialError {
     Connect(std::io::Error),
     /// The handshake failed on our side (counts for backoff).
     #[error(transparent)]
-    Handshake(RejectReason),
+    Handshake(#[from] RejectReason),
     /// The peer refused our handshake for a reason we do not act on (its
     /// text, as sent; counts for backoff).
     #[error("rejected by peer: {0}")]
@@ -209,61 +272,24 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
         shared.metrics.clone(),
     );
     let mut reader = FramedRead::new(r, FrameCodec::new(MAX_FRAME_PRE_HANDSHAKE));
-    let ours = shared.hello();
-    let _ = writer.try_send(encode(&NetworkMessage::Handshake(ours.clone())));
     let deadline = shared
         .clock
         .guarded(HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR);
-    let theirs = match handshake::read_first(&shared.clock, &mut reader, deadline).await {
-        Ok(NetworkMessage::HandshakeAck(h)) => h,
-        Ok(NetworkMessage::Reject { reason }) => {
-            // The peer's text is decoded once, here at the wire edge.
-            return Err(match RejectReason::from_peer(&reason) {
-                Some(r) if r.is_duplicate() => DialError::Duplicate(r),
-                Some(RejectReason::SelfConnection) => DialError::SelfConnection,
-                _ => {
-                    let err = DialError::RejectedByPeer(reason);
-                    NetMetrics::inc(&shared.metrics.handshake_rejects_total);
-                    shared.events.record(
-                        EventKind::HandshakeRejected,
-                        Some(ip),
-                        Some(Direction::Outbound),
-                        Some(err.to_string()),
-                    );
-                    warn!(ip = %ip, reason = %err, "peer rejected our handshake");
-                    err
-                }
-            });
-        }
-        Ok(other) => {
-            return Err(DialError::Handshake(RejectReason::Unexpected {
-                expected: "handshake ack",
-                got: other.kind(),
-            }))
-        }
-        Err(reason) => return Err(DialError::Handshake(reason)),
-    };
-    if let Err(reason) = handshake::validate(&ours, &theirs) {
-        if let RejectReason::SelfConnection = reason {
-            return Err(DialError::SelfConnection);
-        }
-        handshake::reject(shared, ip, Direction::Outbound, &writer, &reason);
-        warn!(ip = %ip, reason = %reason, "rejected the peer's handshake ack");
-        return Err(DialError::Handshake(reason));
-    }
-    let info = PeerInfo {
+    let theirs = shared
+        .clock
+        .timeout(deadline, exchange(shared, ip, &mut reader, &writer))
+        .await
+        .unwrap_or(Err(DialError::Handshake(RejectReason::HandshakeTimeout)))?;
+    let now = shared.clock.now();
+    let info = PeerInfo::new(
+        &theirs,
         ip,
         conn_id,
-        direction: Direction::Outbound,
-        node_id: theirs.node_id,
-        listen_port: theirs.listen_port,
-        handshake_height: theirs.height,
-        since: shared.clock.now(),
+        Direction::Outbound,
+        now,
         writer,
         closer,
-        stats: Default::default(),
-        budget: Arc::new(RequestBudget::new(shared.clock.now())),
-    };
+    );
     let mut conn = Conn::new(info, reader);
     conn.connects = match shared.registry.promote_dial(ip, conn.entry()) {
         Some(n) => {

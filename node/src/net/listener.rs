@@ -1,6 +1,7 @@
 //! Inbound side: the accept loop and the acceptor's half of the handshake.
 
 use super::address_book::Source;
+use super::auth::{self, Role, Verified};
 use super::closer::Closer;
 use super::connection::{self, BoxRead, Conn};
 use super::handshake;
@@ -11,7 +12,6 @@ use super::peer::PeerInfo;
 use super::pending::PendingGuard;
 use super::reason::RejectReason;
 use super::registry::Admission;
-use super::request_budget::RequestBudget;
 use super::views::Direction;
 use super::{socket, writer, Shared, MALFORMED_PENALTY};
 use crate::constants::{
@@ -93,23 +93,18 @@ pub async fn handle_inbound<W>(
     let deadline = shared
         .clock
         .guarded(HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR);
-    let ours = shared.hello();
-    let first = tokio::select! {
-        r = handshake::read_first(&shared.clock, &mut reader, deadline) => r,
+    let exchange = shared
+        .clock
+        .timeout(deadline, exchange(&shared, &mut reader, &writer));
+    let verified = tokio::select! {
+        r = exchange => r.unwrap_or(Err(RejectReason::HandshakeTimeout)),
         _ = pending.evicted.cancelled() => {
             shared.log_summary.note(Noted::InboundRefused, ip, &Refusal::TooManyPending);
             return; // dropping the socket closes it
         }
     };
-    let theirs = match first {
-        Ok(NetworkMessage::Handshake(h)) => h,
-        Ok(other) => {
-            let reason = RejectReason::Unexpected {
-                expected: "handshake",
-                got: other.kind(),
-            };
-            return refuse(&shared, ip, &writer, reason);
-        }
+    let theirs = match verified {
+        Ok(v) => v,
         Err(reason) => {
             // Garbage before the handshake scores like garbage after it.
             if matches!(
@@ -121,14 +116,11 @@ pub async fn handle_inbound<W>(
             return refuse(&shared, ip, &writer, reason);
         }
     };
-    if let Err(reason) = handshake::validate(&ours, &theirs) {
-        return refuse(&shared, ip, &writer, reason);
-    }
-    // A Hello with the dialer's EOF already queued behind it is stale: the
+    // A proof with the dialer's EOF already queued behind it is stale: the
     // dialer gave up (handshake timeout) while we could not read, e.g. we
     // were frozen and are now draining the accept backlog. Registering it
     // would log a connect and an instant disconnect: a phantom cycle. A
-    // peer may pipeline frames after its Hello: one read here goes back in
+    // peer may pipeline frames after its proof: one read here goes back in
     // front of the buffer, untouched.
     match reader.next().now_or_never() {
         None => {}
@@ -148,23 +140,22 @@ pub async fn handle_inbound<W>(
         info!(ip = %ip, "stale handshake: the dialer already hung up; not registered");
         return;
     }
-    let info = PeerInfo {
+    let conn_id = shared.registry.next_conn_id();
+    let now = shared.clock.now();
+    let info = PeerInfo::new(
+        &theirs,
         ip,
-        conn_id: shared.registry.next_conn_id(),
-        direction: Direction::Inbound,
-        node_id: theirs.node_id,
-        listen_port: theirs.listen_port,
-        handshake_height: theirs.height,
-        since: shared.clock.now(),
+        conn_id,
+        Direction::Inbound,
+        now,
         writer,
         closer,
-        stats: Default::default(),
-        budget: Arc::new(RequestBudget::new(shared.clock.now())),
-    };
+    );
     let mut conn = Conn::new(info, reader);
     let entry = conn.entry();
-    let ack = encode(&NetworkMessage::HandshakeAck(ours.clone()));
-    let (admission, connects) = shared.registry.admit_inbound(ip, &ours.node_id, entry, ack);
+    let ack = encode(&NetworkMessage::HandshakeAck);
+    let ours = &shared.node_id;
+    let (admission, connects) = shared.registry.admit_inbound(ip, ours, entry, ack);
     conn.connects = connects;
     let writer = conn.info.writer.clone();
     match admission {
@@ -174,12 +165,46 @@ pub async fn handle_inbound<W>(
         }
         Admission::Accepted => {}
     }
-    if theirs.listen_port != 0 {
-        let own = std::net::SocketAddr::new(ip, theirs.listen_port);
+    let port = theirs.hello().listen_port;
+    if port != 0 {
+        let own = std::net::SocketAddr::new(ip, port);
         shared.book.add(own, Source::Peer(ip));
     }
     drop(pending); // the handshake is over: the socket is a peer now
     connection::run(shared, conn).await;
+}
+
+/// The acceptor's three steps, within the caller's deadline: read the
+/// dialer's Hello and check its fields (nothing is sent before), answer
+/// with our Hello and our proof over its nonce, then read and verify its
+/// proof over ours.
+async fn exchange(
+    shared: &Shared,
+    reader: &mut FramedRead<BoxRead, FrameCodec>,
+    writer: &writer::WriterHandle,
+) -> Result<Verified, RejectReason> {
+    let theirs = match handshake::read_frame(reader).await? {
+        NetworkMessage::Handshake(h) => h,
+        other => return Err(handshake::unexpected("handshake", &other)),
+    };
+    let ours = shared.hello();
+    handshake::validate(&ours, &theirs)?;
+    let proof = auth::prove(&shared.cfg.key, Role::Acceptor, &ours, theirs.nonce);
+    let _ = writer.try_send(encode(&NetworkMessage::HandshakeAuth {
+        hello: ours.clone(),
+        proof,
+    }));
+    let proof = match handshake::read_frame(reader).await? {
+        NetworkMessage::HandshakeProof { proof } => proof,
+        other => return Err(handshake::unexpected("handshake proof", &other)),
+    };
+    auth::verify(
+        theirs,
+        Role::Dialer,
+        ours.nonce,
+        &proof,
+        &shared.cfg.masternodes,
+    )
 }
 
 /// Tell the dialer why (a `Reject` frame, flushed as the writer drains when

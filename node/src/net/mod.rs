@@ -4,13 +4,16 @@
 //! [`Inbound`], [`ConnectedPeer`], [`SendError`], [`RequestError`],
 //! [`EventLog`] with [`EventKind`] / [`EventView`], [`Direction`],
 //! [`PeerView`], [`CloseReason`] / [`RejectReason`], and
-//! [`handshake::validate`] (for the fuzz tests). Every other module is
+//! [`handshake::validate`] (for the fuzz tests), [`handshake::client`]
+//! (the dialer's side over any stream, for tools and tests) and [`auth`]'s
+//! `prove` (tests that replay or forge proofs by hand). Every other module is
 //! private: internals are the net module's own business.
 //!
 //! Files, one concept each: [`socket`] (the only user of `tokio::net`),
 //! [`handshake`], [`registry`] (the ONE owner of peer state), [`peer`] (who
 //! a connection is with), [`connection`] (the per-connection actor),
-//! [`writer`] (the only socket writer), [`closer`], [`reason`],
+//! [`auth`] (identity proofs), [`writer`] (the only socket writer),
+//! [`closer`], [`reason`],
 //! [`listener`] / [`dialer`] (the two ways a connection starts),
 //! [`discovery`], [`address_book`], [`dial_budget`], [`backoff`], [`limits`],
 //! [`metrics`], [`events`], [`views`] (the API bodies net produces),
@@ -19,6 +22,7 @@
 //! bulk events), [`request_budget`] (what one peer may make us serve).
 
 mod address_book;
+pub mod auth;
 mod backoff;
 mod closer;
 mod connection;
@@ -56,12 +60,13 @@ use address_book::{AddressBook, Source};
 /// (`harness/src/checks/dial_backoff.rs`) holds nodes to this schedule.
 pub use backoff::base_delay;
 use dial_budget::DialBudget;
+use ed25519_dalek::SigningKey;
 use limits::Limits;
 use metrics::NetMetrics;
 pub use reason::{CloseReason, RejectReason};
 use registry::Registry;
 pub use request_budget::Throttle;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -152,7 +157,12 @@ pub struct NetConfig {
     pub p2p_port: u16,
     pub network: String,
     pub genesis_hash: Hash,
-    pub node_id: NodeId,
+    /// The node key: its public half is our node id, proven to every peer
+    /// in the handshake.
+    pub key: SigningKey,
+    /// The genesis masternodes' ids: a failed proof for one of these is
+    /// reported as an impostor (`RejectReason::MasternodeImpostor`).
+    pub masternodes: BTreeSet<NodeId>,
     /// Seeds for the address book.
     pub bootstrap: Vec<SocketAddr>,
     /// Height advertised in handshakes until `set_height` says otherwise.
@@ -167,8 +177,8 @@ pub(crate) struct Shared {
     pub transport: socket::SharedTransport,
     /// The node's randomness (ping nonces, backoff jitter).
     pub rng: NodeRng,
-    /// Random per process: a Hello carrying it is from ourselves.
-    pub nonce: u64,
+    /// Our node id: `cfg.key`'s public half.
+    pub node_id: NodeId,
     pub height: AtomicU64,
     pub registry: Registry,
     pub book: AddressBook,
@@ -189,14 +199,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Our Hello for one handshake, with a nonce drawn for it (from the
+    /// node's seeded randomness: a simulation stays deterministic).
     pub fn hello(&self) -> Hello {
         Hello {
             magic: MAGIC,
             version: PROTOCOL_VERSION,
             network: self.cfg.network.clone(),
             genesis_hash: self.cfg.genesis_hash,
-            node_id: self.cfg.node_id,
-            nonce: self.nonce,
+            node_id: self.node_id,
+            nonce: self.rng.u64(),
             listen_port: self.cfg.p2p_port,
             height: self.height.load(Relaxed),
         }
@@ -269,7 +281,7 @@ pub async fn start_with(
     }
     let shared = Arc::new(Shared {
         height: AtomicU64::new(cfg.height),
-        nonce: rng.u64(),
+        node_id: crate::chain::keys::node_id(&cfg.key),
         rng,
         transport,
         registry: Registry::default(),
@@ -421,7 +433,7 @@ impl NetHandle {
     }
 
     pub fn node_id(&self) -> NodeId {
-        self.shared.cfg.node_id
+        self.shared.node_id
     }
 
     /// Add an address to the book (dialled at the next tick if due).

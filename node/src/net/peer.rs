@@ -2,6 +2,7 @@
 //! handshake and shared by the connection actor and the registry, so the
 //! two can never disagree on who the peer is.
 
+use super::auth::Verified;
 use super::closer::Closer;
 use super::request_budget::RequestBudget;
 use super::views::Direction;
@@ -32,6 +33,35 @@ pub struct PeerInfo {
     pub stats: Arc<PeerStats>,
     /// What this peer may still make us serve.
     pub budget: Arc<RequestBudget>,
+}
+
+impl PeerInfo {
+    /// The identity of a connection whose handshake just verified, in
+    /// either direction: who it is with comes from the proven Hello only.
+    pub fn new(
+        peer: &Verified,
+        ip: IpAddr,
+        conn_id: u64,
+        direction: Direction,
+        since: Instant,
+        writer: WriterHandle,
+        closer: Closer,
+    ) -> PeerInfo {
+        let hello = peer.hello();
+        PeerInfo {
+            ip,
+            conn_id,
+            direction,
+            node_id: hello.node_id,
+            listen_port: hello.listen_port,
+            handshake_height: hello.height,
+            since,
+            writer,
+            closer,
+            stats: Default::default(),
+            budget: Arc::new(RequestBudget::new(since)),
+        }
+    }
 }
 
 /// Live counters of one connection, updated by its actor without the lock.

@@ -7,7 +7,7 @@
 
 use super::request_budget::Throttle;
 use super::views::EventKind;
-use crate::chain::types::Hash;
+use crate::chain::types::{Hash, NodeId};
 use crate::constants::{MAGIC, PROTOCOL_VERSION};
 use std::sync::Arc;
 
@@ -125,9 +125,31 @@ pub enum RejectReason {
         /// The peer's genesis hash.
         theirs: Hash,
     },
-    /// The Hello carries our own nonce: we reached ourselves.
+    /// The Hello carries our own node id: we reached ourselves.
     #[error("self connection")]
     SelfConnection,
+    /// The Hello's node id is not a usable ed25519 public key, so it can
+    /// never be proven.
+    #[error("node id is not an ed25519 public key: {node_id}")]
+    NodeIdNotAKey {
+        /// The id as claimed.
+        node_id: NodeId,
+    },
+    /// The peer's identity proof does not verify: not signed by the key
+    /// its node id names, or over another nonce (a replayed handshake), or
+    /// over other Hello fields.
+    #[error("bad identity proof from node {node_id}")]
+    BadProof {
+        /// The id as claimed.
+        node_id: NodeId,
+    },
+    /// Like [`RejectReason::BadProof`] for an id that is a genesis
+    /// masternode's: someone without that masternode's key claims to be it.
+    #[error("bad identity proof: claims genesis masternode {node_id} without its key")]
+    MasternodeImpostor {
+        /// The masternode id as claimed.
+        node_id: NodeId,
+    },
     /// No handshake frame within the handshake deadline.
     #[error("handshake timeout")]
     HandshakeTimeout,

@@ -57,7 +57,8 @@ pub async fn start_with(cfg: &NodeConfig, clock: Clock, env: NodeEnv) -> anyhow:
         p2p_port: cfg.p2p_port,
         network: genesis.network.clone(),
         genesis_hash: genesis.hash(),
-        node_id,
+        key: key.clone(),
+        masternodes: genesis.masternodes.iter().map(|m| m.node_id).collect(),
         bootstrap: cfg.bootstrap.clone(),
         height: 0,
     };

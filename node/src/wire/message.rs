@@ -6,20 +6,22 @@
 //! A frame with a `type` we do not know decodes as [`NetworkMessage::Unknown`]
 //! and is ignored, so newer peers can add message types.
 
-use crate::chain::types::{Block, Hash, NodeId, Transaction};
+use crate::chain::types::{Block, Hash, NodeId, Sig, Transaction};
 use crate::chain::votes::ConsensusMessage;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-/// First frame in each direction.
+/// What each side of a handshake says about itself (the dialer's first
+/// frame; the acceptor's in its `HandshakeAuth`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     pub magic: u32,
     pub version: u32,
     pub network: String,
     pub genesis_hash: Hash,
+    /// The sender's ed25519 public key: proven by the handshake's proofs.
     pub node_id: NodeId,
-    /// Random per process: seeing our own nonce means we dialled ourselves.
+    /// Random per connection: the challenge the OTHER side signs.
     pub nonce: u64,
     pub listen_port: u16,
     pub height: u64,
@@ -94,8 +96,21 @@ pub struct MasternodeInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NetworkMessage {
+    /// Handshake step 1, dialer -> acceptor.
     Handshake(Hello),
-    HandshakeAck(Hello),
+    /// Handshake step 2, acceptor -> dialer: its Hello and its proof over
+    /// the dialer's nonce (`net::auth`).
+    HandshakeAuth {
+        hello: Hello,
+        proof: Sig,
+    },
+    /// Handshake step 3, dialer -> acceptor: its proof over the acceptor's
+    /// nonce.
+    HandshakeProof {
+        proof: Sig,
+    },
+    /// Handshake step 4, acceptor -> dialer: proven and registered.
+    HandshakeAck,
     /// Sent instead of an ack (or before closing) so the other side can log why.
     Reject {
         reason: String,
@@ -137,7 +152,9 @@ impl NetworkMessage {
     pub fn kind(&self) -> &'static str {
         match self {
             NetworkMessage::Handshake(_) => "handshake",
-            NetworkMessage::HandshakeAck(_) => "handshake_ack",
+            NetworkMessage::HandshakeAuth { .. } => "handshake_auth",
+            NetworkMessage::HandshakeProof { .. } => "handshake_proof",
+            NetworkMessage::HandshakeAck => "handshake_ack",
             NetworkMessage::Reject { .. } => "reject",
             NetworkMessage::Ping { .. } => "ping",
             NetworkMessage::Pong { .. } => "pong",

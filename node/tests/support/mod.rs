@@ -15,6 +15,7 @@
 
 pub mod chain;
 
+use ed25519_dalek::SigningKey;
 use futures::{SinkExt, StreamExt};
 use rand::Rng;
 use std::future::Future;
@@ -24,6 +25,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use timed::api::types::{EventKind, EventView, PeerView, StatusView};
 use timed::constants::{MAGIC, PROTOCOL_VERSION};
+use timed::net::auth::{self, Role};
+use timed::net::handshake::{self, ClientError};
 use timed::testnet::{self, Testnet, TestnetSpec};
 use timed::wire::{decode, encode, FrameCodec, Hello, NetworkMessage};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -120,7 +123,8 @@ impl Cluster {
         .await
     }
 
-    /// A Hello that this cluster's nodes accept (for fake peers).
+    /// A Hello that this cluster's nodes accept (for fake peers), under a
+    /// random id: [`FakePeer::handshake`] replaces it with its own key's.
     pub fn hello(&self) -> Hello {
         Hello {
             magic: MAGIC,
@@ -133,6 +137,45 @@ impl Cluster {
             height: 0,
         }
     }
+}
+
+/// The acceptor's side of the handshake by hand (a fake node that others
+/// dial): read the dialer's Hello, answer with `hello` (a fresh nonce) and
+/// its proof under `key`, read the dialer's proof, ack. The dialer's proof
+/// is not checked (a fake node trusts anyone). False if the dialer strayed.
+pub async fn accept_handshake<W: tokio::io::AsyncWrite + Unpin>(
+    reader: &mut FramedRead<OwnedReadHalf, FrameCodec>,
+    writer: &mut W,
+    key: &SigningKey,
+    hello: Hello,
+) -> bool {
+    use tokio::io::AsyncWriteExt;
+    let Some(Ok(f)) = reader.next().await else {
+        return false;
+    };
+    let Ok(NetworkMessage::Handshake(theirs)) = decode(&f) else {
+        return false;
+    };
+    let proof = auth::prove(key, Role::Acceptor, &hello, theirs.nonce);
+    let auth = encode(&NetworkMessage::HandshakeAuth { hello, proof });
+    if writer.write_all(&auth).await.is_err() {
+        return false;
+    }
+    let Some(Ok(f)) = reader.next().await else {
+        return false;
+    };
+    if !matches!(decode(&f), Ok(NetworkMessage::HandshakeProof { .. })) {
+        return false;
+    }
+    writer
+        .write_all(&encode(&NetworkMessage::HandshakeAck))
+        .await
+        .is_ok()
+}
+
+/// A random ed25519 key (a fake peer's identity).
+pub fn fresh_key() -> SigningKey {
+    SigningKey::from_bytes(&rand::random())
 }
 
 pub struct NodeProc {
@@ -426,18 +469,35 @@ impl FakePeer {
         })
     }
 
-    /// Connect and complete the handshake; `Err(reason)` if rejected.
+    /// Connect and complete the handshake under a fresh key of its own
+    /// (`hello.node_id` is set to it); `Err(reason)` if rejected.
     pub async fn handshake(from: IpAddr, to: SocketAddr, hello: Hello) -> Result<FakePeer, String> {
+        let key = fresh_key();
+        let hello = Hello {
+            node_id: timed::chain::keys::node_id(&key),
+            ..hello
+        };
+        FakePeer::handshake_as(from, to, hello, &key).await
+    }
+
+    /// Connect and run `timed::net::handshake::client` with `hello` exactly
+    /// as given, proving with `key` (an impostor passes someone else's id);
+    /// `Err(text)`: the node's `Reject` text, or why we gave up.
+    pub async fn handshake_as(
+        from: IpAddr,
+        to: SocketAddr,
+        hello: Hello,
+        key: &SigningKey,
+    ) -> Result<FakePeer, String> {
         let mut p = FakePeer::connect(from, to)
             .await
             .map_err(|e| e.to_string())?;
-        p.send(&NetworkMessage::Handshake(hello))
-            .await
-            .map_err(|e| e.to_string())?;
-        match p.recv(Duration::from_secs(10)).await {
-            Some(NetworkMessage::HandshakeAck(_)) => Ok(p),
-            Some(NetworkMessage::Reject { reason }) => Err(reason),
-            other => Err(format!("unexpected {other:?}")),
+        let shake = handshake::client(&mut p.reader, p.writer.get_mut(), key, &hello);
+        match tokio::time::timeout(Duration::from_secs(10), shake).await {
+            Ok(Ok(_)) => Ok(p),
+            Ok(Err(ClientError::Rejected(reason))) => Err(reason),
+            Ok(Err(e)) => Err(format!("handshake failed: {e}")),
+            Err(_) => Err("handshake timed out".into()),
         }
     }
 
