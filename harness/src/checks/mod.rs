@@ -43,6 +43,8 @@ mod tests;
 #[cfg(test)]
 mod tests_details;
 #[cfg(test)]
+mod tests_dial;
+#[cfg(test)]
 mod tests_faults;
 #[cfg(test)]
 mod tests_rules;

@@ -5,32 +5,10 @@
 //! a bug even when pass/fail is right; cargo-mutants showed none of the
 //! pass/fail tests would notice.
 
-use super::testkit::{name, scenario, Net, MIN, SEC};
+use super::testkit::{scenario, Net, MIN, SEC};
+use super::tests_dial::{dial_failed, NOWHERE};
 use super::{evaluate, CheckResult};
-use crate::observe::model::{NodeEvent, Timeline};
-use std::net::{IpAddr, Ipv4Addr};
-use timed::api::types::{Direction, EventKind, EventView};
-
-/// An address no node has: every dial to it fails.
-const NOWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(172, 28, 0, 99));
-
-fn dial_failed(tl: &mut Timeline, node: usize, target: IpAddr, times: &[u64]) {
-    for &t in times {
-        tl.events.push(NodeEvent {
-            t,
-            node: name(node),
-            event: EventView {
-                seq: 0,
-                at_ms: t,
-                kind: EventKind::DialFailed,
-                peer_ip: Some(target),
-                direction: Some(Direction::Outbound),
-                reason: Some("connection refused".into()),
-            },
-        });
-    }
-    tl.events.sort_by_key(|e| e.t);
-}
+use crate::observe::model::Timeline;
 
 /// One line per check: name, passed, violations, window, details, first
 /// violation.
