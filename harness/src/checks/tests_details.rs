@@ -7,8 +7,9 @@
 
 use super::testkit::{scenario, Net, MIN, SEC};
 use super::tests_dial::{dial_failed, NOWHERE};
-use super::{evaluate, CheckResult};
+use super::{evaluate, CheckResult, Outcome};
 use crate::observe::model::Timeline;
+use crate::scenario::CheckKind;
 
 /// One line per check: name, passed, violations, window, details, first
 /// violation.
@@ -81,4 +82,24 @@ fn an_eventful_run_reports_each_fault_and_violation_it_counted() {
         "height_lag passed=true violations=0 window=120000..3600000 | 306 poll rounds outside partitions; longest lag behind the top 0ms (limit 1m20s), at most 0 block(s) behind; 0 of 229 new blocks taken on without a block_finalized event | None",
     ];
     assert_eq!(got, want);
+}
+
+#[test]
+fn violation_nodes_are_sorted_by_index_and_deduplicated() {
+    // `n2` before `n10` (not as strings), an IP after every node, once each.
+    let mut out = Outcome::new(0, 10);
+    out.violation(5, &["n10", "172.28.0.99", "n2", "n2"], "storm");
+    let first = out.into_result(CheckKind::DialBackoff).first_violation;
+    assert_eq!(first.unwrap().nodes, ["n2", "n10", "172.28.0.99"]);
+    // The earliest violation is the first, whatever order they came in.
+    let mut out = Outcome::new(0, 10);
+    out.violation(7, &["n1"], "later");
+    out.violation(3, &["n3", "n1"], "earlier");
+    let r = out.into_result(CheckKind::NoFork);
+    assert_eq!((r.passed, r.violations), (false, 2));
+    let first = r.first_violation.unwrap();
+    assert_eq!(
+        (first.t, first.nodes, first.message.as_str()),
+        (3, vec!["n1".to_string(), "n3".to_string()], "earlier")
+    );
 }

@@ -6,6 +6,7 @@
 use super::evaluate;
 use super::testkit::{ip, scenario, Net, MIN, P2P, SEC};
 use super::tests::{all_pass, nodes, only_fails, run};
+use super::tests_rules::brief_pause;
 use crate::observe::model::Timeline;
 use crate::scenario::FaultAction;
 
@@ -294,4 +295,26 @@ fn a_silent_storm_after_a_heal_still_fails_the_kernel_view() {
     assert_eq!((v.t, nodes(&v)), (34 * MIN, vec!["n1", "n2"]));
     assert!(v.message.starts_with("kernel view"), "{}", v.message);
     assert!(v.message.contains("6 times"), "{}", v.message);
+}
+
+#[test]
+fn a_pause_is_brief_below_two_ping_intervals_and_excuses_a_reconnect_from_there() {
+    // BRIEF_STALL: peers miss at most MAX_MISSED_PONGS - 1 = 2 pongs, 60 s.
+    // n3's peers drop it by ping timeout during the pause: a bug while the
+    // pause is brief (59 s), expected once it is not (60 s).
+    let cost = |pause: u64| {
+        let mut net = Net::new(6);
+        net.reconnect(3, 5, 20 * MIN + 20 * SEC, "ping timeout");
+        let mut tl = net.build();
+        brief_pause(&mut tl, 3, 20 * MIN, 20 * MIN + pause);
+        let results = evaluate(&scenario(6), &tl);
+        results
+            .into_iter()
+            .find(|r| r.name == "no_cycling")
+            .unwrap()
+            .first_violation
+    };
+    let v = cost(59 * SEC).expect("a reconnect during a 59 s pause is cycling");
+    assert_eq!((v.t, nodes(&v)), (20 * MIN + 20 * SEC, vec!["n3", "n5"]));
+    assert_eq!(cost(60 * SEC), None);
 }
