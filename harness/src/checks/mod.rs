@@ -41,6 +41,12 @@ mod testkit;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_details;
+#[cfg(test)]
+mod tests_dial;
+#[cfg(test)]
+mod tests_faults;
+#[cfg(test)]
 mod tests_rules;
 #[cfg(test)]
 mod tests_throttle;

@@ -405,7 +405,7 @@ fn the_duplicate_socket_tolerance_is_the_wall_handshake_limit() {
 
 // --- point 11 (scenario brief-stall): a brief pause costs nothing ---------
 
-fn brief_pause(tl: &mut Timeline, node: usize, from: u64, to: u64) {
+pub(super) fn brief_pause(tl: &mut Timeline, node: usize, from: u64, to: u64) {
     use crate::observe::model::FaultSpan;
     use crate::scenario::FaultAction;
     tl.faults.push(FaultSpan {
