@@ -24,6 +24,7 @@
 
 mod common_height;
 mod dial_backoff;
+mod handshakes;
 mod heard;
 mod height_lag;
 mod kernel_view;
@@ -40,6 +41,10 @@ mod view;
 mod testkit;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_agreement;
+#[cfg(test)]
+mod tests_lag;
 #[cfg(test)]
 mod tests_rules;
 #[cfg(test)]
