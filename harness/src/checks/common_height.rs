@@ -241,11 +241,26 @@ fn lagging(v: &View, out: &mut Outcome, t: u64, what: &str) {
         .max_by_key(|(_, n)| **n)
         .map(|(h, _)| *h)
         .unwrap_or("");
+    // Polls land at different instants: the culprits are the nodes whose
+    // heights over the last poll and a half all lie below another node's
+    // lowest there (or that report nothing). Only when no node stands out
+    // so (different tips), everyone off the best tip.
+    let spans = ranges(v, t);
+    let floor = spans.values().flatten().map(|x| x.0).max().unwrap_or(0);
+    let below: Vec<&str> = spans
+        .iter()
+        .filter(|(_, x)| x.is_none_or(|(_, hi)| hi < floor))
+        .map(|(n, _)| *n)
+        .collect();
     let behind: Vec<(&str, String)> = r
         .iter()
-        .filter(|(_, tip)| {
-            tip.as_ref()
-                .is_none_or(|(h, hash)| *h != best_h || hash != best_hash)
+        .filter(|(n, tip)| {
+            if below.is_empty() {
+                tip.as_ref()
+                    .is_none_or(|(h, hash)| *h != best_h || hash != best_hash)
+            } else {
+                below.contains(*n)
+            }
         })
         .map(|(n, tip)| {
             let at = tip.as_ref().map_or("no status".to_string(), |(h, hash)| {
@@ -277,6 +292,35 @@ fn lagging(v: &View, out: &mut Outcome, t: u64, what: &str) {
             short(best_hash)
         ),
     );
+}
+
+/// Each running node's (lowest, highest) height over `[t - 1.5 poll, t]`
+/// (`None`: no status there).
+fn ranges<'v>(v: &'v View, t: u64) -> BTreeMap<&'v str, Option<(u64, u64)>> {
+    let from = t.saturating_sub(v.poll + v.poll / 2);
+    v.nodes
+        .iter()
+        .filter(|n| v.running(n, t))
+        .map(|n| {
+            let heights: Vec<u64> = v
+                .latest(n, from)
+                .into_iter()
+                .chain(
+                    v.samples_of(n)
+                        .iter()
+                        .copied()
+                        .filter(|s| s.t > from && s.t <= t),
+                )
+                .filter_map(|s| s.status.as_ref().map(|st| st.height))
+                .collect();
+            let span = heights
+                .iter()
+                .min()
+                .zip(heights.iter().max())
+                .map(|(a, b)| (*a, *b));
+            (n.as_str(), span)
+        })
+        .collect()
 }
 
 fn short(hash: &str) -> &str {
