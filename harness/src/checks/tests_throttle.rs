@@ -130,3 +130,26 @@ fn a_handshake_timeout_into_a_paused_node_is_excused() {
     let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();
     assert_eq!(nc.first_violation.as_ref().map(|v| v.t), Some(40 * MIN));
 }
+
+#[test]
+fn a_pause_span_a_little_over_the_brief_stall_bound_still_excuses_nothing() {
+    // The recorded span includes the freeze and thaw calls (PAUSE_SETTLE,
+    // 0.5 s wall: 0.5 s here at time scale 1): a 60.4 s span is a brief
+    // stall, so a ping timeout in it fails; a 61 s one is a real pause.
+    let mut net = Net::new(6);
+    net.reconnect(3, 5, 20 * MIN + 50 * SEC, "ping timeout");
+    for (len, brief) in [(60_400, true), (61_000, false)] {
+        let mut tl = net.build();
+        tl.faults.push(FaultSpan {
+            start: 20 * MIN,
+            end: Some(20 * MIN + len),
+            action: FaultAction::Pause,
+            nodes: vec!["n3".into()],
+            cuts: Vec::new(),
+            description: "pause n3".into(),
+        });
+        let r = evaluate(&scenario(6), &tl);
+        let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();
+        assert_eq!(nc.passed, !brief, "{len}: {:?}", nc.first_violation);
+    }
+}

@@ -22,6 +22,15 @@ pub const BRIEF_STALL: Duration =
 /// partition's length (150 s protocol of an 8 min split at time scale 30).
 pub const RULES_SETTLE: Duration = Duration::from_secs(5);
 
+/// Wall time a pause's recorded span may exceed the freeze itself: it opens
+/// before the runtime's freeze call and closes after its thaw call returns
+/// (brief-stall's 50 s pauses were recorded as 56-64 s at time scale 30 on a
+/// loaded 2-core host, over [`BRIEF_STALL`], so nothing was judged). Bounds:
+/// above those 0.47 s; below what would let a real freeze reach a peer's
+/// third missed pong (a freeze must last about 3 ping intervals, 90 s, for
+/// that; `BRIEF_STALL` + 0.5 s at time scale 30 is 75 s).
+pub const PAUSE_SETTLE: Duration = Duration::from_millis(500);
+
 /// A time window in which a pair (or node) is excused; `faults` is how many
 /// fault spans were merged into it (each may cost one reconnect).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,11 +189,14 @@ impl<'a> View<'a> {
         )
     }
 
-    /// A pause that ended within [`BRIEF_STALL`] of its start.
+    /// A pause that ended within [`BRIEF_STALL`] of its start, allowing
+    /// [`PAUSE_SETTLE`] (wall) for the runtime's freeze and thaw calls that
+    /// the recorded span includes.
     pub fn brief_stall(&self, f: &FaultSpan) -> bool {
+        let settle = (ms(PAUSE_SETTLE) as f64 * self.tl.time_scale.max(0.0)) as u64;
         f.action == FaultAction::Pause
             && f.end
-                .is_some_and(|e| e.saturating_sub(f.start) < ms(BRIEF_STALL))
+                .is_some_and(|e| e.saturating_sub(f.start) < ms(BRIEF_STALL) + settle)
     }
 
     /// Merged windows `[start, end + grace]` of the process faults on `node`.
