@@ -3,10 +3,23 @@
 //! last heal.
 //!
 //! The seeds had nodes stuck at height 0 with a single peer while the rest
-//! moved on. "Agreement at `t`" means every running node's latest poll at or
-//! before `t` reports the same (height, tip hash); blocks land on every node
-//! within milliseconds of each other, so with polls a fraction of a block
-//! interval apart a healthy network agrees at most poll rounds.
+//! moved on. "Agreement at `t`" means every running node COULD have held
+//! the same tip at the instant `t`, given what its own polls show: each node
+//! is polled on its own cadence, so a block that lands between two nodes'
+//! polls makes one poll round disagree although the nodes never did (at
+//! 200 ms-wall blocks and 300 ms polls that happened in every round of an
+//! honest run's last second). A node's range at `t` runs from what it
+//! reported at its last poll at or before `t` to what it reported at its
+//! last poll at or before `t + poll + slack` (`slack` = half a poll: that
+//! poll started after `t` even if polls drift, and its read lands after
+//! any read of a poll started before `t` as long as a read takes less than
+//! `slack`). Agreement at `t` = every running node's range holds a common
+//! height `H`, no two nodes reported different tips at one height in those
+//! ranges, and `H` is the lowest range top. An honest node's range always
+//! holds the network's true height at `t`, so it cannot race this; a node
+//! that trails the others by more than a poll and a half (plus a block
+//! boundary) has no `t` where the ranges meet. Smaller lags are
+//! `height_lag`'s.
 //!
 //! Deadlines, each reported at its own time with the lagging nodes:
 //! - after each heal of a partition and after the last fault ends, at `L`
@@ -137,18 +150,54 @@ pub(super) fn check(v: &View, p: &Params) -> Outcome {
 }
 
 /// The latest time in `[from, to]` at which all running nodes agree on a
-/// tip at height `min` or more: `(t, height, tip hash)`.
+/// tip at height `min` or more (see the module doc): `(t, height, tip hash)`.
 fn agreement(v: &View, times: &[u64], from: u64, to: u64, min: u64) -> Option<(u64, u64, String)> {
     times
         .iter()
         .rev()
         .filter(|t| **t >= from && **t <= to)
-        .find_map(|&t| {
-            let mut tips = round(v, t).into_values();
-            let first = tips.next()??;
-            (first.0 >= min && tips.all(|x| x.as_ref() == Some(&first)))
-                .then_some((t, first.0, first.1))
-        })
+        .find_map(|&t| agree_at(v, t, min).map(|(h, hash)| (t, h, hash)))
+}
+
+/// Whether every node running at `t` could have held one tip at `t`, at
+/// height `min` or more: `(height, tip hash)`.
+fn agree_at(v: &View, t: u64, min: u64) -> Option<(u64, String)> {
+    let (before, after) = (t, t + v.poll + v.poll / 2);
+    let (mut lo, mut hi) = (0u64, u64::MAX);
+    let mut tips: BTreeMap<u64, &str> = BTreeMap::new();
+    let mut any = false;
+    for n in v.nodes.iter().filter(|n| v.running(n, t)) {
+        any = true;
+        // What the node reported at `before` and every stored change up to
+        // `after` (samples are stored when the height or tip changes).
+        let seen = v
+            .latest(n, before)
+            .into_iter()
+            .chain(
+                v.samples_of(n)
+                    .iter()
+                    .copied()
+                    .filter(|s| s.t > before && s.t <= after),
+            )
+            .filter_map(|s| s.status.as_ref());
+        let (mut n_lo, mut n_hi) = (u64::MAX, 0u64);
+        for st in seen {
+            n_lo = n_lo.min(st.height);
+            n_hi = n_hi.max(st.height);
+            if *tips.entry(st.height).or_insert(&st.tip_hash) != st.tip_hash {
+                return None;
+            }
+        }
+        if n_lo == u64::MAX {
+            return None;
+        }
+        lo = lo.max(n_lo);
+        hi = hi.min(n_hi);
+    }
+    if !any || lo > hi || hi < min {
+        return None;
+    }
+    Some((hi, tips.get(&hi)?.to_string()))
 }
 
 /// The highest height any running node reports at `t`.
@@ -192,11 +241,26 @@ fn lagging(v: &View, out: &mut Outcome, t: u64, what: &str) {
         .max_by_key(|(_, n)| **n)
         .map(|(h, _)| *h)
         .unwrap_or("");
+    // Polls land at different instants: the culprits are the nodes whose
+    // heights over the last poll and a half all lie below another node's
+    // lowest there (or that report nothing). Only when no node stands out
+    // so (different tips), everyone off the best tip.
+    let spans = ranges(v, t);
+    let floor = spans.values().flatten().map(|x| x.0).max().unwrap_or(0);
+    let below: Vec<&str> = spans
+        .iter()
+        .filter(|(_, x)| x.is_none_or(|(_, hi)| hi < floor))
+        .map(|(n, _)| *n)
+        .collect();
     let behind: Vec<(&str, String)> = r
         .iter()
-        .filter(|(_, tip)| {
-            tip.as_ref()
-                .is_none_or(|(h, hash)| *h != best_h || hash != best_hash)
+        .filter(|(n, tip)| {
+            if below.is_empty() {
+                tip.as_ref()
+                    .is_none_or(|(h, hash)| *h != best_h || hash != best_hash)
+            } else {
+                below.contains(*n)
+            }
         })
         .map(|(n, tip)| {
             let at = tip.as_ref().map_or("no status".to_string(), |(h, hash)| {
@@ -228,6 +292,35 @@ fn lagging(v: &View, out: &mut Outcome, t: u64, what: &str) {
             short(best_hash)
         ),
     );
+}
+
+/// Each running node's (lowest, highest) height over `[t - 1.5 poll, t]`
+/// (`None`: no status there).
+fn ranges<'v>(v: &'v View, t: u64) -> BTreeMap<&'v str, Option<(u64, u64)>> {
+    let from = t.saturating_sub(v.poll + v.poll / 2);
+    v.nodes
+        .iter()
+        .filter(|n| v.running(n, t))
+        .map(|n| {
+            let heights: Vec<u64> = v
+                .latest(n, from)
+                .into_iter()
+                .chain(
+                    v.samples_of(n)
+                        .iter()
+                        .copied()
+                        .filter(|s| s.t > from && s.t <= t),
+                )
+                .filter_map(|s| s.status.as_ref().map(|st| st.height))
+                .collect();
+            let span = heights
+                .iter()
+                .min()
+                .zip(heights.iter().max())
+                .map(|(a, b)| (*a, *b));
+            (n.as_str(), span)
+        })
+        .collect()
 }
 
 fn short(hash: &str) -> &str {

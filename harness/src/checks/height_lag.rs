@@ -12,6 +12,12 @@
 //! Second rule (`heard`): every block taken on outside a catch-up comes
 //! with the node's own `block_finalized` event; see [`super::heard`].
 //!
+//! Third rule (side lag): while a partition holds, a running node must
+//! not trail the highest height on its own side (the nodes it can reach)
+//! for longer than `grace`. A joiner that can reach one peer must catch up
+//! from that peer; a sync that waits for several peers sits at 0 until the
+//! heal, which the rules above excuse (sides legitimately differ).
+//!
 //! Excused: a node in its own process-fault or `cpu_throttle` window
 //! (`[start, end + grace]`; a starved node may fall behind, it must catch
 //! up once released),
@@ -42,6 +48,7 @@ pub(super) fn check(v: &View, p: &Params) -> Outcome {
     // polls (time scale 15 and 4 s blocks: 4.5 s per poll) needs them.
     let limit = p.block_interval + 2 * v.poll;
     let mut behind: BTreeMap<&str, (u64, u64, bool)> = BTreeMap::new();
+    let mut side = SideLag::default();
     let (mut longest, mut worst, mut rounds) = (0u64, 0u64, 0usize);
     for t in v.sample_times() {
         let heights: Vec<(&str, u64)> = v
@@ -58,8 +65,10 @@ pub(super) fn check(v: &View, p: &Params) -> Outcome {
         };
         if partitions.iter().any(|w| w.contains(t)) {
             behind.clear();
+            side.observe(v, p, t, &heights, &own, &mut out);
             continue;
         }
+        side.behind.clear();
         rounds += 1;
         for (n, h) in heights {
             let warm = v.first_up.get(n).is_some_and(|f| t >= f + p.warmup);
@@ -95,9 +104,74 @@ pub(super) fn check(v: &View, p: &Params) -> Outcome {
     out.details = format!(
         "{rounds} poll rounds outside partitions; longest lag behind the top {} (limit {}), \
          at most {worst} block(s) behind; {silent} of {checked} new blocks taken on without \
-         a block_finalized event",
+         a block_finalized event; longest lag behind its own side in a partition {} (limit {})",
         fmt_ms(longest),
-        fmt_ms(limit)
+        fmt_ms(limit),
+        fmt_ms(side.longest),
+        fmt_ms(p.grace)
     );
     out
+}
+
+/// The side-lag rule's state: node -> (behind its side since, reported).
+#[derive(Default)]
+struct SideLag<'v> {
+    behind: BTreeMap<&'v str, (u64, bool)>,
+    longest: u64,
+}
+
+impl<'v> SideLag<'v> {
+    /// One poll round `t` inside a partition window: while cuts are in
+    /// force, each warm, unexcused node against its own side's top.
+    fn observe(
+        &mut self,
+        v: &View,
+        p: &Params,
+        t: u64,
+        heights: &[(&'v str, u64)],
+        own: &BTreeMap<&str, Vec<super::Window>>,
+        out: &mut Outcome,
+    ) {
+        let cut =
+            v.tl.faults
+                .iter()
+                .any(|f| f.action.cuts_links() && t >= f.start && f.end.is_none_or(|e| t < e));
+        if !cut {
+            self.behind.clear();
+            return;
+        }
+        for &(n, h) in heights {
+            let warm = v.first_up.get(n).is_some_and(|f| t >= f + p.warmup);
+            let reach = v.component(n, t);
+            let top = heights
+                .iter()
+                .filter(|(m, _)| reach.iter().any(|r| r == m))
+                .map(|x| x.1)
+                .max()
+                .unwrap_or(h);
+            if !warm || own[n].iter().any(|w| w.contains(t)) || h >= top {
+                self.behind.remove(n);
+                continue;
+            }
+            let e = self.behind.entry(n).or_insert((t, false));
+            let lag = t - e.0;
+            self.longest = self.longest.max(lag);
+            if lag > p.grace && !e.1 {
+                e.1 = true;
+                out.violation(
+                    e.0,
+                    &[n],
+                    format!(
+                        "{n} trailed the highest height on its side of a partition from {} to \
+                         {} at least (now {h} vs {top} among {}), longer than the grace ({}): \
+                         it does not catch up from the peers it can reach",
+                        fmt_ms(e.0),
+                        fmt_ms(t),
+                        super::list(&reach),
+                        fmt_ms(p.grace)
+                    ),
+                );
+            }
+        }
+    }
 }

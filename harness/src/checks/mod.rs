@@ -24,6 +24,7 @@
 
 mod common_height;
 mod dial_backoff;
+mod handshakes;
 mod heard;
 mod height_lag;
 mod kernel_view;
@@ -46,6 +47,10 @@ mod tests_details;
 mod tests_dial;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_agreement;
+#[cfg(test)]
+mod tests_lag;
 #[cfg(test)]
 mod tests_rules;
 #[cfg(test)]

@@ -3,10 +3,11 @@
 //! grace); every pair rule holds for it as for any running node.
 
 use super::evaluate;
-use super::testkit::{scenario, Net, MIN, SEC};
+use super::testkit::{ip, name, scenario, Net, MIN, SEC};
 use super::tests::{all_pass, fails_exactly, nodes};
-use crate::observe::model::{FaultSpan, Timeline};
+use crate::observe::model::{FaultSpan, NodeEvent, Timeline};
 use crate::scenario::FaultAction;
+use timed::api::types::{Direction, EventKind, EventView};
 
 /// `n4` throttled from 20m to 26m.
 fn throttled(tl: &mut Timeline) {
@@ -69,4 +70,86 @@ fn a_throttled_node_that_cycles_fails_no_cycling() {
     throttled(&mut tl);
     let v = fails_exactly(&evaluate(&scenario(6), &tl), &["no_cycling"]);
     assert_eq!(nodes(&v), ["n2", "n4"]);
+}
+
+/// `node` logs a handshake with `peer` that timed out at `t` (`kind`).
+fn handshake_timeout(tl: &mut Timeline, node: usize, peer: usize, t: u64, kind: EventKind) {
+    tl.events.push(NodeEvent {
+        t,
+        node: name(node),
+        event: EventView {
+            seq: 0,
+            at_ms: t,
+            kind,
+            peer_ip: Some(ip(peer)),
+            direction: Some(Direction::Outbound),
+            reason: Some("handshake timeout".into()),
+        },
+    });
+    tl.events.sort_by_key(|e| e.t);
+}
+
+#[test]
+fn a_handshake_timeout_with_a_throttled_node_fails_no_cycling() {
+    // Deadlines without their wall floor: n1's dial to the starved n4
+    // times out, the redial a backoff later succeeds, nothing else shows.
+    let net = Net::new(6);
+    let mut tl = net.build();
+    throttled(&mut tl);
+    handshake_timeout(&mut tl, 1, 4, 21 * MIN, EventKind::DialFailed);
+    let v = fails_exactly(&evaluate(&scenario(6), &tl), &["no_cycling"]);
+    assert_eq!((v.t, nodes(&v)), (21 * MIN, vec!["n1", "n4"]));
+    assert!(
+        v.message.contains("handshake with n4 timed out"),
+        "{}",
+        v.message
+    );
+
+    // The inbound side's record of the same fails it too.
+    let mut tl = net.build();
+    handshake_timeout(&mut tl, 4, 1, 21 * MIN, EventKind::HandshakeRejected);
+    fails_exactly(&evaluate(&scenario(6), &tl), &["no_cycling"]);
+}
+
+#[test]
+fn a_handshake_timeout_into_a_paused_node_is_excused() {
+    // A frozen peer cannot answer: inside the pause (plus one handshake
+    // limit) a timeout is expected, not after it.
+    let mut net = Net::new(6);
+    net.restart(4, 20 * MIN, 22 * MIN);
+    let mut tl = net.build();
+    for f in tl.faults.iter_mut() {
+        f.action = FaultAction::Pause;
+    }
+    handshake_timeout(&mut tl, 1, 4, 22 * MIN + 5 * SEC, EventKind::DialFailed);
+    let r = evaluate(&scenario(6), &tl);
+    let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();
+    assert!(nc.passed, "{:?}", nc.first_violation);
+    handshake_timeout(&mut tl, 1, 4, 40 * MIN, EventKind::DialFailed);
+    let r = evaluate(&scenario(6), &tl);
+    let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();
+    assert_eq!(nc.first_violation.as_ref().map(|v| v.t), Some(40 * MIN));
+}
+
+#[test]
+fn a_pause_span_a_little_over_the_brief_stall_bound_still_excuses_nothing() {
+    // The recorded span includes the freeze and thaw calls (PAUSE_SETTLE,
+    // 0.5 s wall: 0.5 s here at time scale 1): a 60.4 s span is a brief
+    // stall, so a ping timeout in it fails; a 61 s one is a real pause.
+    let mut net = Net::new(6);
+    net.reconnect(3, 5, 20 * MIN + 50 * SEC, "ping timeout");
+    for (len, brief) in [(60_400, true), (61_000, false)] {
+        let mut tl = net.build();
+        tl.faults.push(FaultSpan {
+            start: 20 * MIN,
+            end: Some(20 * MIN + len),
+            action: FaultAction::Pause,
+            nodes: vec!["n3".into()],
+            cuts: Vec::new(),
+            description: "pause n3".into(),
+        });
+        let r = evaluate(&scenario(6), &tl);
+        let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();
+        assert_eq!(nc.passed, !brief, "{len}: {:?}", nc.first_violation);
+    }
 }

@@ -16,6 +16,21 @@ use timed::constants::{
 pub const BRIEF_STALL: Duration =
     Duration::from_secs(PING_INTERVAL.as_secs() * (MAX_MISSED_PONGS as u64 - 1));
 
+/// Wall time the harness may take to install or lift a partition's rules
+/// on every node: up to 3.5 s seen on a loaded 2-core host (24 cuts on 7
+/// nodes, split-below-quorum). Bounds: above that, and well below a
+/// partition's length (150 s protocol of an 8 min split at time scale 30).
+pub const RULES_SETTLE: Duration = Duration::from_secs(5);
+
+/// Wall time a pause's recorded span may exceed the freeze itself: it opens
+/// before the runtime's freeze call and closes after its thaw call returns
+/// (brief-stall's 50 s pauses were recorded as 56-64 s at time scale 30 on a
+/// loaded 2-core host, over [`BRIEF_STALL`], so nothing was judged). Bounds:
+/// above those 0.47 s; below what would let a real freeze reach a peer's
+/// third missed pong (a freeze must last about 3 ping intervals, 90 s, for
+/// that; `BRIEF_STALL` + 0.5 s at time scale 30 is 75 s).
+pub const PAUSE_SETTLE: Duration = Duration::from_millis(500);
+
 /// A time window in which a pair (or node) is excused; `faults` is how many
 /// fault spans were merged into it (each may cost one reconnect).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,11 +189,14 @@ impl<'a> View<'a> {
         )
     }
 
-    /// A pause that ended within [`BRIEF_STALL`] of its start.
+    /// A pause that ended within [`BRIEF_STALL`] of its start, allowing
+    /// [`PAUSE_SETTLE`] (wall) for the runtime's freeze and thaw calls that
+    /// the recorded span includes.
     pub fn brief_stall(&self, f: &FaultSpan) -> bool {
+        let settle = (ms(PAUSE_SETTLE) as f64 * self.tl.time_scale.max(0.0)) as u64;
         f.action == FaultAction::Pause
             && f.end
-                .is_some_and(|e| e.saturating_sub(f.start) < ms(BRIEF_STALL))
+                .is_some_and(|e| e.saturating_sub(f.start) < ms(BRIEF_STALL) + settle)
     }
 
     /// Merged windows `[start, end + grace]` of the process faults on `node`.
@@ -266,12 +284,18 @@ impl<'a> View<'a> {
 
     /// Whether `node` is cut off from every quorum at `t` by a partition:
     /// everything it can reach holds no more than 2/3 of the masternodes.
+    ///
+    /// Only while the cuts are surely in force: from [`RULES_SETTLE`] (wall)
+    /// after the span's start to as long before its end. The span is wide
+    /// on purpose (it opens before the first rule goes in and closes after
+    /// the last one is gone, so excuses cover every cut), but a node whose
+    /// rules are not yet in, or already gone, may still finalize with the
+    /// rest.
     pub fn cut_from_quorum(&self, node: &str, t: u64) -> bool {
-        let partitioned = self
-            .tl
-            .faults
-            .iter()
-            .any(|f| f.action.cuts_links() && t >= f.start && t < self.fault_end(f));
+        let settle = (ms(RULES_SETTLE) as f64 * self.tl.time_scale.max(0.0)) as u64;
+        let partitioned = self.tl.faults.iter().any(|f| {
+            f.action.cuts_links() && t >= f.start + settle && t + settle < self.fault_end(f)
+        });
         let total = self.masternodes.len();
         partitioned && total > 0 && {
             let reach = self.component(node, t);

@@ -1,0 +1,110 @@
+//! `common_height`'s agreement across polls taken at different instants:
+//! blocks faster than the poll make every poll round disagree on an honest
+//! network (the race single-peer-catchup lost on docker), while a node that
+//! really trails or froze still fails.
+
+use super::testkit::{scenario, Net, MIN, SEC};
+use super::{evaluate_one, CheckResult};
+use crate::observe::model::Timeline;
+use crate::scenario::{CheckKind, Scenario};
+use std::time::Duration;
+
+/// 8 s blocks, polls every 10 s: faster blocks than polls, like 200 ms
+/// blocks under a 300 ms poll at time scale 20.
+const BLOCK: u64 = 8 * SEC;
+
+fn fast_blocks() -> Scenario {
+    let mut sc = scenario(6);
+    sc.network.block_interval = Duration::from_millis(BLOCK);
+    sc
+}
+
+/// Six nodes, each polled every 10 s at its own instant (`n1` at 0 s, `n2`
+/// at 1.8 s, ... `n6` at 9 s into each round). Every node holds the
+/// network's height of `lag(node)` ms earlier, and `frozen` stops at that
+/// protocol time (keeps its height).
+fn staggered(lag: impl Fn(usize) -> u64, frozen: Option<(usize, u64)>) -> Timeline {
+    let mut tl = Net::new(6).build();
+    for s in &mut tl.samples {
+        let i: usize = s.node[1..].parse().unwrap();
+        s.t += (i as u64 - 1) * 1800;
+        let mut at = s.t.saturating_sub(lag(i));
+        if let Some((_, stop)) = frozen.filter(|(n, _)| *n == i) {
+            at = at.min(stop);
+        }
+        let st = s.status.as_mut().unwrap();
+        st.height = at / BLOCK;
+        st.tip_hash = format!("h{}", st.height);
+    }
+    tl.samples.retain(|s| s.t <= tl.end);
+    tl
+}
+
+fn common_height(tl: &Timeline) -> CheckResult {
+    evaluate_one(CheckKind::CommonHeight, &fast_blocks(), tl)
+}
+
+#[test]
+fn polls_at_different_instants_cannot_race_an_honest_network() {
+    let tl = staggered(|_| 0, None);
+    // No single poll round agrees: the nodes' latest polls span 8.2 s,
+    // more than a block, so some node always holds the next block.
+    let end = tl.end;
+    let round: Vec<u64> = (1..=6)
+        .map(|i| {
+            tl.samples
+                .iter()
+                .rfind(|s| s.node == format!("n{i}") && s.t <= end)
+                .and_then(|s| s.status.as_ref())
+                .map(|st| st.height)
+                .unwrap()
+        })
+        .collect();
+    assert!(round.iter().any(|h| *h != round[0]), "{round:?}");
+    let r = common_height(&tl);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(r.details.contains("6 nodes at height"), "{}", r.details);
+}
+
+#[test]
+fn a_node_trailing_four_blocks_fails_although_polls_are_staggered() {
+    let r = common_height(&staggered(|i| if i == 4 { 30 * SEC } else { 0 }, None));
+    let v = r.first_violation.expect("n4 trails by 30 s");
+    assert_eq!(v.nodes, ["n4"]);
+    assert_eq!(v.t, 60 * MIN);
+    assert!(
+        v.message.contains("no common height and tip in the last"),
+        "{}",
+        v.message
+    );
+}
+
+#[test]
+fn a_node_frozen_a_minute_before_the_end_fails() {
+    let r = common_height(&staggered(|_| 0, Some((2, 59 * MIN))));
+    let v = r.first_violation.expect("n2 froze at 59m");
+    assert_eq!(v.nodes, ["n2"]);
+    assert!(
+        v.message
+            .contains(&format!("n2 at height {}", 59 * MIN / BLOCK)),
+        "{}",
+        v.message
+    );
+}
+
+#[test]
+fn a_different_tip_at_one_height_is_no_agreement() {
+    // Same heights everywhere, but n5 reports another hash at every height
+    // from 50m on: there is no common tip at the end.
+    let mut tl = staggered(|_| 0, None);
+    for s in tl
+        .samples
+        .iter_mut()
+        .filter(|s| s.node == "n5" && s.t >= 50 * MIN)
+    {
+        let st = s.status.as_mut().unwrap();
+        st.tip_hash = format!("x{}", st.height);
+    }
+    let r = common_height(&tl);
+    assert!(!r.passed, "{}", r.details);
+}
