@@ -177,7 +177,7 @@ fn link_shaping_keys_run_only_in_the_simulation() {
     let bad = text.replace("reorder = 0.1", "reorder = 1.5");
     assert_eq!(
         errors(&bad, Capabilities::all()),
-        ["bad.toml:19:1: reorder must be in [0, 1), got 1.5"]
+        ["bad.toml:16:1: reorder must be in [0, 1), got 1.5"]
     );
 }
 

@@ -8,8 +8,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 const A: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
 const B: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
 
-/// Send `n` numbered lines A -> B at once; (arrival ms, line) as B reads them.
-async fn deliver(effect: LinkEffect, n: usize) -> Vec<(u64, String)> {
+/// Send `n` numbered lines A -> B, `gap_ms` apart; (arrival ms, line) as
+/// B reads them.
+async fn deliver_spaced(effect: LinkEffect, n: usize, gap_ms: u64) -> Vec<(u64, String)> {
     let shaper = Shaper::new(7);
     let mut links = BTreeMap::new();
     links.insert((A, B), effect);
@@ -17,15 +18,22 @@ async fn deliver(effect: LinkEffect, n: usize) -> Vec<(u64, String)> {
     let (mut tx, rx) = tokio::io::duplex(1 << 20);
     let mut lines = BufReader::new(shaper.reader(rx, A, B)).lines();
     let t0 = Instant::now();
-    for i in 0..n {
-        tx.write_all(format!("m{i}\n").as_bytes()).await.unwrap();
-    }
-    drop(tx);
+    tokio::spawn(async move {
+        for i in 0..n {
+            tx.write_all(format!("m{i}\n").as_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(gap_ms)).await;
+        }
+    });
     let mut got = Vec::new();
     while let Some(l) = lines.next_line().await.unwrap() {
         got.push((t0.elapsed().as_millis() as u64, l));
     }
     got
+}
+
+/// [`deliver_spaced`] with every line sent at once.
+async fn deliver(effect: LinkEffect, n: usize) -> Vec<(u64, String)> {
+    deliver_spaced(effect, n, 0).await
 }
 
 fn names(got: &[(u64, String)]) -> Vec<&str> {
@@ -90,7 +98,9 @@ async fn reorder_and_duplicate_act_on_whole_messages_after_the_handshake() {
         duplicate: 0.3,
         ..LinkEffect::default()
     };
-    let got = deliver(e, 100).await;
+    // 10 ms apart under 100 ms of delay: a message that skips the delay
+    // can overtake the ~10 sent before it.
+    let got = deliver_spaced(e, 100, 10).await;
     let n = names(&got);
     assert_eq!(&n[..2], ["m0", "m1"], "the handshake is exempt");
     let mut sorted: Vec<&str> = n.clone();
