@@ -195,8 +195,8 @@ async fn dispatch(cmd: Cmd) -> Exit {
             runner::suite::run_paths(&args.paths, args.filter.as_deref(), &args.options()).await
         }
         Cmd::Explore(mut opts) => {
-            let base = match runner::load(&opts.file, &harness::nemesis::probe_capabilities().await)
-            {
+            let caps = runner::capabilities(opts.provider).await;
+            let base = match runner::load(&opts.file, &caps) {
                 Ok(sc) => sc,
                 Err(e) => {
                     eprintln!("{e}");

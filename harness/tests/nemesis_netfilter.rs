@@ -458,7 +458,7 @@ async fn cuts_are_real_silent_drops_and_survive_restarts() {
             action = "heal"
             "#,
         ),
-        &Capabilities { netem: false },
+        &Capabilities::default(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     println!("{plan}");
@@ -554,7 +554,7 @@ async fn pause_freezes_and_heal_all_resumes() {
     eventually("n2 -> n1", Reach::Connected, || cluster.probe_from("n2", a));
     let plan = runner::schedule(
         &scenario("[[fault]]\nat = \"0s\"\naction = \"pause\"\nnodes = [\"n1\"]\n"),
-        &Capabilities { netem: false },
+        &Capabilities::default(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let mut nem = Nemesis::new(plan);

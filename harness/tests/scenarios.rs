@@ -152,6 +152,51 @@ fn latency_is_rejected_without_netem_and_accepted_with_it() {
 }
 
 #[test]
+fn link_shaping_keys_run_only_in_the_simulation() {
+    let text = format!(
+        "{BASE}\n[[fault]]\nat = \"1m\"\nfor = \"1m\"\naction = \"latency\"\ndelay = \"50ms\"\n\
+         jitter = \"20ms\"\nreorder = 0.1\nduplicate = 0.05\nrate_kbit = 256\n"
+    );
+    // A docker host with netem: the plain delay would run, the rest not.
+    let netem_only = Capabilities {
+        netem: true,
+        link_shaping: false,
+    };
+    let e = errors(&text, netem_only);
+    assert_eq!(e.len(), 4, "{e:?}");
+    for (err, key) in e
+        .iter()
+        .zip(["jitter", "reorder", "duplicate", "rate_kbit"])
+    {
+        assert!(
+            err.contains(&format!("`{key}` is applied only by `--provider sim`")),
+            "{err}"
+        );
+    }
+    assert!(errors(&text, Capabilities::all()).is_empty());
+    let bad = text.replace("reorder = 0.1", "reorder = 1.5");
+    assert_eq!(
+        errors(&bad, Capabilities::all()),
+        ["bad.toml:16:1: reorder must be in [0, 1), got 1.5"]
+    );
+}
+
+#[test]
+fn sim_only_scenarios_validate_for_the_simulation_and_not_for_docker() {
+    let loaded = load_many(&[scenarios_dir().join("sim")]);
+    assert!(!loaded.is_empty(), "no scenario in scenarios/sim");
+    for result in loaded {
+        let s = result.unwrap_or_else(|e| panic!("{e}"));
+        validate(&s, &Capabilities::all()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            validate(&s, &Capabilities::default()).is_err(),
+            "{}: a sim-only scenario must be refused by docker",
+            s.name
+        );
+    }
+}
+
+#[test]
 fn semantic_errors_are_all_reported_in_file_order() {
     let text = "name = \"bad\"\nduration = \"10m\"\ntime_scale = 0\n\n[network]\nnodes = 3\nmasternodes = 4\n\n\
         [[fault]]\nat = \"9m\"\nfor = \"2m\"\naction = \"loss\"\nprobability = 1.5\n\n[[check]]\nkind = \"progress\"\nwithin = \"1m\"\n";

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::Command;
 
 /// Four masternodes for 12 protocol minutes under a seeded random nemesis
-/// (kills, graceful restarts, partitions) with the usual checks.
+/// (kills, graceful restarts, partitions, pauses, CPU quotas, loss,
+/// latency) and a transaction workload, with the usual checks.
 const SCENARIO: &str = r#"
 name = "sim-determinism"
 duration = "12m"
@@ -21,9 +22,12 @@ block_interval = "30s"
 [nemesis]
 interval = "2m"
 for = "40s"
-actions = ["kill", "restart", "partition"]
+actions = ["kill", "restart", "partition", "pause", "cpu_throttle", "loss", "latency"]
 start = "2m"
 stop = "9m"
+
+[workload]
+tx_interval = "30s"
 
 [[check]]
 kind = "no_fork"

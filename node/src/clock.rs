@@ -7,8 +7,10 @@
 //! simulated runtime (turmoil pauses tokio's clock and advances it itself)
 //! every `tokio::time` call here is virtual, and [`Clock::with_epoch`]
 //! replaces the one OS clock read (`SystemTime`) with a fixed epoch plus
-//! elapsed runtime time.
+//! elapsed runtime time. Under the simulation a [`Gate`] can also freeze
+//! every timer (a paused or CPU-starved process: timers fire late, at once).
 
+use crate::gate::Gate;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -25,6 +27,9 @@ pub struct Clock {
     /// `Some(ms)`: wall time is this unix time at `started` plus the
     /// runtime's elapsed time (never the OS clock). `None`: the OS clock.
     epoch_ms: Option<u64>,
+    /// `Some`: the simulation's freeze gate; every timer waits on it after
+    /// it expires. `None` (a real process): timers never wait on anything.
+    gate: Option<Arc<Gate>>,
 }
 
 /// A deadline passed before the future finished.
@@ -41,6 +46,7 @@ impl Clock {
             started: Instant::now(),
             skew_ms: Arc::new(AtomicI64::new(0)),
             epoch_ms: None,
+            gate: None,
         }
     }
 
@@ -50,6 +56,21 @@ impl Clock {
         Clock {
             epoch_ms: Some(epoch_ms),
             ..Clock::new(scale)
+        }
+    }
+
+    /// This clock with its timers held by `gate` while it is closed.
+    pub fn with_gate(self, gate: Arc<Gate>) -> Self {
+        Clock {
+            gate: Some(gate),
+            ..self
+        }
+    }
+
+    /// Wait while the freeze gate (if any) is closed.
+    async fn thaw(&self) {
+        if let Some(g) = &self.gate {
+            g.pass().await
         }
     }
 
@@ -78,29 +99,37 @@ impl Clock {
     }
 
     pub async fn sleep(&self, protocol: Duration) {
-        tokio::time::sleep(self.protocol(protocol)).await
+        tokio::time::sleep(self.protocol(protocol)).await;
+        self.thaw().await
     }
 
     /// Sleep until `at` (a deadline computed from [`Clock::now`]).
     pub async fn sleep_until(&self, at: Instant) {
-        tokio::time::sleep_until(at).await
+        tokio::time::sleep_until(at).await;
+        self.thaw().await
     }
 
     /// Sleep a wall duration (machine guards, retry pauses): not scaled.
     pub async fn sleep_wall(&self, wall: Duration) {
-        tokio::time::sleep(wall).await
+        tokio::time::sleep(wall).await;
+        self.thaw().await
     }
 
     /// Run `fut` for at most the wall duration `wall` (already scaled or
     /// guarded by the caller).
     pub async fn timeout<F: Future>(&self, wall: Duration, fut: F) -> Result<F::Output, Elapsed> {
-        tokio::time::timeout(wall, fut).await.map_err(|_| Elapsed)
+        let r = tokio::time::timeout(wall, fut).await.map_err(|_| Elapsed);
+        self.thaw().await;
+        r
     }
 
-    pub fn interval(&self, protocol: Duration) -> tokio::time::Interval {
+    pub fn interval(&self, protocol: Duration) -> Interval {
         let mut i = tokio::time::interval(self.protocol(protocol));
         i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        i
+        Interval {
+            inner: i,
+            gate: self.gate.clone(),
+        }
     }
 
     /// Milliseconds since this node started (wall).
@@ -134,6 +163,24 @@ impl Clock {
     }
 }
 
+/// A periodic timer of the [`Clock`] (tokio's, held by the clock's gate).
+#[derive(Debug)]
+pub struct Interval {
+    inner: tokio::time::Interval,
+    gate: Option<Arc<Gate>>,
+}
+
+impl Interval {
+    /// The next tick (cancel-safe while the gate is open, as tokio's).
+    pub async fn tick(&mut self) -> Instant {
+        let t = self.inner.tick().await;
+        if let Some(g) = &self.gate {
+            g.pass().await
+        }
+        t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,5 +210,23 @@ mod tests {
                 .await,
             Err(Elapsed)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_gate_holds_every_timer_until_it_opens() {
+        let gate = Arc::new(Gate::default());
+        let c = Clock::with_epoch(1.0, 0).with_gate(gate.clone());
+        gate.close();
+        let c2 = c.clone();
+        let sleeper = tokio::spawn(async move { c2.sleep(Duration::from_secs(1)).await });
+        let mut tick = c.interval(Duration::from_secs(1));
+        let ticker = tokio::spawn(async move {
+            tick.tick().await;
+        });
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(!sleeper.is_finished() && !ticker.is_finished());
+        gate.open();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(sleeper.is_finished() && ticker.is_finished());
     }
 }

@@ -27,6 +27,7 @@ pub mod config;
 pub mod consensus;
 pub mod constants;
 pub mod env;
+pub mod gate;
 pub mod histogram;
 pub mod live;
 pub mod logging;

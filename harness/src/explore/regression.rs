@@ -113,6 +113,10 @@ fn spec(it: &Item, action: FaultAction) -> FaultSpec {
         probability: None,
         skew: None,
         delay: None,
+        jitter: None,
+        rate_kbit: None,
+        reorder: None,
+        duplicate: None,
         cpus: None,
     }
 }
@@ -138,9 +142,17 @@ pub fn fault_specs(items: &[Item], all: &[String]) -> Result<Vec<FaultSpec>, Not
                 s.nodes = Some(nodes.clone());
                 s.probability = Some(*probability);
             }
-            Fault::Latency { nodes, delay_ms } => {
+            Fault::Latency {
+                nodes,
+                delay_ms,
+                shape,
+            } => {
                 s.nodes = Some(nodes.clone());
                 s.delay = Some(Duration::from_millis(*delay_ms));
+                s.jitter = (shape.jitter_ms > 0).then(|| Duration::from_millis(shape.jitter_ms));
+                s.rate_kbit = shape.rate_kbit;
+                s.reorder = (shape.reorder > 0.0).then_some(shape.reorder);
+                s.duplicate = (shape.duplicate > 0.0).then_some(shape.duplicate);
             }
             Fault::CpuThrottle { nodes, cpus } => {
                 s.nodes = Some(nodes.clone());

@@ -95,5 +95,8 @@ pub async fn probe_capabilities() -> Capabilities {
             false
         }
     };
-    Capabilities { netem }
+    Capabilities {
+        netem,
+        link_shaping: false,
+    }
 }

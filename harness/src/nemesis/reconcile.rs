@@ -118,7 +118,9 @@ impl Nodes {
                     probability: *probability,
                     port: Some(self.p2p_port),
                 }),
-                Fault::Latency { nodes, delay_ms: d } if targets(nodes) => {
+                Fault::Latency {
+                    nodes, delay_ms: d, ..
+                } if targets(nodes) => {
                     delay_ms = delay_ms.max(*d);
                 }
                 _ => {}

@@ -11,7 +11,7 @@
 //! schedule.
 
 use super::grudge::{self, Cut};
-use crate::scenario::plan::{FaultPlan, PartitionPlan, RandomKind, RandomPlan, Targets};
+use crate::scenario::plan::{FaultPlan, LinkShape, PartitionPlan, RandomKind, RandomPlan, Targets};
 use crate::scenario::{fmt_ms, FaultAction, Plan, Scenario};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -40,8 +40,14 @@ pub enum Fault {
         nodes: Vec<String>,
         probability: f64,
     },
-    /// Delay outgoing packets (netem; only when the kernel has it).
-    Latency { nodes: Vec<String>, delay_ms: u64 },
+    /// Delay outgoing packets (netem; only when the kernel has it), and in
+    /// the simulation also jitter, bandwidth, reordering, duplication.
+    Latency {
+        nodes: Vec<String>,
+        delay_ms: u64,
+        #[serde(default, skip_serializing_if = "LinkShape::is_plain")]
+        shape: LinkShape,
+    },
     /// Cap the container's CPU to `cpus` cores (runtime CPU quota); lifted
     /// at the end step or by `heal_all`. The node stays up, only slow.
     CpuThrottle { nodes: Vec<String>, cpus: f64 },
@@ -125,7 +131,24 @@ impl Fault {
             Fault::Loss { probability, .. } => {
                 format!("{nodes} drop {:.1}% of P2P packets", probability * 100.0)
             }
-            Fault::Latency { delay_ms, .. } => format!("{nodes} +{delay_ms}ms"),
+            Fault::Latency {
+                delay_ms, shape, ..
+            } => {
+                let mut d = format!("{nodes} +{delay_ms}ms");
+                if shape.jitter_ms > 0 {
+                    d += &format!(" ±{}ms", shape.jitter_ms);
+                }
+                if let Some(r) = shape.rate_kbit {
+                    d += &format!(" {r}kbit/s");
+                }
+                if shape.reorder > 0.0 {
+                    d += &format!(" reorder {:.1}%", shape.reorder * 100.0);
+                }
+                if shape.duplicate > 0.0 {
+                    d += &format!(" duplicate {:.1}%", shape.duplicate * 100.0);
+                }
+                d
+            }
             Fault::CpuThrottle { cpus, .. } => {
                 format!("{nodes} CPU capped to {:.0}% of a core", cpus * 100.0)
             }
@@ -363,9 +386,11 @@ fn resolve(plan: &FaultPlan, nodes: &Nodes, rng: &mut Rng) -> Fault {
         FaultPlan::Latency {
             targets: t,
             delay_ms,
+            shape,
         } => Fault::Latency {
             nodes: targets(t, nodes, rng),
             delay_ms: *delay_ms,
+            shape: shape.clone(),
         },
         FaultPlan::CpuThrottle { targets: t, cpus } => Fault::CpuThrottle {
             nodes: targets(t, nodes, rng),
@@ -476,6 +501,7 @@ fn random_fault(kind: RandomKind, nodes: &Nodes, rng: &mut Rng) -> Fault {
         K::Latency => Fault::Latency {
             nodes: one,
             delay_ms: *rng.pick(&[50, 100, 200]),
+            shape: LinkShape::default(),
         },
         K::CpuThrottle => Fault::CpuThrottle {
             nodes: one,

@@ -12,7 +12,7 @@ fn scenario(toml_faults: &str) -> Scenario {
 
 /// The schedule of a scenario that must validate on a host without netem.
 fn sched(s: &Scenario) -> Schedule {
-    sched_with(s, Capabilities { netem: false })
+    sched_with(s, Capabilities::default())
 }
 
 fn sched_with(s: &Scenario, caps: Capabilities) -> Schedule {

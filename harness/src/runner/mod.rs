@@ -168,8 +168,17 @@ pub fn apply_overrides(sc: &mut Scenario, opts: &RunOptions) {
     }
 }
 
+/// What `provider` can run: the simulation has every capability (latency
+/// and link shaping need no netem); docker has what this host's kernel has.
+pub async fn capabilities(provider: Provider) -> scenario::Capabilities {
+    match provider {
+        Provider::Sim => scenario::Capabilities::all(),
+        Provider::Docker => nemesis::probe_capabilities().await,
+    }
+}
+
 /// Load and validate `path` for this machine (`caps` from
-/// `nemesis::probe_capabilities`).
+/// [`capabilities`]).
 pub fn load(
     path: &Path,
     caps: &scenario::Capabilities,

@@ -43,7 +43,7 @@ pub async fn run_paths(paths: &[PathBuf], filter: Option<&str>, opts: &RunOption
             return Exit::Usage;
         }
     };
-    let caps = crate::nemesis::probe_capabilities().await;
+    let caps = super::capabilities(opts.provider).await;
     let mut exit = Exit::Pass;
     let mut scenarios = Vec::new();
     for f in &files {

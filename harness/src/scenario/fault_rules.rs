@@ -4,11 +4,12 @@
 
 use super::derived::{fmt_d, ms, parse_skew};
 use super::plan::{
-    FaultPlan, PartitionPlan, PlannedFault, RandomKind, RandomPlan, Targets, CPUS_MAX, CPUS_MIN,
+    FaultPlan, LinkShape, PartitionPlan, PlannedFault, RandomKind, RandomPlan, Targets, CPUS_MAX,
+    CPUS_MIN,
 };
 use super::source::Section;
 use super::types::{FaultAction, FaultSpec, Scenario, Shape};
-use super::validate::{no_netem_message, Capabilities, Validator};
+use super::validate::{no_netem_message, sim_only_message, Capabilities, Validator};
 use std::collections::BTreeSet;
 
 impl Validator<'_> {
@@ -42,13 +43,21 @@ impl Validator<'_> {
                 probability,
             }),
             FaultAction::Latency => {
+                let shape = self.link_shape(sec, caps, f);
                 if !caps.netem {
-                    self.err(sec, Some("action"), no_netem_message("latency"));
+                    let why = no_netem_message("latency");
+                    self.err(
+                        sec,
+                        Some("action"),
+                        format!("{why}; --provider sim runs it"),
+                    );
                     None
                 } else if let Some(d) = f.delay.filter(|d| !d.is_zero()) {
+                    let shape = shape?;
                     Some(FaultPlan::Latency {
                         targets,
                         delay_ms: ms(d),
+                        shape,
                     })
                 } else {
                     self.err(sec, None, "action = \"latency\" needs `delay` > 0");
@@ -109,6 +118,10 @@ impl Validator<'_> {
             ("probability", f.probability.is_some(), FaultAction::Loss),
             ("skew", f.skew.is_some(), FaultAction::ClockSkew),
             ("delay", f.delay.is_some(), FaultAction::Latency),
+            ("jitter", f.jitter.is_some(), FaultAction::Latency),
+            ("rate_kbit", f.rate_kbit.is_some(), FaultAction::Latency),
+            ("reorder", f.reorder.is_some(), FaultAction::Latency),
+            ("duplicate", f.duplicate.is_some(), FaultAction::Latency),
             ("cpus", f.cpus.is_some(), FaultAction::CpuThrottle),
         ];
         for (key, present, wanted) in only {
@@ -186,6 +199,42 @@ impl Validator<'_> {
             Some(c) => return Some(c),
         }
         None
+    }
+
+    /// `latency`'s sim-only keys: refused where links cannot be shaped,
+    /// probabilities in [0, 1), a rate above zero.
+    fn link_shape(
+        &mut self,
+        sec: Section,
+        caps: &Capabilities,
+        f: &FaultSpec,
+    ) -> Option<LinkShape> {
+        let before = self.errors.len();
+        let keys = [
+            ("jitter", f.jitter.is_some()),
+            ("rate_kbit", f.rate_kbit.is_some()),
+            ("reorder", f.reorder.is_some()),
+            ("duplicate", f.duplicate.is_some()),
+        ];
+        for (key, present) in keys {
+            if present && !caps.link_shaping {
+                self.err(sec, Some(key), sim_only_message(key));
+            }
+        }
+        for (key, p) in [("reorder", f.reorder), ("duplicate", f.duplicate)] {
+            if let Some(p) = p.filter(|p| !(*p >= 0.0 && *p < 1.0)) {
+                self.err(sec, Some(key), format!("{key} must be in [0, 1), got {p}"));
+            }
+        }
+        if f.rate_kbit == Some(0) {
+            self.err(sec, Some("rate_kbit"), "rate_kbit must be > 0");
+        }
+        (self.errors.len() == before).then(|| LinkShape {
+            jitter_ms: f.jitter.map(ms).unwrap_or(0),
+            rate_kbit: f.rate_kbit,
+            reorder: f.reorder.unwrap_or(0.0),
+            duplicate: f.duplicate.unwrap_or(0.0),
+        })
     }
 
     fn probability(&mut self, sec: Section, f: &FaultSpec) -> Option<f64> {

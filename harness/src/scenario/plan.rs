@@ -9,6 +9,8 @@
 //! schedule from a plan cannot fail: `harness validate` and `harness run`
 //! accept and reject exactly the same files.
 
+use serde::{Deserialize, Serialize};
+
 use super::source::Location;
 
 /// Every fault of a valid scenario, in file order.
@@ -53,10 +55,12 @@ pub enum FaultPlan {
         /// Strictly between 0 and 1.
         probability: f64,
     },
-    /// Only planned when the machine has netem.
+    /// Only planned when the machine has netem (or is the simulation).
     Latency {
         targets: Targets,
         delay_ms: u64,
+        /// What only the simulation shapes (default: nothing).
+        shape: LinkShape,
     },
     /// Cap the nodes' CPU for `for` (always has one).
     CpuThrottle {
@@ -64,6 +68,36 @@ pub enum FaultPlan {
         /// Cores, within [`CPUS_MIN`, `CPUS_MAX`].
         cpus: f64,
     },
+}
+
+/// The parts of a `latency` fault only the simulation can apply (the
+/// kernel here has no netem; netem cannot reorder or duplicate one TCP
+/// stream's messages at all). All zero / `None`: a plain fixed delay.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinkShape {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub jitter_ms: u64,
+    /// Bandwidth, kilobits per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_kbit: Option<u64>,
+    #[serde(default, skip_serializing_if = "is_zero_f")]
+    pub reorder: f64,
+    #[serde(default, skip_serializing_if = "is_zero_f")]
+    pub duplicate: f64,
+}
+
+impl LinkShape {
+    pub fn is_plain(&self) -> bool {
+        *self == LinkShape::default()
+    }
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_zero_f(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// Smallest `cpus` of a `cpu_throttle`: the container runtime's minimum

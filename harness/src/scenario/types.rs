@@ -134,6 +134,18 @@ pub struct FaultSpec {
     /// `latency`: added delay (needs netem).
     #[serde(default, with = "humantime_serde")]
     pub delay: Option<Duration>,
+    /// `latency`, sim only: up to this much more delay, uniform per message.
+    #[serde(default, with = "humantime_serde")]
+    pub jitter: Option<Duration>,
+    /// `latency`, sim only: the link's bandwidth in kilobits per second.
+    #[serde(default)]
+    pub rate_kbit: Option<u64>,
+    /// `latency`, sim only: probability a message overtakes those before it.
+    #[serde(default)]
+    pub reorder: Option<f64>,
+    /// `latency`, sim only: probability a message is delivered twice.
+    #[serde(default)]
+    pub duplicate: Option<f64>,
     /// `cpu_throttle`: CPU the node may use, in cores (0.05 = 5 % of one core).
     #[serde(default)]
     pub cpus: Option<f64>,

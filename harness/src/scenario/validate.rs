@@ -17,13 +17,19 @@ use std::collections::BTreeSet;
 pub struct Capabilities {
     /// The kernel has the netem qdisc (needed for `latency`).
     pub netem: bool,
+    /// Links can be shaped beyond a fixed delay (`latency`'s `jitter`,
+    /// `rate_kbit`, `reorder`, `duplicate`): only the simulation can.
+    pub link_shaping: bool,
 }
 
 impl Capabilities {
     /// Every optional feature present (for `harness validate --all-features`
     /// and tests).
     pub fn all() -> Self {
-        Capabilities { netem: true }
+        Capabilities {
+            netem: true,
+            link_shaping: true,
+        }
     }
 }
 
@@ -66,6 +72,15 @@ pub fn no_netem_message(what: &str) -> String {
     format!(
         "{what} needs the netem qdisc, which this machine's kernel lacks \
          (no sch_netem); remove it or run on a host with netem"
+    )
+}
+
+/// The message for a `latency` key only `--provider sim` can apply.
+pub fn sim_only_message(key: &str) -> String {
+    format!(
+        "`{key}` is applied only by `--provider sim` (the docker provider's netem \
+         delay is a fixed delay per node, and no kernel reorders or duplicates one \
+         TCP stream's messages); run this scenario with --provider sim"
     )
 }
 

@@ -9,9 +9,33 @@
 //! does not retransmit, so a stream that lost a segment stalls until the
 //! node's ping timeout closes it (a real kernel would retransmit after the
 //! heal): the same outcome for any cut longer than the ping timeout.
+//!
+//! Process faults without a process:
+//! - `pause` (SIGSTOP / cgroup freezer) closes the node's freeze gate:
+//!   every timer of its clock and every socket read, write and accept
+//!   waits, while the simulated kernel still completes handshakes and
+//!   buffers what peers send; on resume the late timers fire at once and
+//!   the buffered bytes are read, as after SIGCONT. Its API does not answer
+//!   the poller meanwhile (docker's poll times out), its kernel table is
+//!   still read. turmoil cannot skip a host's ticks, so the gate is the
+//!   freeze: tasks that were already runnable finish their current step.
+//! - `cpu_throttle` is a CPU quota: the gate is open for `cpus` of every
+//!   period (at least one tick; see [`CPU_PERIOD_MIN`]) and closed for the
+//!   rest, so work waits up to one period, as under the CFS quota. Work
+//!   itself takes no virtual time: a throttled node is slow to react, not
+//!   slow to compute.
+//!
+//! Link faults (`loss`, `latency` with its sim-only shaping) are desired
+//! state too: the effect of every directed link is recomputed from the
+//! active faults and handed to the [`Shaper`] (see `shaper.rs` for what
+//! each effect models). `loss` on a node acts on what it receives (as the
+//! docker rule drops its incoming P2P packets), `latency` on what it sends
+//! (netem on its egress).
 
 use super::clock::now_ms_of;
+use super::constants::CPU_PERIOD_MIN;
 use super::host::NodeCtl;
+use super::shaper::{LinkEffect, Shaper};
 use crate::nemesis::schedule::{Fault, Phase, Schedule, Step};
 use crate::observe::model::FaultSpan;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,24 +48,6 @@ use turmoil::Sim;
 /// Virtual time a graceful stop may take before the node is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// Faults the simulation cannot apply yet (checked before a run: exit 2).
-pub fn unsupported(plan: &Schedule) -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = plan
-        .steps
-        .iter()
-        .filter_map(|s| match s.fault {
-            Fault::Pause { .. } => Some("pause (no host freeze in turmoil yet)"),
-            Fault::Loss { .. } => Some("loss (turmoil's TCP has no retransmission to model it)"),
-            Fault::Latency { .. } => Some("latency (not wired to turmoil's link latency yet)"),
-            Fault::CpuThrottle { .. } => Some("cpu_throttle (turmoil hosts have no CPU budget)"),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
 pub struct SimNemesis {
     plan: Schedule,
     next: usize,
@@ -51,12 +57,19 @@ pub struct SimNemesis {
     spans: Vec<FaultSpan>,
     /// Directed cuts installed in turmoil now.
     installed: BTreeSet<(IpAddr, IpAddr)>,
+    /// Link effects of loss and latency faults.
+    shaper: Shaper,
+    /// Nodes whose freeze gate is closed now (paused or out of quota).
+    gated: BTreeSet<String>,
+    /// Nodes killed during their pause: the new process runs (a killed
+    /// container is not frozen any more); forgotten when the pause ends.
+    unfrozen: BTreeSet<String>,
     /// One line per applied step, for the run's log.
     pub log: Vec<String>,
 }
 
 impl SimNemesis {
-    pub fn new(plan: Schedule, nodes: &[Arc<NodeCtl>]) -> Self {
+    pub fn new(plan: Schedule, nodes: &[Arc<NodeCtl>], shaper: Shaper) -> Self {
         SimNemesis {
             plan,
             next: 0,
@@ -64,6 +77,9 @@ impl SimNemesis {
             active: BTreeMap::new(),
             spans: Vec::new(),
             installed: BTreeSet::new(),
+            shaper,
+            gated: BTreeSet::new(),
+            unfrozen: BTreeSet::new(),
             log: Vec::new(),
         }
     }
@@ -76,7 +92,8 @@ impl SimNemesis {
         self.spans.clone()
     }
 
-    /// Apply every step due at the simulation's time.
+    /// Apply every step due at the simulation's time, then open or close
+    /// the freeze gates (CPU quotas turn every period).
     pub fn apply_due(&mut self, sim: &mut Sim<'_>) {
         while let Some(step) = self.plan.steps.get(self.next).cloned() {
             if step.at_ms > now_ms_of(sim) {
@@ -85,6 +102,7 @@ impl SimNemesis {
             self.next += 1;
             self.apply(&step, sim);
         }
+        self.sync_gates(now_ms_of(sim));
     }
 
     fn apply(&mut self, step: &Step, sim: &mut Sim<'_>) {
@@ -106,6 +124,15 @@ impl SimNemesis {
                     self.close(id, now);
                 }
                 self.sync_network(sim);
+                self.sync_links();
+            }
+            (Phase::Start, Fault::Loss { .. } | Fault::Latency { .. }) => {
+                self.activate(step, now);
+                self.sync_links();
+            }
+            (Phase::Start, Fault::Pause { .. } | Fault::CpuThrottle { .. }) => {
+                self.activate(step, now);
+                self.sync_gates(now);
             }
             (
                 Phase::Start,
@@ -145,6 +172,10 @@ impl SimNemesis {
                         self.close(step.id, now);
                         self.sync_network(sim);
                     }
+                    Fault::Loss { .. } | Fault::Latency { .. } => {
+                        self.close(step.id, now);
+                        self.sync_links();
+                    }
                     Fault::Kill { nodes } | Fault::Restart { nodes } | Fault::Wipe { nodes } => {
                         let wipe = matches!(fault, Fault::Wipe { .. });
                         for n in nodes {
@@ -160,18 +191,11 @@ impl SimNemesis {
                         }
                         self.close(step.id, now_ms_of(sim));
                     }
-                    _ => self.close(step.id, now),
+                    _ => {
+                        self.close(step.id, now);
+                        self.sync_gates(now);
+                    }
                 }
-            }
-            // Rejected before the run by `unsupported`.
-            (
-                Phase::Start,
-                Fault::Pause { .. }
-                | Fault::Loss { .. }
-                | Fault::Latency { .. }
-                | Fault::CpuThrottle { .. },
-            ) => {
-                unreachable!("unsupported fault reached the sim nemesis: {}", step)
             }
         }
         self.log.push(format!("{step}"));
@@ -193,6 +217,8 @@ impl SimNemesis {
             self.close(id, now);
         }
         self.sync_network(sim);
+        self.sync_links();
+        self.sync_gates(now);
     }
 
     fn open_span(&mut self, fault: &Fault, start: u64, end: Option<u64>) -> usize {
@@ -230,8 +256,97 @@ impl SimNemesis {
         self.installed = want;
     }
 
+    /// Every directed link's effect from the active loss and latency faults.
+    fn sync_links(&self) {
+        let mut links: BTreeMap<(IpAddr, IpAddr), LinkEffect> = BTreeMap::new();
+        let ips: Vec<(&String, IpAddr)> = self.nodes.iter().map(|(n, c)| (n, c.ip)).collect();
+        for (fault, _) in self.active.values() {
+            let (nodes, effect, outgoing) = match fault {
+                Fault::Loss { nodes, probability } => (
+                    nodes,
+                    LinkEffect {
+                        loss: *probability,
+                        ..LinkEffect::default()
+                    },
+                    false,
+                ),
+                Fault::Latency {
+                    nodes,
+                    delay_ms,
+                    shape,
+                } => (
+                    nodes,
+                    LinkEffect {
+                        delay: Duration::from_millis(*delay_ms),
+                        jitter: Duration::from_millis(shape.jitter_ms),
+                        rate: shape.rate_kbit.map(|k| k * 1000 / 8),
+                        reorder: shape.reorder,
+                        duplicate: shape.duplicate,
+                        loss: 0.0,
+                    },
+                    true,
+                ),
+                _ => continue,
+            };
+            for n in nodes {
+                let me = self.nodes[n].ip;
+                for (_, other) in ips.iter().filter(|(m, _)| *m != n) {
+                    let key = if outgoing { (me, *other) } else { (*other, me) };
+                    links.entry(key).or_default().combine(&effect);
+                }
+            }
+        }
+        self.shaper.set(links);
+    }
+
+    /// Close the freeze gate of every paused node and of every throttled
+    /// node outside its share of the current period; open the others.
+    fn sync_gates(&mut self, now: u64) {
+        let gating = |f: &Fault| matches!(f, Fault::Pause { .. } | Fault::CpuThrottle { .. });
+        if self.gated.is_empty() && !self.active.values().any(|(f, _)| gating(f)) {
+            return;
+        }
+        let tick = super::TICK.as_millis().max(1) as u64;
+        let mut paused = BTreeSet::new();
+        let mut want = BTreeSet::new();
+        for (fault, span) in self.active.values() {
+            match fault {
+                Fault::Pause { nodes } => paused.extend(nodes.iter().cloned()),
+                Fault::CpuThrottle { nodes, cpus } => {
+                    let period =
+                        (CPU_PERIOD_MIN.as_millis() as u64).max((tick as f64 / cpus).ceil() as u64);
+                    let run = ((period as f64 * cpus / tick as f64).round() as u64).max(1) * tick;
+                    let phase = now.saturating_sub(self.spans[*span].start) % period;
+                    if phase >= run {
+                        want.extend(nodes.iter().cloned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.unfrozen.retain(|n| paused.contains(n));
+        for n in &paused {
+            let frozen = !self.unfrozen.contains(n);
+            self.nodes[n].paused.store(frozen, Ordering::Relaxed);
+            if frozen {
+                want.insert(n.clone());
+            }
+        }
+        for n in self.gated.difference(&want) {
+            self.nodes[n].paused.store(false, Ordering::Relaxed);
+            self.nodes[n].gate.open();
+        }
+        for n in want.difference(&self.gated) {
+            self.nodes[n].gate.close();
+        }
+        self.gated = want;
+    }
+
     /// SIGKILL: the host's tasks are dropped, unsynced writes are lost.
-    fn kill(&self, n: &str, sim: &mut Sim<'_>) {
+    fn kill(&mut self, n: &str, sim: &mut Sim<'_>) {
+        if self.gated.contains(n) {
+            self.unfrozen.insert(n.to_string());
+        }
         let ctl = &self.nodes[n];
         ctl.mark_down();
         sim.crash(ctl.ip);
@@ -240,8 +355,8 @@ impl SimNemesis {
 
     /// SIGTERM: the node closes its connections and exits; killed if it
     /// has not within [`STOP_GRACE`] of virtual time.
-    fn stop(&self, n: &str, sim: &mut Sim<'_>) {
-        let ctl = &self.nodes[n];
+    fn stop(&mut self, n: &str, sim: &mut Sim<'_>) {
+        let ctl = self.nodes[n].clone();
         ctl.stop.lock().unwrap().cancel();
         let deadline = sim.elapsed() + STOP_GRACE;
         while sim.is_host_running(ctl.ip) && sim.elapsed() < deadline {

@@ -4,15 +4,17 @@
 use super::clock::{now_ms, SIM_EPOCH_MS};
 use super::disk::SimDisk;
 use super::observe::SimObserver;
+use super::shaper::Shaper;
 use super::transport::{ConnTable, SimTransport};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use timed::api::ApiState;
 use timed::clock::Clock;
 use timed::config::NodeConfig;
 use timed::env::{Blocking, NodeEnv, NodeRng, StoreLocation};
+use timed::gate::Gate;
 use tokio_util::sync::CancellationToken;
 
 /// What the harness holds on one simulated node, shared with its software.
@@ -29,10 +31,16 @@ pub struct NodeCtl {
     pub api: Mutex<Option<ApiState>>,
     /// Cancelled to stop the node gracefully (SIGTERM's equivalent).
     pub stop: Mutex<CancellationToken>,
+    /// Closed while the node is frozen (pause) or out of CPU quota; it
+    /// outlives restarts (a container's quota does). Owned by the faults.
+    pub gate: Arc<Gate>,
+    /// Paused (SIGSTOP): its API does not answer the poller.
+    pub paused: Arc<AtomicBool>,
     /// How many times the node's software started (seeds each start's RNG).
     starts: AtomicU64,
     seed: u64,
     table: ConnTable,
+    shaper: Shaper,
     observer: Arc<SimObserver>,
 }
 
@@ -43,6 +51,7 @@ impl NodeCtl {
         start_at_ms: u64,
         seed: u64,
         table: ConnTable,
+        shaper: Shaper,
         observer: Arc<SimObserver>,
     ) -> Arc<NodeCtl> {
         Arc::new(NodeCtl {
@@ -54,9 +63,12 @@ impl NodeCtl {
             skew_ms: AtomicI64::new(0),
             api: Mutex::new(None),
             stop: Mutex::new(CancellationToken::new()),
+            gate: Arc::new(Gate::default()),
+            paused: Arc::new(AtomicBool::new(false)),
             starts: AtomicU64::new(0),
             seed,
             table,
+            shaper,
             observer,
         })
     }
@@ -79,10 +91,14 @@ impl NodeCtl {
             tokio::time::sleep(Duration::from_millis(self.start_at_ms - now)).await;
         }
         let start = self.starts.fetch_add(1, Ordering::Relaxed);
-        let clock = Clock::with_epoch(1.0, SIM_EPOCH_MS + now_ms());
+        let clock = Clock::with_epoch(1.0, SIM_EPOCH_MS + now_ms()).with_gate(self.gate.clone());
         clock.set_skew_ms(self.skew_ms.load(Ordering::Relaxed));
         let env = NodeEnv {
-            transport: SimTransport::shared(self.table.clone()),
+            transport: SimTransport::shared(
+                self.table.clone(),
+                self.gate.clone(),
+                self.shaper.clone(),
+            ),
             store: Some(StoreLocation::Backend(self.disk.backend())),
             blocking: Blocking::Inline,
             rng: NodeRng::from_seed(node_seed(self.seed, self.ip, start)),
@@ -97,6 +113,7 @@ impl NodeCtl {
             self.name.clone(),
             self.ip,
             node.api.clone(),
+            self.paused.clone(),
         ));
         stop.cancelled().await;
         agent.abort();

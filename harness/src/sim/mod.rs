@@ -9,6 +9,9 @@
 //! | [`host`] | one node as a turmoil host: its software and the harness's handles on it |
 //! | [`observe`] | the poller inside the simulation (the node's router, in-process) |
 //! | [`faults`] | the fault schedule applied to turmoil (second implementation of the nemesis) |
+//! | [`shaper`] | link effects (delay, jitter, loss as retransmission, bandwidth, reorder, duplicate) |
+//! | [`workload`] | the transaction workload through the nodes' routers |
+//! | [`constants`] | tunables of the simulated faults |
 //! | [`logs`] | per-node log files from one thread |
 //!
 //! Time: nodes run at time scale 1 in virtual time; the scenario's
@@ -18,12 +21,15 @@
 //! schedule: the same scenario and seed give a byte-identical timeline.
 
 pub mod clock;
+pub mod constants;
 pub mod disk;
 pub mod faults;
 pub mod host;
 pub mod logs;
 pub mod observe;
+pub mod shaper;
 pub mod transport;
+pub mod workload;
 
 use crate::nemesis::schedule::Schedule;
 use crate::observe::model::{NodeInfo, Timeline};
@@ -31,6 +37,7 @@ use crate::observe::recorder::Recorder;
 use crate::scenario::{ms, Scenario};
 use faults::SimNemesis;
 use host::NodeCtl;
+use shaper::Shaper;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -38,6 +45,7 @@ use std::time::Duration;
 use timed::config::NodeConfig;
 use tracing_subscriber::layer::SubscriberExt;
 use transport::ConnTable;
+use workload::WorkloadResult;
 
 /// Virtual time per simulation step. 10 ms: every protocol timer is a
 /// multiple of 100 ms or more (ping 30 s, dial tick 1 s, consensus
@@ -51,19 +59,6 @@ pub const BASE_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 11);
 pub const POLL_INTERVAL: Duration = Duration::from_millis(300);
 /// Protocol ms between stored identical samples (docker: 2 s x time scale).
 pub const KEEPALIVE_MS: u64 = 2_000;
-
-/// What the scenario uses that the simulation cannot run yet; a run with
-/// any of these is refused (exit 2) naming them.
-pub fn unsupported(sc: &Scenario, plan: &Schedule) -> Vec<String> {
-    let mut v: Vec<String> = faults::unsupported(plan)
-        .into_iter()
-        .map(String::from)
-        .collect();
-    if sc.workload.is_some() {
-        v.push("[workload] (transactions are submitted over HTTP only on docker yet)".into());
-    }
-    v
-}
 
 /// What a simulated run produced.
 pub struct SimRun {
@@ -80,6 +75,7 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
     let testnet_dir = out.join("testnet");
     let testnet = crate::provider::testnet::write(sc, BASE_IP, &testnet_dir)?;
     let table = ConnTable::default();
+    let shaper = Shaper::new(sc.seed);
     let end_ms = ms(sc.duration);
     let p2p_port = testnet
         .nodes
@@ -106,6 +102,7 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
             ms(sc.start_at(&n.name)),
             sc.seed,
             table.clone(),
+            shaper.clone(),
             observer.clone(),
         ));
     }
@@ -126,8 +123,11 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
         .with(tracing_subscriber::filter::LevelFilter::INFO)
         .with(logs.clone());
     *recorder.lock().unwrap() = Recorder::new(1.0, infos, KEEPALIVE_MS);
-    let result =
-        tracing::subscriber::with_default(subscriber, || simulate(sc, plan, &ctls, observer));
+    let txs = Arc::new(Mutex::new(WorkloadResult::default()));
+    let load = crate::workload::Workload::new(sc, &testnet).map(|w| (w, txs.clone()));
+    let result = tracing::subscriber::with_default(subscriber, || {
+        simulate(sc, plan, &ctls, observer, shaper, load)
+    });
     logs.flush();
     let (applied, spans, steps) = result?;
     let rec = std::mem::replace(
@@ -136,6 +136,16 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
     );
     let mut timeline = rec.finish(end_ms);
     timeline.faults = spans;
+    if sc.workload.is_some() {
+        let w = std::mem::take(&mut *txs.lock().unwrap());
+        tracing::info!(
+            accepted = w.submitted.len(),
+            refused = w.rejected,
+            "workload done"
+        );
+        timeline.txs_submitted = w.submitted;
+        timeline.txs_in_chain = w.chains;
+    }
     Ok(SimRun {
         timeline,
         applied,
@@ -150,6 +160,8 @@ fn simulate(
     plan: Schedule,
     ctls: &[Arc<NodeCtl>],
     observer: Arc<observe::SimObserver>,
+    shaper: Shaper,
+    load: Option<(crate::workload::Workload, Arc<Mutex<WorkloadResult>>)>,
 ) -> anyhow::Result<Simulated> {
     let end_ms = observer.until_ms;
     let mut sim = turmoil::Builder::new()
@@ -170,7 +182,17 @@ fn simulate(
             .collect()
     };
     sim.client("observer", observer.watch_down(down));
-    let mut nemesis = SimNemesis::new(plan, ctls);
+    if let Some((w, out)) = load {
+        let all = ctls.to_vec();
+        let up = move || {
+            all.iter()
+                .filter(|c| !c.paused.load(std::sync::atomic::Ordering::Relaxed))
+                .filter_map(|c| c.api().map(|a| (c.name.clone(), a)))
+                .collect()
+        };
+        sim.client("workload", workload::run(w, end_ms, up, out));
+    }
+    let mut nemesis = SimNemesis::new(plan, ctls, shaper);
     let mut steps = 0u64;
     loop {
         nemesis.apply_due(&mut sim);

@@ -22,6 +22,7 @@ use crate::observe::recorder::Recorder;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use timed::api::types::{EventView, PeerView, StatusView};
@@ -95,13 +96,27 @@ impl SimObserver {
     }
 
     /// The agent inside a running node's host: poll `api` every interval.
-    pub async fn agent(self: Arc<Self>, name: String, ip: std::net::IpAddr, api: ApiState) {
+    /// While `paused`, the node answers nothing (docker's poller times out)
+    /// but its kernel table is still read.
+    pub async fn agent(
+        self: Arc<Self>,
+        name: String,
+        ip: std::net::IpAddr,
+        api: ApiState,
+        paused: Arc<AtomicBool>,
+    ) {
         loop {
             let t = now_ms();
             if t >= self.until_ms {
                 return;
             }
-            self.poll_one(&name, ip, &api, t).await;
+            if paused.load(Ordering::Relaxed) {
+                let kernel = Some(self.table.of_host(ip, self.p2p_port));
+                let mut rec = self.recorder.lock().unwrap();
+                rec.record_poll(t, &name, (None, None), kernel, Vec::new());
+            } else {
+                self.poll_one(&name, ip, &api, t).await;
+            }
             tokio::time::sleep(self.interval).await;
         }
     }

@@ -6,7 +6,14 @@
 //! halves on that side are dropped (closed by the node, or torn down with
 //! the host on a crash). The table is filled here, below the node, from
 //! what the simulated network did, never from the node's registry.
+//!
+//! Below the node, each stream also carries the faults a kernel would
+//! apply: the node's freeze [`Gate`] (a paused or CPU-starved process
+//! reads, writes and accepts nothing while it is closed, while its
+//! "kernel" still completes handshakes and buffers what peers send) and
+//! the link shaping of [`Shaper`] on what it receives.
 
+use super::shaper::Shaper;
 use crate::observe::model::KernelConn;
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
@@ -15,6 +22,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use timed::gate::Gate;
 use timed::net::socket::{Connected, HangupProbe, Listener, SharedTransport, Transport};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -84,9 +92,11 @@ impl Drop for Tracked {
     }
 }
 
-/// A stream half that keeps its connection's table row alive.
+/// A stream half that keeps its connection's table row alive and waits
+/// while its node is frozen.
 struct Half<T> {
     io: T,
+    gate: Arc<Gate>,
     _tracked: Arc<Tracked>,
 }
 
@@ -96,6 +106,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Half<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        std::task::ready!(self.gate.poll_pass(cx));
         Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
@@ -106,25 +117,35 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Half<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        std::task::ready!(self.gate.poll_pass(cx));
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.gate.poll_pass(cx));
         Pin::new(&mut self.io).poll_flush(cx)
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.gate.poll_pass(cx));
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
 /// turmoil's TCP as a node transport. turmoil binds outbound sockets to the
 /// current host's address itself, which is the node's own IP.
+#[derive(Clone)]
 pub struct SimTransport {
     table: ConnTable,
+    gate: Arc<Gate>,
+    shaper: Shaper,
 }
 
 impl SimTransport {
-    pub fn shared(table: ConnTable) -> SharedTransport {
-        Arc::new(SimTransport { table })
+    pub fn shared(table: ConnTable, gate: Arc<Gate>, shaper: Shaper) -> SharedTransport {
+        Arc::new(SimTransport {
+            table,
+            gate,
+            shaper,
+        })
     }
 
     fn wrap(&self, s: turmoil::net::TcpStream) -> io::Result<Connected> {
@@ -134,11 +155,13 @@ impl SimTransport {
         let (r, w) = s.into_split();
         Ok(Connected {
             read: Box::new(Half {
-                io: r,
+                io: self.shaper.reader(r, peer.ip(), local.ip()),
+                gate: self.gate.clone(),
                 _tracked: tracked.clone(),
             }),
             write: Box::new(Half {
                 io: w,
+                gate: self.gate.clone(),
                 _tracked: tracked,
             }),
             peer,
@@ -156,17 +179,19 @@ struct SimListener {
 impl Listener for SimListener {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<Connected>> {
         Box::pin(async move {
+            // The kernel completes the handshake; a frozen node takes the
+            // connection only when it runs again.
             let (s, _) = self.inner.accept().await?;
-            self.transport.wrap(s)
+            let c = self.transport.wrap(s);
+            self.transport.gate.pass().await;
+            c
         })
     }
 }
 
 impl Transport for SimTransport {
     fn listen(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<Box<dyn Listener>>> {
-        let transport = Arc::new(SimTransport {
-            table: self.table.clone(),
-        });
+        let transport = Arc::new(self.clone());
         // turmoil binds only the wildcard: a host has one address, its own.
         let any = match addr {
             SocketAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
@@ -180,8 +205,11 @@ impl Transport for SimTransport {
 
     fn connect(&self, _local_ip: IpAddr, to: SocketAddr) -> BoxFuture<'_, io::Result<Connected>> {
         Box::pin(async move {
+            self.gate.pass().await;
             let s = turmoil::net::TcpStream::connect(to).await?;
-            self.wrap(s)
+            let c = self.wrap(s);
+            self.gate.pass().await;
+            c
         })
     }
 }
