@@ -71,6 +71,8 @@ pub struct SimRun {
     /// The fault steps as applied, one line each.
     pub applied: Vec<String>,
     pub steps: u64,
+    /// Rare protocol events the nodes counted (`report::coverage`).
+    pub coverage: crate::report::coverage::Coverage,
 }
 
 /// Run the scenario to its end on this thread (call from a thread outside
@@ -126,8 +128,10 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
         .with(tracing_subscriber::filter::LevelFilter::INFO)
         .with(logs.clone());
     *recorder.lock().unwrap() = Recorder::new(1.0, infos, KEEPALIVE_MS);
-    let result =
-        tracing::subscriber::with_default(subscriber, || simulate(sc, plan, &ctls, observer));
+    let result = tracing::subscriber::with_default(subscriber, || {
+        simulate(sc, plan, &ctls, observer.clone())
+    });
+    let coverage = crate::report::coverage::from_metrics(&observer.metrics());
     logs.flush();
     let (applied, spans, steps) = result?;
     let rec = std::mem::replace(
@@ -140,6 +144,7 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
         timeline,
         applied,
         steps,
+        coverage,
     })
 }
 

@@ -21,6 +21,15 @@ pub struct NetMetrics {
     pub broadcast_dropped_total: AtomicU64,
     pub inbound_refused_total: AtomicU64,
     pub bans_total: AtomicU64,
+    /// Crossed dials (both reached the handshake) where the tie-break kept
+    /// the peer's dial (our inbound) over ours.
+    pub tie_break_remote_total: AtomicU64,
+    /// Crossed dials where the tie-break kept our dial and refused the
+    /// peer's inbound.
+    pub tie_break_local_total: AtomicU64,
+    /// Connections made by a dial to an address that had failed before
+    /// (the dial waited out a backoff and then got through).
+    pub redials_after_backoff_total: AtomicU64,
     /// Keyed by the reason's category ([`CloseReason::category`]).
     disconnects: Mutex<BTreeMap<&'static str, u64>>,
     /// Ping round trips (our ping to the peer's pong), every peer.
@@ -109,6 +118,21 @@ impl NetMetrics {
             "bans_total",
             "Peer IPs banned for misbehaviour.",
             g(&self.bans_total),
+        );
+        counter(
+            "tie_break_remote_total",
+            "Crossed dials resolved for the peer's dial.",
+            g(&self.tie_break_remote_total),
+        );
+        counter(
+            "tie_break_local_total",
+            "Crossed dials resolved for our dial.",
+            g(&self.tie_break_local_total),
+        );
+        counter(
+            "redials_after_backoff_total",
+            "Connections made by a dial after a backoff.",
+            g(&self.redials_after_backoff_total),
         );
         let _ = writeln!(out, "# HELP timed_peers Live connections.");
         let _ = writeln!(out, "# TYPE timed_peers gauge");
