@@ -131,9 +131,10 @@ fn can_drop_last(sc: &Scenario, items: &[Item], nodes: usize) -> bool {
     let last = format!("n{nodes}");
     nodes > MIN_NODES
         && items.iter().all(|i| !i.fault.nodes().contains(&last))
-        && sc.nodes.iter().all(|n| {
-            n.name != last && n.bootstrap.as_ref().is_none_or(|b| !b.contains(&last))
-        })
+        && sc
+            .nodes
+            .iter()
+            .all(|n| n.name != last && n.bootstrap.as_ref().is_none_or(|b| !b.contains(&last)))
 }
 
 /// The shrinker's oracle: does this fault list still fail the same check?

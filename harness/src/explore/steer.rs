@@ -116,7 +116,11 @@ mod tests {
         for s in 1..=4 {
             st.record(s, v(&["kill"]), v(&["round_gt0"]));
         }
-        st.record(5, v(&["partition", "partition:bridge"]), v(&["round_gt0", "tie_break_remote"]));
+        st.record(
+            5,
+            v(&["partition", "partition:bridge"]),
+            v(&["round_gt0", "tie_break_remote"]),
+        );
         // Seed 13 sees seeds 1..5 (13 - LAG = 5 excluded): only kills.
         let w = st.weights(13);
         assert_eq!(w.get("kill"), Some(&P_MAX));

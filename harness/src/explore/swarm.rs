@@ -137,7 +137,10 @@ mod tests {
         let mut shape_sets = std::collections::BTreeSet::new();
         for seed in 0..64 {
             let (d, s) = draw(&kinds, &ALL_SHAPES, seed, &none);
-            assert_eq!((d.clone(), s.clone()), draw(&kinds, &ALL_SHAPES, seed, &none));
+            assert_eq!(
+                (d.clone(), s.clone()),
+                draw(&kinds, &ALL_SHAPES, seed, &none)
+            );
             assert!(!d.is_empty() && !s.is_empty());
             assert!(d.iter().all(|k| kinds.contains(k)));
             distinct.insert(format!("{d:?}"));

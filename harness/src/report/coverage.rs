@@ -44,9 +44,13 @@ mod tests {
     #[test]
     fn sums_nodes_and_restarts_and_lists_every_event() {
         let mut a = Accumulated::default();
-        a.push(parse("timed_tie_break_remote_total 2\ntimed_connects_total 5\n"));
+        a.push(parse(
+            "timed_tie_break_remote_total 2\ntimed_connects_total 5\n",
+        ));
         // Restarted: counters start again; the earlier 2 are kept.
-        a.push(parse("timed_tie_break_remote_total 1\ntimed_connects_total 1\n"));
+        a.push(parse(
+            "timed_tie_break_remote_total 1\ntimed_connects_total 1\n",
+        ));
         let mut b = Accumulated::default();
         b.push(parse("timed_consensus_rounds_above_zero_total 4\n"));
         let m = BTreeMap::from([("n1".to_string(), a), ("n2".to_string(), b)]);

@@ -183,7 +183,9 @@ async fn get_bytes(api: &ApiState, path: &str) -> Option<axum::body::Bytes> {
     if resp.status() != StatusCode::OK {
         return None;
     }
-    axum::body::to_bytes(resp.into_body(), usize::MAX).await.ok()
+    axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .ok()
 }
 
 /// `GET path` as JSON.

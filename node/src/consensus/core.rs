@@ -34,10 +34,10 @@
 //! validators scattered over several rounds still meet. Without these,
 //! SIGKILLing every masternode at once could stall a height forever.
 
+use super::rare::RareEvents;
 use crate::chain::block;
 use crate::chain::sign;
 use crate::chain::types::{Block, Hash, NodeId};
-use super::rare::RareEvents;
 use crate::chain::validators::Validators;
 use crate::chain::votes::{ConsensusMessage, Proposal, Vote, VoteKind};
 pub use crate::chain::votes::{SignedStep, Step};

@@ -13,8 +13,8 @@
 //! orchestrator, [`crate::node`].
 
 pub mod core;
-pub mod rare;
 #[cfg(test)]
 mod core_tests;
+pub mod rare;
 pub use crate::chain::votes as types;
 pub use crate::chain::{sign, validators};

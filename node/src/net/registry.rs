@@ -55,7 +55,9 @@ pub enum Admission {
     /// Accepted and it replaced our own pending dial: `crossed` when our
     /// dial had reached the handshake too and the tie-break chose the peer's
     /// (else our dial was still connecting and yielded).
-    AcceptedOverOurDial { crossed: bool },
+    AcceptedOverOurDial {
+        crossed: bool,
+    },
     Rejected(RejectReason),
 }
 
@@ -464,7 +466,10 @@ mod tests {
         let ours = NodeId([1; 32]); // lower id: would win a real tie-break
         let dial = reg.try_begin_dial(IP).unwrap();
         let (adm, n) = reg.admit_inbound(IP, &ours, entry(&reg, 99, 9), ack());
-        assert!(matches!((adm, n), (Admission::AcceptedOverOurDial { crossed: false }, 1)));
+        assert!(matches!(
+            (adm, n),
+            (Admission::AcceptedOverOurDial { crossed: false }, 1)
+        ));
         // Our dial then connects: it must not send its Hello.
         assert!(!reg.begin_dial_handshake(IP, dial));
     }
