@@ -2,13 +2,13 @@
 //! partition shapes whose seeds reached rare protocol events
 //! (`report::coverage`).
 //!
-//! Each finished seed credits every feature it drew (a kind, or
-//! `partition:<shape>`) with the rarity of each event it reached:
-//! `1 / (1 + seeds before it that reached the event)`, so the first seed to
-//! reach an event earns a whole point and a common event almost nothing.
-//! A feature's inclusion probability is then
-//! [`P_MIN`] + ([`P_MAX`] - [`P_MIN`]) x credit / best credit (1/2 before
-//! any credit). Deterministic given the first seed: seed `s` is steered only
+//! Each finished seed earns the rarity of each event it reached,
+//! `1 / (1 + seeds before it that reached the event)` (the first seed to
+//! reach an event earns a whole point, a common event almost nothing), and
+//! every feature it drew (a kind, or `partition:<shape>`) is credited with
+//! it; a feature's credit is its mean over the seeds that drew it. Its
+//! inclusion probability is then [`P_MIN`] + ([`P_MAX`] - [`P_MIN`]) x
+//! credit / best credit (1/2 before any credit). Deterministic given the first seed: seed `s` is steered only
 //! by seeds below `s - LAG`, in seed order, and does not start before all
 //! of those have finished, whatever `--jobs` is and whichever seed ends
 //! first.
@@ -63,7 +63,8 @@ impl Steer {
     /// not in the map: 1/2).
     pub fn weights(&self, seed: u64) -> BTreeMap<String, f64> {
         let mut seen: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut credit: BTreeMap<String, f64> = BTreeMap::new();
+        // feature -> (summed gain, seeds that drew it)
+        let mut credit: BTreeMap<String, (f64, u64)> = BTreeMap::new();
         for s in self.window(seed) {
             let Some(d) = self.done.get(&s) else { continue };
             let gain: f64 = d
@@ -72,18 +73,23 @@ impl Steer {
                 .map(|e| 1.0 / (1.0 + *seen.get(e.as_str()).unwrap_or(&0) as f64))
                 .sum();
             for f in &d.features {
-                *credit.entry(f.clone()).or_default() += gain;
+                let c = credit.entry(f.clone()).or_default();
+                c.0 += gain;
+                c.1 += 1;
             }
             for e in &d.reached {
                 *seen.entry(e.as_str()).or_default() += 1;
             }
         }
-        let best = credit.values().cloned().fold(0.0, f64::max);
+        let mean: BTreeMap<String, f64> = credit
+            .into_iter()
+            .map(|(f, (gain, n))| (f, gain / n as f64))
+            .collect();
+        let best = mean.values().cloned().fold(0.0, f64::max);
         if best <= 0.0 {
             return BTreeMap::new();
         }
-        credit
-            .into_iter()
+        mean.into_iter()
             .map(|(f, c)| (f, P_MIN + (P_MAX - P_MIN) * c / best))
             .collect()
     }
