@@ -330,8 +330,10 @@ fn shrink(
                 sh::list(&s.before)
             );
             println!(
-                "after ({} faults, {} candidate runs):\n{}",
+                "after ({} faults, nodes {} -> {}, {} candidate runs):\n{}",
                 s.after.len(),
+                s.nodes.0,
+                s.nodes.1,
                 s.runs,
                 sh::list(&s.after)
             );

@@ -251,6 +251,14 @@ fn bad_examples() -> Vec<(String, &'static str)> {
             nemesis("interval = \"1m\"\nactions = [\"kill\"]\nstart = \"5m\"\nstop = \"5m\"\n"),
             "start must be before stop",
         ),
+        (
+            nemesis("interval = \"1m\"\nactions = [\"kill\"]\nmust_reach = [\"round_gt0\", \"tie_brake_remote\"]\n"),
+            "unknown coverage event `tie_brake_remote` in must_reach",
+        ),
+        (
+            nemesis("interval = \"1m\"\nactions = [\"partition\"]\nshapes = []\n"),
+            "shapes must list at least one partition shape",
+        ),
         // Workload and checks.
         (
             format!("{BASE}\n[workload]\ntx_interval = \"0s\"\n"),

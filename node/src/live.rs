@@ -13,6 +13,7 @@ use crate::chain::state::ChainState;
 use crate::chain::store::Store;
 use crate::chain::types::{Block, Hash, OutPoint, PubKey, Transaction, TxOut};
 use crate::clock::Clock;
+use crate::consensus::rare::RareEvents;
 use crate::constants::FINALITY_LATENCY_BUCKETS;
 use crate::env::{Blocking, WorkPool};
 use crate::histogram::Histogram;
@@ -28,6 +29,11 @@ pub struct Metrics {
     pub txs_accepted: AtomicU64,
     pub txs_rejected: AtomicU64,
     pub consensus_round: AtomicU64,
+    /// The consensus core's rare events (copied from it by the service loop).
+    pub consensus_rare: Mutex<RareEvents>,
+    /// Catch-ups (sync that applied blocks) started with exactly one peer
+    /// connected: the node relied on one peer for its chain.
+    pub catchups_one_peer: AtomicU64,
     /// First proposal seen (or sent) at a height -> that height committed
     /// by consensus here (synced blocks are not counted).
     pub finality_latency: Histogram,
@@ -41,6 +47,8 @@ impl Default for Metrics {
             txs_accepted: AtomicU64::default(),
             txs_rejected: AtomicU64::default(),
             consensus_round: AtomicU64::default(),
+            consensus_rare: Mutex::new(RareEvents::default()),
+            catchups_one_peer: AtomicU64::default(),
             finality_latency: Histogram::new(FINALITY_LATENCY_BUCKETS),
         }
     }
@@ -182,6 +190,38 @@ impl ChainHandle {
             utxos,
             g(&m.consensus_round),
         );
+        let rare = *m.consensus_rare.lock().unwrap();
+        for (name, help, v) in [
+            (
+                "consensus_rounds_above_zero_total",
+                "Consensus rounds above 0 started.",
+                rare.rounds_above_zero,
+            ),
+            (
+                "consensus_nil_precommits_total",
+                "Nil precommits cast.",
+                rare.nil_precommits,
+            ),
+            (
+                "consensus_lock_changes_total",
+                "Locks moved from one value to another.",
+                rare.lock_changes,
+            ),
+            (
+                "consensus_locks_restored_total",
+                "Locks restored from the store after a restart mid-height.",
+                rare.locks_restored,
+            ),
+            (
+                "catchups_one_peer_total",
+                "Catch-ups that applied blocks with exactly one peer connected.",
+                g(&m.catchups_one_peer),
+            ),
+        ] {
+            text.push_str(&format!(
+                "# HELP timed_{name} {help}\n# TYPE timed_{name} counter\ntimed_{name} {v}\n"
+            ));
+        }
         m.finality_latency.render(
             &mut text,
             "timed_finality_latency_seconds",

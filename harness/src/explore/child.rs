@@ -21,6 +21,9 @@ pub struct Outcome {
     pub faults: usize,
     /// The run's error (exit 2/3), or why its report could not be read.
     pub error: Option<String>,
+    /// Rare protocol events the run reached (`report::coverage`), count > 0.
+    #[serde(default)]
+    pub reached: Vec<String>,
 }
 
 impl Outcome {
@@ -71,6 +74,7 @@ pub fn outcome(out: &Path, exit: i32) -> Outcome {
         first_violation: None,
         faults: 0,
         error: None,
+        reached: Vec::new(),
     };
     match read_report(out) {
         Ok(r) => {
@@ -85,6 +89,7 @@ pub fn outcome(out: &Path, exit: i32) -> Outcome {
                     .count()
             });
             o.error = r.error;
+            o.reached = crate::report::coverage::reached(&r.coverage);
         }
         Err(e) if exit != 0 => {
             let log = std::fs::read_to_string(out.join("harness.log")).unwrap_or_default();

@@ -5,7 +5,7 @@
 //! turns a failing seed into a minimal regression scenario.
 //!
 //! Module map: `swarm` (the per-seed scenario: provider filter, swarm
-//! draw), `child` (one run in a re-executed harness), `report` (explore.json
+//! draw), `steer` (coverage that steers the swarm draw), `child` (one run in a re-executed harness), `report` (explore.json
 //! and JUnit), `shrink` (delta debugging of a failing schedule),
 //! `regression` (a schedule written as a standalone `[[fault]]` scenario).
 
@@ -13,6 +13,7 @@ pub mod child;
 pub mod regression;
 pub mod report;
 pub mod shrink;
+pub mod steer;
 pub mod swarm;
 
 use crate::runner::{Exit, Provider};
@@ -101,14 +102,16 @@ pub fn run(base: &Scenario, opts: &ExploreOptions) -> (Exit, Option<ExploreRepor
     let mut running: Vec<(u64, PathBuf, Child, Instant)> = Vec::new();
     let mut results: Vec<SeedResult> = Vec::new();
     let mut exit = Exit::Pass;
+    let mut steer = steer::Steer::new(opts.first_seed);
     loop {
         while running.len() < opts.jobs.max(1)
             && limit.is_none_or(|n| next < opts.first_seed + n)
             && opts.budget.is_none_or(|b| wall0.elapsed() < b)
+            && (!opts.swarm || steer.ready(next))
         {
             let seed = next;
             next += 1;
-            match start_seed(base, seed, opts) {
+            match start_seed(base, seed, opts, &steer.weights(seed)) {
                 Ok(Some((dir, ch))) => running.push((seed, dir, ch, Instant::now())),
                 Ok(None) => {
                     eprintln!("explore: the provider can model none of the nemesis kinds");
@@ -132,6 +135,7 @@ pub fn run(base: &Scenario, opts: &ExploreOptions) -> (Exit, Option<ExploreRepor
                     let (seed, dir, _, t0) = running.swap_remove(i);
                     let o = child::outcome(&dir.join("run"), status.code().unwrap_or(-1));
                     let r = SeedResult::new(seed, &dir, o, t0.elapsed(), opts);
+                    steer.record(seed, r.features.clone(), r.outcome.reached.clone());
                     exit = exit.worst(r.exit());
                     if r.outcome.exit != 0 {
                         bar.println(r.line());
@@ -160,7 +164,9 @@ pub fn run(base: &Scenario, opts: &ExploreOptions) -> (Exit, Option<ExploreRepor
         eprintln!("writing the explore report: {e:#}");
         exit = exit.worst(Exit::Infra);
     }
+    exit = exit.worst(rep.exit());
     println!("{}", rep.summary());
+    println!("{}", rep.coverage_line());
     (exit, Some(rep))
 }
 
@@ -169,8 +175,9 @@ fn start_seed(
     base: &Scenario,
     seed: u64,
     opts: &ExploreOptions,
+    weights: &std::collections::BTreeMap<String, f64>,
 ) -> anyhow::Result<Option<(PathBuf, Child)>> {
-    let Some(sc) = swarm::seed_scenario(base, seed, opts.swarm, opts.provider) else {
+    let Some(sc) = swarm::seed_scenario(base, seed, opts.swarm, opts.provider, weights) else {
         return Ok(None);
     };
     let dir = opts.out_dir().join(format!("seed-{seed}"));

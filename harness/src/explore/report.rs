@@ -6,6 +6,7 @@ use crate::runner::Exit;
 use crate::scenario::Scenario;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,6 +17,9 @@ pub struct SeedResult {
     pub outcome: Outcome,
     /// The nemesis kinds this seed drew from (swarm) or all runnable ones.
     pub kinds: Vec<String>,
+    /// Its steering features: the kinds and, when it may partition, the
+    /// partition shapes (`partition:<shape>`).
+    pub features: Vec<String>,
     pub wall_ms: u64,
     pub run_dir: PathBuf,
     pub replay: String,
@@ -29,8 +33,9 @@ impl SeedResult {
         wall: Duration,
         opts: &ExploreOptions,
     ) -> SeedResult {
-        let kinds = crate::scenario::load(dir.join("scenario.toml"))
-            .ok()
+        let sc = crate::scenario::load(dir.join("scenario.toml")).ok();
+        let features = sc.as_ref().map(super::swarm::features).unwrap_or_default();
+        let kinds = sc
             .and_then(|s| s.nemesis)
             .map(|n| {
                 n.actions
@@ -45,6 +50,7 @@ impl SeedResult {
             replay: super::replay(&opts.file, dir, seed, opts.provider, plain),
             outcome,
             kinds,
+            features,
             wall_ms: wall.as_millis() as u64,
             run_dir: dir.join("run"),
         }
@@ -102,6 +108,12 @@ pub struct ExploreReport {
     pub error_seeds: Vec<u64>,
     pub wall_ms: u64,
     pub seeds_per_minute: f64,
+    /// Every coverage event -> how many seeds reached it (0: none did).
+    pub coverage: BTreeMap<String, u64>,
+    /// The scenario's `[nemesis] must_reach`.
+    pub must_reach: Vec<String>,
+    /// Events of `must_reach` that no seed reached (the exploration fails).
+    pub unreached: Vec<String>,
     pub seeds: Vec<SeedResult>,
 }
 
@@ -122,7 +134,29 @@ impl ExploreReport {
             .filter(|r| r.outcome.exit != 0 && !r.outcome.failed())
             .map(|r| r.seed)
             .collect();
+        let mut coverage: BTreeMap<String, u64> = crate::report::coverage::EVENTS
+            .iter()
+            .map(|(e, _)| (e.to_string(), 0))
+            .collect();
+        for r in &seeds {
+            for e in &r.outcome.reached {
+                *coverage.entry(e.clone()).or_default() += 1;
+            }
+        }
+        let must_reach = base
+            .nemesis
+            .as_ref()
+            .map(|n| n.must_reach.clone())
+            .unwrap_or_default();
+        let unreached = must_reach
+            .iter()
+            .filter(|e| coverage.get(*e).copied().unwrap_or(0) == 0)
+            .cloned()
+            .collect();
         ExploreReport {
+            coverage,
+            must_reach,
+            unreached,
             scenario: base.name.clone(),
             file: opts.file.clone(),
             provider: super::child::provider_name(opts.provider).into(),
@@ -135,6 +169,36 @@ impl ExploreReport {
             seeds_per_minute: seeds.len() as f64 / wall.as_secs_f64().max(1e-3) * 60.0,
             seeds,
         }
+    }
+
+    /// Whether the exploration fails: a seed failed, or an event of
+    /// `must_reach` was never reached.
+    pub fn exit(&self) -> Exit {
+        if !self.unreached.is_empty() {
+            Exit::CheckFailed
+        } else {
+            Exit::Pass
+        }
+    }
+
+    /// One line: which events how many seeds reached.
+    pub fn coverage_line(&self) -> String {
+        let parts: Vec<String> = self
+            .coverage
+            .iter()
+            .map(|(e, n)| {
+                let must = if self.must_reach.contains(e) { "*" } else { "" };
+                format!("{e}{must} {n}")
+            })
+            .collect();
+        let mut line = format!("coverage (seeds reaching each event): {}", parts.join(", "));
+        if !self.unreached.is_empty() {
+            line.push_str(&format!(
+                "\nmust_reach FAILED: no seed reached {}",
+                self.unreached.join(", ")
+            ));
+        }
+        line
     }
 
     pub fn summary(&self) -> String {
@@ -174,6 +238,17 @@ impl ExploreReport {
         );
         all.set_time(Duration::from_millis(self.wall_ms));
         suite.add_test_case(all);
+        for e in &self.must_reach {
+            let status = if self.unreached.contains(e) {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                st.set_message(format!("no seed of {} reached {e}", self.seeds_run));
+                st.set_type("must_reach");
+                st
+            } else {
+                TestCaseStatus::success()
+            };
+            suite.add_test_case(TestCase::new(format!("must_reach {e}"), status));
+        }
         for r in self.seeds.iter().filter(|r| r.outcome.exit != 0) {
             let kind = if r.outcome.failed() {
                 NonSuccessKind::Failure

@@ -17,6 +17,10 @@ pub const CONFIRM_RUNS: usize = 3;
 pub const MAX_RUNS: usize = 400;
 /// A window is not shortened below this (a fault must still be a fault).
 pub const MIN_WINDOW_MS: u64 = 5_000;
+/// The node count is not shrunk below this: bridge and majorities-ring
+/// need 3 nodes, and below 3 validators one fault already stops consensus
+/// (quorum is every node), a different protocol regime than the run's.
+pub const MIN_NODES: usize = 3;
 
 #[derive(Clone, Debug)]
 pub struct ShrinkOptions {
@@ -77,7 +81,7 @@ pub fn from_run_dir(dir: &Path) -> anyhow::Result<Failing> {
 /// Run `file` with `seed` in sim once and take its failure.
 pub fn from_seed(file: &Path, seed: u64, work: &Path) -> anyhow::Result<Failing> {
     let base = crate::scenario::load(file)?;
-    let sc = super::swarm::seed_scenario(&base, seed, false, Provider::Sim)
+    let sc = super::swarm::seed_scenario(&base, seed, false, Provider::Sim, &Default::default())
         .ok_or_else(|| anyhow::anyhow!("sim can model none of the nemesis kinds"))?;
     std::fs::create_dir_all(work)?;
     let path = work.join("seed.toml");
@@ -98,6 +102,39 @@ struct Tester<'a> {
     f: &'a Failing,
     opts: &'a ShrinkOptions,
     runs: usize,
+    /// The node count candidates run with (the scenario's, until shrunk).
+    nodes: usize,
+}
+
+impl Tester<'_> {
+    /// Whether `items` still fail with `nodes` nodes.
+    fn fails_with(&mut self, items: &[Item], nodes: usize) -> anyhow::Result<bool> {
+        let keep = self.nodes;
+        self.nodes = nodes;
+        let r = self.fails(items);
+        self.nodes = keep;
+        r
+    }
+}
+
+/// The scenario with only its first `nodes` nodes (masternodes capped).
+pub fn with_nodes(sc: &Scenario, nodes: usize) -> Scenario {
+    let mut sc = sc.clone();
+    sc.network.nodes = nodes;
+    sc.network.masternodes = sc.network.masternodes.map(|m| m.min(nodes));
+    sc
+}
+
+/// Whether the last of `nodes` nodes can go: no fault of `items` and no
+/// `[[node]]` table names it, and no bootstrap list needs it.
+fn can_drop_last(sc: &Scenario, items: &[Item], nodes: usize) -> bool {
+    let last = format!("n{nodes}");
+    nodes > MIN_NODES
+        && items.iter().all(|i| !i.fault.nodes().contains(&last))
+        && sc
+            .nodes
+            .iter()
+            .all(|n| n.name != last && n.bootstrap.as_ref().is_none_or(|b| !b.contains(&last)))
 }
 
 /// The shrinker's oracle: does this fault list still fail the same check?
@@ -117,17 +154,21 @@ impl Test for Tester<'_> {
         let sched = regression::schedule(items, self.f.seed, self.f.scenario.time_scale);
         let path = dir.join("schedule.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&sched)?)?;
-        let o = child::run(
-            &self.f.scenario_file,
-            Provider::Sim,
-            &dir.join("run"),
-            Some(&path),
-        )?;
+        let file = if self.nodes == self.f.scenario.network.nodes {
+            self.f.scenario_file.clone()
+        } else {
+            let p = dir.join("scenario.toml");
+            let sc = with_nodes(&self.f.scenario, self.nodes);
+            std::fs::write(&p, toml::to_string(&sc)?)?;
+            p
+        };
+        let o = child::run(&file, Provider::Sim, &dir.join("run"), Some(&path))?;
         let ok = same(&o, &self.f.check);
         eprintln!(
-            "shrink: candidate {} ({} faults): {}",
+            "shrink: candidate {} ({} faults, {} nodes): {}",
             self.runs,
             items.len(),
+            self.nodes,
             if ok {
                 "fails the same check, kept"
             } else {
@@ -222,12 +263,25 @@ fn earlier(t: &mut impl Test, mut items: Vec<Item>) -> anyhow::Result<Vec<Item>>
     Ok(items)
 }
 
+/// Drop the last node while no remaining fault names it and it still fails.
+fn fewer_nodes(t: &mut Tester, items: &[Item]) -> anyhow::Result<usize> {
+    while can_drop_last(&t.f.scenario, items, t.nodes) {
+        if !t.fails_with(items, t.nodes - 1)? {
+            break;
+        }
+        t.nodes -= 1;
+    }
+    Ok(t.nodes)
+}
+
 /// What shrink produced.
 pub struct Shrunk {
     pub before: Vec<Item>,
     pub after: Vec<Item>,
     pub runs: usize,
     pub file: Option<PathBuf>,
+    /// Node count before and after.
+    pub nodes: (usize, usize),
 }
 
 pub fn list(items: &[Item]) -> String {
@@ -246,7 +300,13 @@ pub fn list(items: &[Item]) -> String {
 }
 
 pub fn shrink(f: &Failing, opts: &ShrinkOptions) -> anyhow::Result<(Exit, Shrunk)> {
-    let mut t = Tester { f, opts, runs: 0 };
+    let n0 = f.scenario.network.nodes;
+    let mut t = Tester {
+        f,
+        opts,
+        runs: 0,
+        nodes: n0,
+    };
     let before = f.items.clone();
     eprintln!(
         "shrink: {} faults, failing {}: {}",
@@ -257,11 +317,13 @@ pub fn shrink(f: &Failing, opts: &ShrinkOptions) -> anyhow::Result<(Exit, Shrunk
     let mut items = ddmin(&mut t, before.clone())?;
     items = shorten(&mut t, items)?;
     items = earlier(&mut t, items)?;
+    let nodes = fewer_nodes(&mut t, &items)?;
     let mut shrunk = Shrunk {
         before,
         after: items.clone(),
         runs: t.runs,
         file: None,
+        nodes: (n0, nodes),
     };
     let date = &humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()[..10];
     let name = format!("{}-{date}", f.check);
@@ -275,7 +337,12 @@ pub fn shrink(f: &Failing, opts: &ShrinkOptions) -> anyhow::Result<(Exit, Shrunk
         f.check,
         f.message
     );
-    let sc = regression::scenario(&f.scenario, &items, &name, description)?;
+    let description = if nodes < n0 {
+        format!("{description} (nodes {n0} -> {nodes})")
+    } else {
+        description
+    };
+    let sc = regression::scenario(&with_nodes(&f.scenario, nodes), &items, &name, description)?;
     std::fs::create_dir_all(&opts.regressions)?;
     let mut path = opts.regressions.join(format!("{name}.toml"));
     let mut k = 2;

@@ -5,7 +5,8 @@
 //! partitions and restarts) get whole runs to themselves.
 
 use crate::runner::Provider;
-use crate::scenario::{FaultAction, Scenario};
+use crate::scenario::{FaultAction, Scenario, Shape, ALL_SHAPES};
+use std::collections::BTreeMap;
 
 /// Fault kinds the sim provider cannot model yet (`sim::faults`): none
 /// since pause, loss, latency and cpu_throttle run in sim; a kind added to
@@ -31,28 +32,73 @@ pub fn runnable(kinds: &[FaultAction], provider: Provider) -> Vec<FaultAction> {
         .collect()
 }
 
-/// Swarm draw: each kind on with probability 1/2 from the seed; never
-/// empty (an empty draw keeps one kind, also chosen by the seed).
-pub fn draw(kinds: &[FaultAction], seed: u64) -> Vec<FaultAction> {
-    let mut st = seed ^ 0x5_7A2B_u64.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut on: Vec<FaultAction> = kinds
+/// The feature name of a kind (what steering credits).
+pub fn kind_name(k: FaultAction) -> String {
+    format!("{k:?}").to_lowercase()
+}
+
+/// The feature name of a partition shape.
+pub fn shape_name(s: Shape) -> String {
+    format!("partition:{s:?}").to_lowercase()
+}
+
+/// A draw as a float in [0, 1) (its top 53 bits).
+fn unit(x: u64) -> f64 {
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Each item on with its weight's probability (1/2 when unweighted) from
+/// the seed's stream; never empty (an empty draw keeps one item, also
+/// chosen by the seed).
+fn subset<T: Copy>(items: &[T], st: &mut u64, p: impl Fn(T) -> f64) -> Vec<T> {
+    let mut on: Vec<T> = items
         .iter()
         .copied()
-        .filter(|_| splitmix(&mut st) & 1 == 1)
+        .filter(|x| unit(splitmix(st)) < p(*x))
         .collect();
-    if on.is_empty() && !kinds.is_empty() {
-        on.push(kinds[(splitmix(&mut st) % kinds.len() as u64) as usize]);
+    if on.is_empty() && !items.is_empty() {
+        on.push(items[(splitmix(st) % items.len() as u64) as usize]);
     }
     on
 }
 
+/// Swarm draw of the kinds (and, when `partition` is among them, of its
+/// shapes): each on with the steering weight of its feature (1/2 without).
+pub fn draw(
+    kinds: &[FaultAction],
+    shapes: &[Shape],
+    seed: u64,
+    weights: &BTreeMap<String, f64>,
+) -> (Vec<FaultAction>, Vec<Shape>) {
+    let mut st = seed ^ 0x5_7A2B_u64.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let w = |name: String| *weights.get(&name).unwrap_or(&0.5);
+    let on = subset(kinds, &mut st, |k| w(kind_name(k)));
+    let shapes = subset(shapes, &mut st, |s| w(shape_name(s)));
+    (on, shapes)
+}
+
+/// What a seed drew, as steering features: its kinds, and its shapes when
+/// it may partition.
+pub fn features(sc: &Scenario) -> Vec<String> {
+    let Some(n) = &sc.nemesis else {
+        return Vec::new();
+    };
+    let mut f: Vec<String> = n.actions.iter().map(|k| kind_name(*k)).collect();
+    if n.actions.contains(&FaultAction::Partition) {
+        let shapes = n.shapes.clone().unwrap_or_else(|| ALL_SHAPES.to_vec());
+        f.extend(shapes.into_iter().map(shape_name));
+    }
+    f
+}
+
 /// The scenario seed `seed` runs; `None` when the provider can model none
-/// of the nemesis kinds.
+/// of the nemesis kinds. `weights` steer the swarm draw (`steer`).
 pub fn seed_scenario(
     base: &Scenario,
     seed: u64,
     swarm: bool,
     provider: Provider,
+    weights: &BTreeMap<String, f64>,
 ) -> Option<Scenario> {
     let mut sc = base.clone();
     sc.seed = seed;
@@ -61,7 +107,16 @@ pub fn seed_scenario(
         if kinds.is_empty() {
             return None;
         }
-        n.actions = if swarm { draw(&kinds, seed) } else { kinds };
+        if swarm {
+            let shapes = n.shapes.clone().unwrap_or_else(|| ALL_SHAPES.to_vec());
+            let (k, s) = draw(&kinds, &shapes, seed, weights);
+            if k.contains(&FaultAction::Partition) {
+                n.shapes = Some(s);
+            }
+            n.actions = k;
+        } else {
+            n.actions = kinds;
+        }
     }
     Some(sc)
 }
@@ -74,16 +129,36 @@ mod tests {
     #[test]
     fn swarm_draw_is_deterministic_nonempty_and_varies() {
         let kinds = [A::Kill, A::Restart, A::Partition, A::Wipe];
+        let none = BTreeMap::new();
         let mut distinct = std::collections::BTreeSet::new();
+        let mut shape_sets = std::collections::BTreeSet::new();
         for seed in 0..64 {
-            let d = draw(&kinds, seed);
-            assert_eq!(d, draw(&kinds, seed));
-            assert!(!d.is_empty());
+            let (d, s) = draw(&kinds, &ALL_SHAPES, seed, &none);
+            assert_eq!(
+                (d.clone(), s.clone()),
+                draw(&kinds, &ALL_SHAPES, seed, &none)
+            );
+            assert!(!d.is_empty() && !s.is_empty());
             assert!(d.iter().all(|k| kinds.contains(k)));
             distinct.insert(format!("{d:?}"));
+            shape_sets.insert(format!("{s:?}"));
         }
         // 15 non-empty subsets of 4: 64 seeds must reach most of them.
         assert!(distinct.len() >= 12, "{distinct:?}");
+        assert!(shape_sets.len() >= 12, "{shape_sets:?}");
+    }
+
+    #[test]
+    fn weights_move_the_draw() {
+        let kinds = [A::Kill, A::Partition];
+        let lean = BTreeMap::from([("kill".to_string(), 0.05), ("partition".to_string(), 0.95)]);
+        let (mut kill, mut part) = (0, 0);
+        for seed in 0..200 {
+            let (d, _) = draw(&kinds, &ALL_SHAPES, seed, &lean);
+            kill += d.contains(&A::Kill) as u32;
+            part += d.contains(&A::Partition) as u32;
+        }
+        assert!(part > 170 && kill < 40, "partition {part}, kill {kill}");
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 use super::grudge::{self, Cut};
 use crate::scenario::plan::{FaultPlan, LinkShape, PartitionPlan, RandomKind, RandomPlan, Targets};
-use crate::scenario::{fmt_ms, FaultAction, Plan, Scenario};
+use crate::scenario::{fmt_ms, FaultAction, Plan, Scenario, Shape};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -447,7 +447,7 @@ fn random(plan: &RandomPlan, seed: u64, nodes: &Nodes, id: &mut usize, steps: &m
     let mut t = plan.start_ms;
     while t + dur <= plan.stop_ms {
         let kind = *rng.pick(&plan.kinds);
-        let fault = random_fault(kind, nodes, &mut rng);
+        let fault = random_fault(kind, &plan.shapes, nodes, &mut rng);
         *id += 1;
         push(steps, *id, t, Some(dur), Origin::Random, fault);
         let mut gap = interval / 2 + rng.below(interval.max(1));
@@ -459,7 +459,9 @@ fn random(plan: &RandomPlan, seed: u64, nodes: &Nodes, id: &mut usize, steps: &m
     }
 }
 
-fn random_fault(kind: RandomKind, nodes: &Nodes, rng: &mut Rng) -> Fault {
+/// One random fault of `kind`; a partition takes one of `shapes` (never
+/// empty: the plan's default is all four, in the order of [`Shape`]).
+fn random_fault(kind: RandomKind, shapes: &[Shape], nodes: &Nodes, rng: &mut Rng) -> Fault {
     use RandomKind as K;
     let one = vec![rng.pick(&nodes.pickable).clone()];
     match kind {
@@ -470,13 +472,16 @@ fn random_fault(kind: RandomKind, nodes: &Nodes, rng: &mut Rng) -> Fault {
                 targets: Targets::Seeded,
                 one_way: false,
             };
-            let shapes = [
-                PartitionPlan::Halves { one_way: false },
-                isolate.clone(),
-                PartitionPlan::Bridge,
-                PartitionPlan::MajoritiesRing,
-            ];
-            let (mut description, mut cuts) = partition(rng.pick(&shapes), &ring, &one);
+            let plans: Vec<PartitionPlan> = shapes
+                .iter()
+                .map(|s| match s {
+                    Shape::Halves => PartitionPlan::Halves { one_way: false },
+                    Shape::Isolate => isolate.clone(),
+                    Shape::Bridge => PartitionPlan::Bridge,
+                    Shape::MajoritiesRing => PartitionPlan::MajoritiesRing,
+                })
+                .collect();
+            let (mut description, mut cuts) = partition(rng.pick(&plans), &ring, &one);
             if cuts.is_empty() {
                 (description, cuts) = partition(&isolate, &ring, &one);
             }

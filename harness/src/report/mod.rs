@@ -10,6 +10,7 @@
 //!   (one `<testsuite>` per scenario);
 //! - [`junit_report`] / [`RunReport::exit_code`] for callers that need them;
 //! - [`perf`]: the performance figures (from [`prom`] scrapes and `/proc`);
+//! - [`coverage`]: rare protocol events reached (from the same scrapes);
 //! - [`compare`]: `harness compare BASE NEW` over two reports' figures;
 //! - [`html`]: the self-contained `report.html` (written by [`write`] when
 //!   given the timeline) and a suite's `index.html`.
@@ -22,6 +23,7 @@
 //! each verdict. An infrastructure error becomes an `<error>` test case.
 
 pub mod compare;
+pub mod coverage;
 pub mod html;
 mod junit;
 pub mod perf;
@@ -84,6 +86,10 @@ pub struct RunReport {
     /// Set when `--fail-fast` stopped the run at a final violation.
     #[serde(default)]
     pub fail_fast: Option<EarlyStop>,
+    /// Rare protocol events the nodes counted (event -> count; empty when
+    /// no node's `/metrics` was read).
+    #[serde(default)]
+    pub coverage: coverage::Coverage,
 }
 
 /// Why `--fail-fast` stopped a run before its end.

@@ -60,6 +60,7 @@ fn sample(name: &str, fail: bool) -> RunReport {
         error: None,
         perf: None,
         fail_fast: None,
+        coverage: Default::default(),
     }
 }
 

@@ -468,6 +468,7 @@ async fn stages(
         return Err(infra(msg));
     }
     let mut findings = verdict::evaluate(sc, &timeline, ended.stop);
+    findings.coverage = crate::report::coverage::from_metrics(&metrics);
     findings.perf = Some(crate::report::perf::compute(
         &timeline,
         &metrics,

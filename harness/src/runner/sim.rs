@@ -71,7 +71,8 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
                 "simulation done"
             );
             // `--fail-fast` is not applied in sim: a protocol hour takes seconds.
-            let f = verdict::evaluate(&sc, &run.timeline, None);
+            let mut f = verdict::evaluate(&sc, &run.timeline, None);
+            f.coverage = run.coverage;
             match verdict::write_timeline(&out_dir, &run.timeline) {
                 Ok(d) => digest = Some(d),
                 Err(e) => {

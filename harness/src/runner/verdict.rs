@@ -20,6 +20,8 @@ pub struct Findings {
     pub protocol_ms: u64,
     pub perf: Option<Perf>,
     pub fail_fast: Option<EarlyStop>,
+    /// Rare protocol events the nodes counted (`report::coverage`).
+    pub coverage: crate::report::coverage::Coverage,
 }
 
 /// Every check of the scenario over the timeline, each timed on its own
@@ -86,6 +88,7 @@ pub fn evaluate(sc: &Scenario, timeline: &Timeline, stop: Option<EarlyStop>) -> 
         protocol_ms: timeline.end,
         perf: None,
         fail_fast: stop,
+        coverage: Default::default(),
     }
 }
 
@@ -159,6 +162,7 @@ pub fn build_report(
         error,
         perf: f.perf,
         fail_fast: f.fail_fast,
+        coverage: f.coverage,
         provider: Some(meta.provider.to_string()),
         timeline_sha256: meta.timeline_sha256,
     }

@@ -3,12 +3,13 @@
 //! the schedule only makes the seed's choices from the plan).
 
 use super::derived::{fmt_d, ms, parse_skew};
+use super::events::{is_event, COVERAGE_EVENTS};
 use super::plan::{
     FaultPlan, LinkShape, PartitionPlan, PlannedFault, RandomKind, RandomPlan, Targets, CPUS_MAX,
     CPUS_MIN,
 };
 use super::source::Section;
-use super::types::{FaultAction, FaultSpec, Scenario, Shape};
+use super::types::{FaultAction, FaultSpec, Scenario, Shape, ALL_SHAPES};
 use super::validate::{no_netem_message, sim_only_message, Capabilities, Validator};
 use std::collections::BTreeSet;
 
@@ -445,6 +446,28 @@ impl Validator<'_> {
         if start >= stop {
             self.err(sec, Some("start"), "start must be before stop");
         }
+        let shapes = nem.shapes.clone().unwrap_or_else(|| ALL_SHAPES.to_vec());
+        if shapes.is_empty() {
+            self.err(
+                sec,
+                Some("shapes"),
+                "shapes must list at least one partition shape (or be left out: all four)",
+            );
+        }
+        for e in &nem.must_reach {
+            if !is_event(e) {
+                let known: Vec<&str> = COVERAGE_EVENTS.iter().map(|(k, _)| *k).collect();
+                self.err_value(
+                    sec,
+                    "must_reach",
+                    e,
+                    format!(
+                        "unknown coverage event `{e}` in must_reach (known: {})",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
         let interval_ms = ms(nem.interval);
         (self.errors.len() == before).then(|| RandomPlan {
             location: self.src.and_then(|src| src.find(sec, None)),
@@ -457,6 +480,8 @@ impl Validator<'_> {
             stop_ms: nem
                 .stop
                 .map_or(ms(s.duration).saturating_sub(interval_ms), ms),
+            shapes,
+            must_reach: nem.must_reach.clone(),
         })
     }
 }

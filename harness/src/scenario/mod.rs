@@ -14,6 +14,7 @@
 //! - [`expand`] / [`load_many`]`(&[paths or dirs])`: a directory means its
 //!   `*.toml` files sorted by name; [`filter`] / [`matches_filter`] select by
 //!   name substring or glob (`--filter`).
+//! - [`events`]: the coverage events `[nemesis] must_reach` may name.
 //! - Helpers on [`Scenario`]: `node_names()`, `masternode_count()`,
 //!   `is_masternode(n)`, `start_at(n)`, `foreign_nodes()`, `wall(d)`
 //!   (protocol -> wall: `d / time_scale`), `wall_duration()`, `check(kind)`;
@@ -22,6 +23,7 @@
 
 mod derived;
 mod error;
+pub mod events;
 mod fault_rules;
 mod load;
 pub mod plan;

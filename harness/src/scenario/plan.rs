@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::source::Location;
+use super::types::Shape;
 
 /// Every fault of a valid scenario, in file order.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -152,6 +153,10 @@ pub struct RandomPlan {
     /// No random fault starts before `start_ms` or ends after `stop_ms`.
     pub start_ms: u64,
     pub stop_ms: u64,
+    /// Shapes a random partition draws from (never empty; file order).
+    pub shapes: Vec<Shape>,
+    /// Coverage events some explored seed must reach (known names only).
+    pub must_reach: Vec<String>,
 }
 
 /// A fault kind the random nemesis can draw (every one heals after `for`,

@@ -105,6 +105,15 @@ pub enum Shape {
     MajoritiesRing,
 }
 
+/// The four named shapes, in declaration order: what a random partition
+/// draws from when `[nemesis] shapes` is left out.
+pub const ALL_SHAPES: [Shape; 4] = [
+    Shape::Halves,
+    Shape::Isolate,
+    Shape::Bridge,
+    Shape::MajoritiesRing,
+];
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
@@ -166,6 +175,15 @@ pub struct NemesisSpec {
     pub start: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     pub stop: Option<Duration>,
+    /// Partition shapes a random `partition` draws from (default: all four
+    /// named shapes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shapes: Option<Vec<Shape>>,
+    /// Rare protocol events (`report::coverage::EVENTS`) that some seed of
+    /// `harness explore` must reach, else the exploration fails: a schedule
+    /// that never exercises the tie-break proves nothing about it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub must_reach: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -66,6 +66,8 @@ pub struct SimRun {
     /// The fault steps as applied, one line each.
     pub applied: Vec<String>,
     pub steps: u64,
+    /// Rare protocol events the nodes counted (`report::coverage`).
+    pub coverage: crate::report::coverage::Coverage,
 }
 
 /// Run the scenario to its end on this thread (call from a thread outside
@@ -126,8 +128,9 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
     let txs = Arc::new(Mutex::new(WorkloadResult::default()));
     let load = crate::workload::Workload::new(sc, &testnet).map(|w| (w, txs.clone()));
     let result = tracing::subscriber::with_default(subscriber, || {
-        simulate(sc, plan, &ctls, observer, shaper, load)
+        simulate(sc, plan, &ctls, observer.clone(), shaper, load)
     });
+    let coverage = crate::report::coverage::from_metrics(&observer.metrics());
     logs.flush();
     let (applied, spans, steps) = result?;
     let rec = std::mem::replace(
@@ -150,6 +153,7 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
         timeline,
         applied,
         steps,
+        coverage,
     })
 }
 

@@ -19,6 +19,7 @@ use super::clock::{now_ms, SIM_EPOCH_MS};
 use super::transport::ConnTable;
 use crate::observe::model::{NodeEvent, Sample};
 use crate::observe::recorder::Recorder;
+use crate::report::prom::{self, Accumulated};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use std::collections::BTreeMap;
@@ -31,6 +32,10 @@ use tower::ServiceExt;
 
 /// Pages of `/events` read per poll at most (as the docker poller).
 const EVENT_PAGES: usize = 20;
+/// `/metrics` is read every this many polls (about 2 s of virtual time at
+/// the 300 ms poll, as docker's scraper): counters only need catching
+/// before a restart resets them; a kill loses at most the last 2 s.
+const METRICS_EVERY_POLLS: u64 = 7;
 
 /// What every poller of one run shares.
 pub struct SimObserver {
@@ -42,6 +47,8 @@ pub struct SimObserver {
     pub until_ms: u64,
     /// Event cursor per node name, kept across the node's restarts.
     cursors: Mutex<BTreeMap<String, Cursor>>,
+    /// Every node's `/metrics` over its processes (for `report::coverage`).
+    metrics: Mutex<BTreeMap<String, Accumulated>>,
 }
 
 /// Per node: the highest event seq seen from its current process.
@@ -49,6 +56,7 @@ pub struct SimObserver {
 struct Cursor {
     after: u64,
     last_uptime: Option<u64>,
+    polls: u64,
 }
 
 impl SimObserver {
@@ -66,7 +74,13 @@ impl SimObserver {
             p2p_port,
             until_ms,
             cursors: Mutex::new(BTreeMap::new()),
+            metrics: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Every node's accumulated `/metrics` so far.
+    pub fn metrics(&self) -> BTreeMap<String, Accumulated> {
+        self.metrics.lock().unwrap().clone()
     }
 
     /// The turmoil client: a down sample for every node not running, every
@@ -155,6 +169,16 @@ impl SimObserver {
                 NodeEvent::take_page(page, &mut cur.after, name, t, &mut events);
             }
         }
+        cur.polls += 1;
+        if let (Some(a), Some(_)) = (&api, &status) {
+            if cur.polls % METRICS_EVERY_POLLS == 1 {
+                if let Some(text) = get_text(a, "/metrics").await {
+                    let parsed = prom::parse(&text);
+                    let mut m = self.metrics.lock().unwrap();
+                    m.entry(name.to_string()).or_default().push(parsed);
+                }
+            }
+        }
         // The network's own view: only while the host runs software (a
         // down container has no readable TCP table on docker either).
         let kernel = status
@@ -167,15 +191,24 @@ impl SimObserver {
     }
 }
 
-/// `GET path` on the node's router, in-process.
-async fn get<T: serde::de::DeserializeOwned>(api: &ApiState, path: &str) -> Option<T> {
+/// `GET path` on the node's router, in-process: the body's bytes.
+async fn get_bytes(api: &ApiState, path: &str) -> Option<axum::body::Bytes> {
     let req = Request::get(path).body(Body::empty()).ok()?;
     let resp = timed::api::router(api.clone()).oneshot(req).await.ok()?;
     if resp.status() != StatusCode::OK {
         return None;
     }
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+    axum::body::to_bytes(resp.into_body(), usize::MAX)
         .await
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
+        .ok()
+}
+
+/// `GET path` as JSON.
+async fn get<T: serde::de::DeserializeOwned>(api: &ApiState, path: &str) -> Option<T> {
+    serde_json::from_slice(&get_bytes(api, path).await?).ok()
+}
+
+/// `GET path` as text (`/metrics`).
+async fn get_text(api: &ApiState, path: &str) -> Option<String> {
+    String::from_utf8(get_bytes(api, path).await?.to_vec()).ok()
 }

@@ -34,6 +34,7 @@
 //! validators scattered over several rounds still meet. Without these,
 //! SIGKILLing every masternode at once could stall a height forever.
 
+use super::rare::RareEvents;
 use crate::chain::block;
 use crate::chain::sign;
 use crate::chain::types::{Block, Hash, NodeId};
@@ -113,6 +114,8 @@ pub struct Core {
     /// by the driver so a lost frame or a late joiner cannot stall a round).
     own: Vec<ConsensusMessage>,
     out: Vec<Output>,
+    /// Rare events over the process's life (not cleared by `reset`).
+    rare: RareEvents,
 }
 
 pub fn timeout_for(step: Step, round: u32) -> Duration {
@@ -153,6 +156,7 @@ impl Core {
             prevote_quorum_seen: BTreeSet::new(),
             own: vec![],
             out: vec![],
+            rare: RareEvents::default(),
         };
         c.reset(height);
         c
@@ -175,6 +179,10 @@ impl Core {
     }
     pub fn validators(&self) -> &Validators {
         &self.validators
+    }
+    /// Rare events counted since this core was made.
+    pub fn rare(&self) -> RareEvents {
+        self.rare
     }
 
     /// Our signed messages of the current and the previous round (for
@@ -219,6 +227,9 @@ impl Core {
             self.started = true;
             match self.last_signed.clone() {
                 Some(s) if s.height == self.height => {
+                    if s.lock.is_some() {
+                        self.rare.locks_restored += 1;
+                    }
                     self.locked = s.lock;
                     self.valid = s.valid;
                     if let Some(p) = s.proposal.filter(|p| p.proposer == self.me) {
@@ -327,6 +338,9 @@ impl Core {
     // ---- the rules ------------------------------------------------------
 
     fn start_round(&mut self, round: u32, app: &mut dyn App) {
+        if round > 0 {
+            self.rare.rounds_above_zero += 1;
+        }
         self.round = round;
         self.step = Step::Propose;
         let h = self.height;
@@ -412,6 +426,9 @@ impl Core {
                         // valid first: the precommit persists it with the lock.
                         self.valid = Some((r, b));
                         if self.step == Step::Prevote {
+                            if self.locked.is_some_and(|(_, lv)| lv != v) {
+                                self.rare.lock_changes += 1;
+                            }
                             self.locked = Some((r, v));
                             self.precommit(Some(v));
                         }
@@ -534,6 +551,9 @@ impl Core {
     }
 
     fn precommit(&mut self, value: Option<Hash>) {
+        if value.is_none() && self.is_validator() {
+            self.rare.nil_precommits += 1;
+        }
         self.step = Step::Precommit;
         self.vote(VoteKind::Precommit, value);
     }

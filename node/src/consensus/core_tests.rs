@@ -218,6 +218,11 @@ fn silent_proposer_gives_a_nil_round_then_the_next_proposer_decides() {
     for n in net.live() {
         assert!(n.sent.iter().any(|m| matches!(m,
             ConsensusMessage::Vote(v) if v.round == 0 && v.kind == VoteKind::Precommit && v.block_hash.is_none())));
+        // ... and each live core counted them as rare events (`/metrics`).
+        let rare = n.core.rare();
+        assert_eq!(rare.nil_precommits, 1, "{rare:?}");
+        assert_eq!(rare.rounds_above_zero, 1, "{rare:?}");
+        assert_eq!(rare.lock_changes, 0, "{rare:?}");
     }
 }
 

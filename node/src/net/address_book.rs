@@ -189,6 +189,16 @@ impl AddressBook {
         }
     }
 
+    /// Consecutive failures recorded for `ip` (0 if unknown).
+    pub fn failures(&self, ip: IpAddr) -> u32 {
+        self.inner
+            .lock()
+            .unwrap()
+            .map
+            .get(&ip)
+            .map_or(0, |e| e.failures)
+    }
+
     /// Our dial to `ip` completed its handshake: move it to the tried table
     /// (evicting the tried entry with the most failures when full).
     pub fn mark_tried(&self, ip: IpAddr) {

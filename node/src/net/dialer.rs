@@ -293,6 +293,9 @@ async fn attempt(shared: &Arc<Shared>, addr: SocketAddr, conn_id: u64) -> Result
     let mut conn = Conn::new(info, reader);
     conn.connects = match shared.registry.promote_dial(ip, conn.entry()) {
         Some(n) => {
+            if shared.book.failures(ip) > 0 {
+                NetMetrics::inc(&shared.metrics.redials_after_backoff_total);
+            }
             shared.book.mark_tried(ip);
             n
         }

@@ -159,8 +159,16 @@ pub async fn handle_inbound<W>(
     conn.connects = connects;
     let writer = conn.info.writer.clone();
     match admission {
-        Admission::Rejected(reason) => return refuse(&shared, ip, &writer, reason),
-        Admission::AcceptedOverOurDial => {
+        Admission::Rejected(reason) => {
+            if matches!(reason, RejectReason::DuplicateSimultaneous) {
+                NetMetrics::inc(&shared.metrics.tie_break_local_total);
+            }
+            return refuse(&shared, ip, &writer, reason);
+        }
+        Admission::AcceptedOverOurDial { crossed } => {
+            if crossed {
+                NetMetrics::inc(&shared.metrics.tie_break_remote_total);
+            }
             info!(ip = %ip, "simultaneous open: keeping the inbound (our dial had not reached the peer, or the peer has the lower node id)")
         }
         Admission::Accepted => {}

@@ -23,6 +23,15 @@ pub struct NetMetrics {
     pub bans_total: AtomicU64,
     /// Peer requests that had to wait for the peer's request budget.
     pub requests_throttled_total: AtomicU64,
+    /// Crossed dials (both reached the handshake) where the tie-break kept
+    /// the peer's dial (our inbound) over ours.
+    pub tie_break_remote_total: AtomicU64,
+    /// Crossed dials where the tie-break kept our dial and refused the
+    /// peer's inbound.
+    pub tie_break_local_total: AtomicU64,
+    /// Connections made by a dial to an address that had failed before
+    /// (the dial waited out a backoff and then got through).
+    pub redials_after_backoff_total: AtomicU64,
     /// Keyed by the reason's category ([`CloseReason::category`]).
     disconnects: Mutex<BTreeMap<&'static str, u64>>,
     /// Ping round trips (our ping to the peer's pong), every peer.
@@ -116,6 +125,21 @@ impl NetMetrics {
             "requests_throttled_total",
             "Peer requests that waited for the peer's request budget.",
             g(&self.requests_throttled_total),
+        );
+        counter(
+            "tie_break_remote_total",
+            "Crossed dials resolved for the peer's dial.",
+            g(&self.tie_break_remote_total),
+        );
+        counter(
+            "tie_break_local_total",
+            "Crossed dials resolved for our dial.",
+            g(&self.tie_break_local_total),
+        );
+        counter(
+            "redials_after_backoff_total",
+            "Connections made by a dial after a backoff.",
+            g(&self.redials_after_backoff_total),
         );
         let _ = writeln!(out, "# HELP timed_peers Live connections.");
         let _ = writeln!(out, "# TYPE timed_peers gauge");

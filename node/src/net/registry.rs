@@ -52,8 +52,12 @@ pub enum Slot {
 #[derive(Debug)]
 pub enum Admission {
     Accepted,
-    /// Accepted and it replaced our own pending dial (we lost the tie-break).
-    AcceptedOverOurDial,
+    /// Accepted and it replaced our own pending dial: `crossed` when our
+    /// dial had reached the handshake too and the tie-break chose the peer's
+    /// (else our dial was still connecting and yielded).
+    AcceptedOverOurDial {
+        crossed: bool,
+    },
     Rejected(RejectReason),
 }
 
@@ -181,9 +185,9 @@ impl Registry {
             }
             Some(Slot::Dialing {
                 handshaking: false, ..
-            }) => Admission::AcceptedOverOurDial,
+            }) => Admission::AcceptedOverOurDial { crossed: false },
             Some(Slot::Dialing { .. }) if entry.info.node_id.0 < ours.0 => {
-                Admission::AcceptedOverOurDial
+                Admission::AcceptedOverOurDial { crossed: true }
             }
             Some(Slot::Dialing { .. }) => {
                 return (Admission::Rejected(RejectReason::DuplicateSimultaneous), 0)
@@ -479,7 +483,10 @@ mod tests {
         let ours = NodeId([1; 32]); // lower id: would win a real tie-break
         let dial = reg.try_begin_dial(IP).unwrap();
         let (adm, n) = reg.admit_inbound(IP, &ours, entry(&reg, 99, 9), ack());
-        assert!(matches!((adm, n), (Admission::AcceptedOverOurDial, 1)));
+        assert!(matches!(
+            (adm, n),
+            (Admission::AcceptedOverOurDial { crossed: false }, 1)
+        ));
         // Our dial then connects: it must not send its Hello.
         assert!(!reg.begin_dial_handshake(IP, dial));
     }
@@ -500,7 +507,10 @@ mod tests {
         ));
         // B receives A's hello: A's dial wins there too.
         let (adm_b, _) = b.admit_inbound(IP, &idb, entry(&b, 51, 1), ack());
-        assert!(matches!(adm_b, Admission::AcceptedOverOurDial));
+        assert!(matches!(
+            adm_b,
+            Admission::AcceptedOverOurDial { crossed: true }
+        ));
         // A's dial is promoted when B's ack arrives; B's own dial is superseded.
         assert!(a.promote_dial(IP, entry(&a, da, 9)).is_some());
         assert!(b.promote_dial(IP, entry(&b, db, 1)).is_none());

@@ -74,6 +74,11 @@ impl Driver {
         self.core.round()
     }
 
+    /// The core's rare-event counts (for `/metrics`).
+    pub fn rare(&self) -> crate::consensus::rare::RareEvents {
+        self.core.rare()
+    }
+
     pub fn next_deadline(&self) -> Option<Instant> {
         let t = self.timers.iter().map(|(at, _)| *at).min();
         match (t, self.start_at) {

@@ -122,6 +122,7 @@ async fn run(
             .metrics
             .consensus_round
             .store(driver.round() as u64, Ordering::Relaxed);
+        *shared.metrics.consensus_rare.lock().unwrap() = driver.rare();
     }
 }
 

@@ -91,6 +91,7 @@ async fn catch_up(
     advanced: &mpsc::UnboundedSender<()>,
 ) -> bool {
     let start_height = shared.height();
+    let one_peer = shared.net.connected().len() == 1;
     // One block behind is normal between a commit and its announcement:
     // fetch it quietly instead of flagging the node as syncing.
     let quiet = target <= start_height + 1;
@@ -204,6 +205,12 @@ async fn catch_up(
         if short {
             break;
         }
+    }
+    if progressed && !quiet && one_peer {
+        shared
+            .metrics
+            .catchups_one_peer
+            .fetch_add(1, Ordering::Relaxed);
     }
     progressed
 }
