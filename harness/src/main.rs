@@ -200,7 +200,8 @@ async fn dispatch(cmd: Cmd) -> Exit {
             runner::suite::run_paths(&paths, filter.as_deref(), &opts).await
         }
         Cmd::Explore(mut opts) => {
-            let base = match runner::load(&opts.file, &harness::nemesis::probe_capabilities().await) {
+            let base = match runner::load(&opts.file, &harness::nemesis::probe_capabilities().await)
+            {
                 Ok(sc) => sc,
                 Err(e) => {
                     eprintln!("{e}");

@@ -11,7 +11,7 @@
 //! schedule.
 
 use super::grudge::{self, Cut};
-use crate::scenario::plan::{FaultPlan, PartitionPlan, RandomKind, RandomPlan, Targets};
+use crate::scenario::plan::{FaultPlan, PairPlan, PartitionPlan, ProbeKind, Targets};
 use crate::scenario::{fmt_ms, FaultAction, Plan, Scenario};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -45,6 +45,25 @@ pub enum Fault {
     /// Cap the container's CPU to `cpus` cores (runtime CPU quota); lifted
     /// at the end step or by `heal_all`. The node stays up, only slow.
     CpuThrottle { nodes: Vec<String>, cpus: f64 },
+    /// `node` and `peer` dialed at the same instant, each from the other's
+    /// network namespace with the other's key, `repeat` times.
+    CrossedDial {
+        node: String,
+        peer: String,
+        repeat: u32,
+    },
+    /// A second connection to `node` from `peer`'s IP and key, `repeat` times.
+    DuplicateDial {
+        node: String,
+        peer: String,
+        repeat: u32,
+    },
+    /// A Hello to `node` from `peer`'s IP and key, its dialer already gone.
+    StaleHello {
+        node: String,
+        peer: String,
+        repeat: u32,
+    },
 }
 
 impl Fault {
@@ -62,6 +81,7 @@ impl Fault {
             nodes: self.nodes(),
             cuts,
             description: self.describe(),
+            answers: Vec::new(),
         }
     }
 
@@ -78,6 +98,9 @@ impl Fault {
             Fault::Loss { .. } => FaultAction::Loss,
             Fault::Latency { .. } => FaultAction::Latency,
             Fault::CpuThrottle { .. } => FaultAction::CpuThrottle,
+            Fault::CrossedDial { .. } => FaultAction::CrossedDial,
+            Fault::DuplicateDial { .. } => FaultAction::DuplicateDial,
+            Fault::StaleHello { .. } => FaultAction::StaleHello,
         }
     }
 
@@ -102,6 +125,9 @@ impl Fault {
             | Fault::Loss { nodes, .. }
             | Fault::Latency { nodes, .. }
             | Fault::CpuThrottle { nodes, .. } => nodes.clone(),
+            Fault::CrossedDial { node, peer, .. }
+            | Fault::DuplicateDial { node, peer, .. }
+            | Fault::StaleHello { node, peer, .. } => vec![node.clone(), peer.clone()],
         }
     }
 
@@ -128,6 +154,15 @@ impl Fault {
             Fault::Latency { delay_ms, .. } => format!("{nodes} +{delay_ms}ms"),
             Fault::CpuThrottle { cpus, .. } => {
                 format!("{nodes} CPU capped to {:.0}% of a core", cpus * 100.0)
+            }
+            Fault::CrossedDial { node, peer, repeat } => {
+                format!("{node} <-> {peer} dials crossed x{repeat}")
+            }
+            Fault::DuplicateDial { node, peer, repeat } => {
+                format!("second connection {peer} -> {node} x{repeat}")
+            }
+            Fault::StaleHello { node, peer, repeat } => {
+                format!("stale Hello {peer} -> {node} x{repeat}")
             }
             _ => nodes,
         }
@@ -220,10 +255,10 @@ impl fmt::Display for Schedule {
 }
 
 /// Tiny, stable PRNG (SplitMix64): the schedule must replay identically.
-struct Rng(u64);
+pub(super) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64, stream: u64) -> Self {
+    pub(super) fn new(seed: u64, stream: u64) -> Self {
         Rng(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
     fn next(&mut self) -> u64 {
@@ -234,13 +269,13 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(super) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
-    fn shuffle<T>(&mut self, items: &mut [T]) {
+    pub(super) fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             items.swap(i, self.below(i as u64 + 1) as usize);
         }
@@ -276,7 +311,7 @@ pub fn build(scenario: &Scenario, plan: &Plan) -> Schedule {
         );
     }
     if let Some(nemesis) = &plan.nemesis {
-        random(nemesis, scenario.seed, &nodes, &mut id, &mut steps);
+        super::random::random(nemesis, scenario.seed, &nodes, &mut id, &mut steps);
     }
     steps.sort_by_key(|s| (s.at_ms, s.phase, s.id));
     Schedule {
@@ -286,7 +321,14 @@ pub fn build(scenario: &Scenario, plan: &Plan) -> Schedule {
     }
 }
 
-fn push(steps: &mut Vec<Step>, id: usize, at: u64, dur: Option<u64>, origin: Origin, fault: Fault) {
+pub(super) fn push(
+    steps: &mut Vec<Step>,
+    id: usize,
+    at: u64,
+    dur: Option<u64>,
+    origin: Origin,
+    fault: Fault,
+) {
     let until = dur.map(|d| at + d);
     if let Some(end) = until {
         steps.push(Step {
@@ -310,9 +352,9 @@ fn push(steps: &mut Vec<Step>, id: usize, at: u64, dur: Option<u64>, origin: Ori
 
 /// The run's nodes, and those a seeded choice may pick (not the
 /// foreign-genesis ones, which the checks ignore).
-struct Nodes {
-    all: Vec<String>,
-    pickable: Vec<String>,
+pub(super) struct Nodes {
+    pub(super) all: Vec<String>,
+    pub(super) pickable: Vec<String>,
 }
 
 /// Targets named in the file, or one node chosen by the seed.
@@ -371,12 +413,45 @@ fn resolve(plan: &FaultPlan, nodes: &Nodes, rng: &mut Rng) -> Fault {
             nodes: targets(t, nodes, rng),
             cpus: *cpus,
         },
+        FaultPlan::Probe { kind, pair, repeat } => {
+            let (node, peer) = probe_pair(pair, nodes, rng);
+            let repeat = *repeat;
+            match kind {
+                ProbeKind::CrossedDial => Fault::CrossedDial { node, peer, repeat },
+                ProbeKind::DuplicateDial => Fault::DuplicateDial { node, peer, repeat },
+                ProbeKind::StaleHello => Fault::StaleHello { node, peer, repeat },
+            }
+        }
     }
+}
+
+/// The two nodes of a protocol fault: as named, or picked by the seed among
+/// the others (validation saw to it that the network has two).
+fn probe_pair(pair: &PairPlan, nodes: &Nodes, rng: &mut Rng) -> (String, String) {
+    let mut pick = |not: Option<&String>| {
+        let others: Vec<String> = nodes
+            .pickable
+            .iter()
+            .filter(|n| Some(*n) != not)
+            .cloned()
+            .collect();
+        rng.pick(&others).clone()
+    };
+    let node = pair
+        .node
+        .clone()
+        .unwrap_or_else(|| pick(pair.peer.as_ref()));
+    let peer = pair.peer.clone().unwrap_or_else(|| pick(Some(&node)));
+    (node, peer)
 }
 
 /// Description and cuts of a partition over `ring` (node order matters for
 /// every shape); `isolated` are the resolved targets of an `Isolate`.
-fn partition(p: &PartitionPlan, ring: &[String], isolated: &[String]) -> (String, Vec<Cut>) {
+pub(super) fn partition(
+    p: &PartitionPlan,
+    ring: &[String],
+    isolated: &[String],
+) -> (String, Vec<Cut>) {
     let by_groups = |name: &str, g: &[Vec<String>], one_way: bool| {
         let desc = format!("{name} {}", grudge::describe_groups(g));
         let desc = if one_way {
@@ -408,79 +483,6 @@ fn partition(p: &PartitionPlan, ring: &[String], isolated: &[String]) -> (String
             format!("majorities-ring {}", ring.join(" ")),
             grudge::majorities_ring(ring),
         ),
-    }
-}
-
-/// The seeded random nemesis: one fault at a time, each lasting `for`
-/// (default interval/2), starts spaced by `interval` on average
-/// (uniform in [interval/2, 3*interval/2], whole seconds, never overlapping), inside
-/// [start, stop] (default [interval, duration - interval], leaving time to
-/// converge before the end).
-fn random(plan: &RandomPlan, seed: u64, nodes: &Nodes, id: &mut usize, steps: &mut Vec<Step>) {
-    let (interval, dur) = (plan.interval_ms, plan.for_ms);
-    let mut rng = Rng::new(seed, 0x7A11_D0E5);
-    let mut t = plan.start_ms;
-    while t + dur <= plan.stop_ms {
-        let kind = *rng.pick(&plan.kinds);
-        let fault = random_fault(kind, nodes, &mut rng);
-        *id += 1;
-        push(steps, *id, t, Some(dur), Origin::Random, fault);
-        let mut gap = interval / 2 + rng.below(interval.max(1));
-        if interval >= 10_000 {
-            // Whole seconds: a schedule people read and replay.
-            gap -= gap % 1000;
-        }
-        t += gap.max(dur);
-    }
-}
-
-fn random_fault(kind: RandomKind, nodes: &Nodes, rng: &mut Rng) -> Fault {
-    use RandomKind as K;
-    let one = vec![rng.pick(&nodes.pickable).clone()];
-    match kind {
-        K::Partition => {
-            let mut ring = nodes.all.to_vec();
-            rng.shuffle(&mut ring);
-            let isolate = PartitionPlan::Isolate {
-                targets: Targets::Seeded,
-                one_way: false,
-            };
-            let shapes = [
-                PartitionPlan::Halves { one_way: false },
-                isolate.clone(),
-                PartitionPlan::Bridge,
-                PartitionPlan::MajoritiesRing,
-            ];
-            let (mut description, mut cuts) = partition(rng.pick(&shapes), &ring, &one);
-            if cuts.is_empty() {
-                (description, cuts) = partition(&isolate, &ring, &one);
-            }
-            Fault::Partition { description, cuts }
-        }
-        K::Kill => Fault::Kill { nodes: one },
-        K::Restart => Fault::Restart { nodes: one },
-        K::Pause => Fault::Pause { nodes: one },
-        K::Wipe => Fault::Wipe { nodes: one },
-        K::ClockSkew => {
-            let secs = 5 + rng.below(56) as i64;
-            let sign = if rng.below(2) == 0 { -1 } else { 1 };
-            Fault::ClockSkew {
-                nodes: one,
-                skew_ms: sign * secs * 1000,
-            }
-        }
-        K::Loss => Fault::Loss {
-            nodes: one,
-            probability: *rng.pick(&[0.05, 0.1, 0.2]),
-        },
-        K::Latency => Fault::Latency {
-            nodes: one,
-            delay_ms: *rng.pick(&[50, 100, 200]),
-        },
-        K::CpuThrottle => Fault::CpuThrottle {
-            nodes: one,
-            cpus: *rng.pick(&[0.05, 0.1, 0.2]),
-        },
     }
 }
 

@@ -34,6 +34,12 @@ pub fn unsupported(plan: &Schedule) -> Vec<&'static str> {
             Fault::Loss { .. } => Some("loss (turmoil's TCP has no retransmission to model it)"),
             Fault::Latency { .. } => Some("latency (not wired to turmoil's link latency yet)"),
             Fault::CpuThrottle { .. } => Some("cpu_throttle (turmoil hosts have no CPU budget)"),
+            Fault::CrossedDial { .. } | Fault::DuplicateDial { .. } | Fault::StaleHello { .. } => {
+                Some(
+                    "crossed_dial, duplicate_dial, stale_hello (cannot model yet: the harness \
+                     would need its own turmoil host per impersonated node IP)",
+                )
+            }
             _ => None,
         })
         .collect();
@@ -169,7 +175,10 @@ impl SimNemesis {
                 Fault::Pause { .. }
                 | Fault::Loss { .. }
                 | Fault::Latency { .. }
-                | Fault::CpuThrottle { .. },
+                | Fault::CpuThrottle { .. }
+                | Fault::CrossedDial { .. }
+                | Fault::DuplicateDial { .. }
+                | Fault::StaleHello { .. },
             ) => {
                 unreachable!("unsupported fault reached the sim nemesis: {}", step)
             }
