@@ -77,12 +77,12 @@
 //! exec`); such hosts get a clear error from the first network fault.
 //! `latency` (netem) is coded but untested: this machine has no netem.
 
+mod fault;
 pub mod grudge;
 #[allow(clippy::module_inception)]
 mod nemesis;
 pub mod netfilter;
 pub mod probe;
-mod random;
 mod reconcile;
 pub mod schedule;
 

@@ -10,172 +10,14 @@
 //! stored in `report.json`; the same scenario and `--seed` give the same
 //! schedule.
 
+pub use super::fault::Fault;
 use super::grudge::{self, Cut};
-use crate::scenario::plan::{FaultPlan, PairPlan, PartitionPlan, ProbeKind, Targets};
-use crate::scenario::{fmt_ms, FaultAction, Plan, Scenario};
+use crate::scenario::plan::{
+    FaultPlan, PairPlan, PartitionPlan, ProbeKind, RandomKind, RandomPlan, Targets,
+};
+use crate::scenario::{fmt_ms, Plan, Scenario};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-
-/// One fault with every target resolved.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum Fault {
-    /// Drop packets along `cuts` (directed, see `grudge`).
-    Partition { description: String, cuts: Vec<Cut> },
-    /// End every active partition, loss and latency fault now.
-    Heal,
-    /// SIGKILL, then start (at once, or at the end step when it has one).
-    Kill { nodes: Vec<String> },
-    /// SIGTERM and wait, then start (at once, or at the end step).
-    Restart { nodes: Vec<String> },
-    /// Freeze (cgroup freezer); resumed at the end step or by `heal_all`.
-    Pause { nodes: Vec<String> },
-    /// Replace with an empty data dir (at once, or kill now and come back
-    /// empty at the end step).
-    Wipe { nodes: Vec<String> },
-    /// Restart with the node's chain clock offset; restart without at the end.
-    ClockSkew { nodes: Vec<String>, skew_ms: i64 },
-    /// Drop received P2P packets with this probability.
-    Loss {
-        nodes: Vec<String>,
-        probability: f64,
-    },
-    /// Delay outgoing packets (netem; only when the kernel has it).
-    Latency { nodes: Vec<String>, delay_ms: u64 },
-    /// Cap the container's CPU to `cpus` cores (runtime CPU quota); lifted
-    /// at the end step or by `heal_all`. The node stays up, only slow.
-    CpuThrottle { nodes: Vec<String>, cpus: f64 },
-    /// `node` and `peer` dialed at the same instant, each from the other's
-    /// network namespace with the other's key, `repeat` times.
-    CrossedDial {
-        node: String,
-        peer: String,
-        repeat: u32,
-    },
-    /// A second connection to `node` from `peer`'s IP and key, `repeat` times.
-    DuplicateDial {
-        node: String,
-        peer: String,
-        repeat: u32,
-    },
-    /// A Hello to `node` from `peer`'s IP and key, its dialer already gone.
-    StaleHello {
-        node: String,
-        peer: String,
-        repeat: u32,
-    },
-}
-
-impl Fault {
-    /// The timeline record of this fault over `start..end` (protocol ms;
-    /// `None`: still open). Both providers' nemeses record through this.
-    pub fn span(&self, start: u64, end: Option<u64>) -> crate::observe::model::FaultSpan {
-        let cuts = match self {
-            Fault::Partition { cuts, .. } => cuts.clone(),
-            _ => Vec::new(),
-        };
-        crate::observe::model::FaultSpan {
-            start,
-            end,
-            action: self.action(),
-            nodes: self.nodes(),
-            cuts,
-            description: self.describe(),
-            answers: Vec::new(),
-        }
-    }
-
-    /// The fault's kind, as named in scenarios, spans, reports and logs.
-    pub fn action(&self) -> FaultAction {
-        match self {
-            Fault::Partition { .. } => FaultAction::Partition,
-            Fault::Heal => FaultAction::Heal,
-            Fault::Kill { .. } => FaultAction::Kill,
-            Fault::Restart { .. } => FaultAction::Restart,
-            Fault::Pause { .. } => FaultAction::Pause,
-            Fault::Wipe { .. } => FaultAction::Wipe,
-            Fault::ClockSkew { .. } => FaultAction::ClockSkew,
-            Fault::Loss { .. } => FaultAction::Loss,
-            Fault::Latency { .. } => FaultAction::Latency,
-            Fault::CpuThrottle { .. } => FaultAction::CpuThrottle,
-            Fault::CrossedDial { .. } => FaultAction::CrossedDial,
-            Fault::DuplicateDial { .. } => FaultAction::DuplicateDial,
-            Fault::StaleHello { .. } => FaultAction::StaleHello,
-        }
-    }
-
-    /// Nodes acted on: targets, or every node on either side of a cut.
-    pub fn nodes(&self) -> Vec<String> {
-        match self {
-            Fault::Partition { cuts, .. } => {
-                let mut v: Vec<String> = cuts
-                    .iter()
-                    .flat_map(|(a, b)| [a.clone(), b.clone()])
-                    .collect();
-                v.sort_by_key(|n| node_key(n));
-                v.dedup();
-                v
-            }
-            Fault::Heal => Vec::new(),
-            Fault::Kill { nodes }
-            | Fault::Restart { nodes }
-            | Fault::Pause { nodes }
-            | Fault::Wipe { nodes }
-            | Fault::ClockSkew { nodes, .. }
-            | Fault::Loss { nodes, .. }
-            | Fault::Latency { nodes, .. }
-            | Fault::CpuThrottle { nodes, .. } => nodes.clone(),
-            Fault::CrossedDial { node, peer, .. }
-            | Fault::DuplicateDial { node, peer, .. }
-            | Fault::StaleHello { node, peer, .. } => vec![node.clone(), peer.clone()],
-        }
-    }
-
-    /// Network faults live in the namespace and end at `heal`.
-    pub fn is_network(&self) -> bool {
-        matches!(
-            self,
-            Fault::Partition { .. } | Fault::Loss { .. } | Fault::Latency { .. }
-        )
-    }
-
-    /// One human line: what this fault does.
-    pub fn describe(&self) -> String {
-        let nodes = self.nodes().join(" ");
-        match self {
-            Fault::Partition { description, cuts } => {
-                format!("{description} ({} cuts)", cuts.len())
-            }
-            Fault::Heal => "heal every partition, loss and latency".into(),
-            Fault::ClockSkew { skew_ms, .. } => format!("{nodes} clock {skew_ms:+}ms"),
-            Fault::Loss { probability, .. } => {
-                format!("{nodes} drop {:.1}% of P2P packets", probability * 100.0)
-            }
-            Fault::Latency { delay_ms, .. } => format!("{nodes} +{delay_ms}ms"),
-            Fault::CpuThrottle { cpus, .. } => {
-                format!("{nodes} CPU capped to {:.0}% of a core", cpus * 100.0)
-            }
-            Fault::CrossedDial { node, peer, repeat } => {
-                format!("{node} <-> {peer} dials crossed x{repeat}")
-            }
-            Fault::DuplicateDial { node, peer, repeat } => {
-                format!("second connection {peer} -> {node} x{repeat}")
-            }
-            Fault::StaleHello { node, peer, repeat } => {
-                format!("stale Hello {peer} -> {node} x{repeat}")
-            }
-            _ => nodes,
-        }
-    }
-}
-
-/// Sort `n2` before `n10`.
-fn node_key(n: &str) -> (usize, String) {
-    (
-        n.trim_start_matches('n').parse().unwrap_or(usize::MAX),
-        n.to_string(),
-    )
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -311,7 +153,7 @@ pub fn build(scenario: &Scenario, plan: &Plan) -> Schedule {
         );
     }
     if let Some(nemesis) = &plan.nemesis {
-        super::random::random(nemesis, scenario.seed, &nodes, &mut id, &mut steps);
+        random(nemesis, scenario.seed, &nodes, &mut id, &mut steps);
     }
     steps.sort_by_key(|s| (s.at_ms, s.phase, s.id));
     Schedule {
@@ -483,6 +325,85 @@ pub(super) fn partition(
             format!("majorities-ring {}", ring.join(" ")),
             grudge::majorities_ring(ring),
         ),
+    }
+}
+
+/// The seeded random nemesis: one fault at a time, each lasting `for`
+/// (default interval/2), starts spaced by `interval` on average
+/// (uniform in [interval/2, 3*interval/2], whole seconds, never overlapping), inside
+/// [start, stop] (default [interval, duration - interval], leaving time to
+/// converge before the end).
+pub(super) fn random(
+    plan: &RandomPlan,
+    seed: u64,
+    nodes: &Nodes,
+    id: &mut usize,
+    steps: &mut Vec<Step>,
+) {
+    let (interval, dur) = (plan.interval_ms, plan.for_ms);
+    let mut rng = Rng::new(seed, 0x7A11_D0E5);
+    let mut t = plan.start_ms;
+    while t + dur <= plan.stop_ms {
+        let kind = *rng.pick(&plan.kinds);
+        let fault = random_fault(kind, nodes, &mut rng);
+        *id += 1;
+        push(steps, *id, t, Some(dur), Origin::Random, fault);
+        let mut gap = interval / 2 + rng.below(interval.max(1));
+        if interval >= 10_000 {
+            // Whole seconds: a schedule people read and replay.
+            gap -= gap % 1000;
+        }
+        t += gap.max(dur);
+    }
+}
+
+fn random_fault(kind: RandomKind, nodes: &Nodes, rng: &mut Rng) -> Fault {
+    use RandomKind as K;
+    let one = vec![rng.pick(&nodes.pickable).clone()];
+    match kind {
+        K::Partition => {
+            let mut ring = nodes.all.to_vec();
+            rng.shuffle(&mut ring);
+            let isolate = PartitionPlan::Isolate {
+                targets: Targets::Seeded,
+                one_way: false,
+            };
+            let shapes = [
+                PartitionPlan::Halves { one_way: false },
+                isolate.clone(),
+                PartitionPlan::Bridge,
+                PartitionPlan::MajoritiesRing,
+            ];
+            let (mut description, mut cuts) = partition(rng.pick(&shapes), &ring, &one);
+            if cuts.is_empty() {
+                (description, cuts) = partition(&isolate, &ring, &one);
+            }
+            Fault::Partition { description, cuts }
+        }
+        K::Kill => Fault::Kill { nodes: one },
+        K::Restart => Fault::Restart { nodes: one },
+        K::Pause => Fault::Pause { nodes: one },
+        K::Wipe => Fault::Wipe { nodes: one },
+        K::ClockSkew => {
+            let secs = 5 + rng.below(56) as i64;
+            let sign = if rng.below(2) == 0 { -1 } else { 1 };
+            Fault::ClockSkew {
+                nodes: one,
+                skew_ms: sign * secs * 1000,
+            }
+        }
+        K::Loss => Fault::Loss {
+            nodes: one,
+            probability: *rng.pick(&[0.05, 0.1, 0.2]),
+        },
+        K::Latency => Fault::Latency {
+            nodes: one,
+            delay_ms: *rng.pick(&[50, 100, 200]),
+        },
+        K::CpuThrottle => Fault::CpuThrottle {
+            nodes: one,
+            cpus: *rng.pick(&[0.05, 0.1, 0.2]),
+        },
     }
 }
 
