@@ -176,6 +176,67 @@ fn bad_examples() -> Vec<(String, &'static str)> {
             fault("at = \"1m\"\naction = \"cpu_throttle\"\ncpus = 0.05\n"),
             "action = \"cpu_throttle\" needs `for`",
         ),
+        // Protocol faults.
+        (
+            fault("at = \"1m\"\nfor = \"1m\"\naction = \"crossed_dial\"\n"),
+            "action = \"crossed_dial\" is instantaneous and takes no `for`",
+        ),
+        (
+            fault("at = \"1m\"\naction = \"duplicate_dial\"\nrepeat = 0\n"),
+            "repeat must be between 1 and 100, got 0",
+        ),
+        (
+            fault("at = \"1m\"\naction = \"stale_hello\"\nrepeat = 101\n"),
+            "repeat must be between 1 and 100, got 101",
+        ),
+        (
+            fault("at = \"1m\"\naction = \"crossed_dial\"\nnodes = [\"n1\"]\n"),
+            "action = \"crossed_dial\" takes exactly two nodes",
+        ),
+        (
+            fault("at = \"1m\"\naction = \"crossed_dial\"\nnodes = [\"n1\", \"n2\"]\npeer = \"n3\"\n"),
+            "`peer` does not apply to action = \"crossed_dial\"",
+        ),
+        (
+            fault("at = \"1m\"\naction = \"crossed_dial\"\nnodes = [\"n2\", \"n2\"]\n"),
+            "action = \"crossed_dial\" needs two different nodes, got `n2` twice",
+        ),
+        (
+            fault("at = \"1m\"\naction = \"duplicate_dial\"\nnodes = [\"n1\", \"n2\"]\n"),
+            "action = \"duplicate_dial\" takes one node",
+        ),
+        (
+            fault("at = \"1m\"\naction = \"stale_hello\"\nnodes = [\"n1\"]\npeer = \"n1\"\n"),
+            "action = \"stale_hello\" needs two different nodes, got `n1` twice",
+        ),
+        (
+            fault("at = \"1m\"\naction = \"duplicate_dial\"\nnodes = [\"n1\"]\npeer = \"n9\"\n"),
+            "unknown node `n9`",
+        ),
+        (
+            format!(
+                "{BASE}\n[[node]]\nname = \"n4\"\nforeign_genesis = true\n\n[[fault]]\nat = \"1m\"\n\
+                 action = \"stale_hello\"\nnodes = [\"n1\"]\npeer = \"n4\"\n"
+            ),
+            "node `n4` runs a foreign genesis",
+        ),
+        (
+            BASE.replace("nodes = 4", "nodes = 1")
+                + "\n[[fault]]\nat = \"1m\"\naction = \"crossed_dial\"\n",
+            "action = \"crossed_dial\" needs at least 2 nodes",
+        ),
+        (
+            fault("at = \"1m\"\naction = \"kill\"\npeer = \"n2\"\n"),
+            "`peer` only applies to the protocol faults",
+        ),
+        (
+            fault("at = \"1m\"\naction = \"kill\"\nrepeat = 2\n"),
+            "`repeat` only applies to the protocol faults",
+        ),
+        (
+            nemesis("interval = \"1m\"\nactions = [\"kill\", \"stale_hello\"]\n"),
+            "`stale_hello` is not drawn by the random nemesis yet",
+        ),
         // Partitions.
         (
             fault("at = \"1m\"\naction = \"partition\"\ngroups = [[\"n1\"]]\nnodes = [\"n1\"]\n"),

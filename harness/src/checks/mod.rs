@@ -19,7 +19,8 @@
 //! Modules, one check each: `no_cycling`, `one_peer_per_ip`, `common_height`,
 //! `no_fork`, `progress`, `tx_delivery`, `node_up` (every node that should
 //! run runs), `kernel_view` (`/peers` = kernel table), `dial_backoff` (no
-//! dial storm), `height_lag` (nobody trails the top); `view` is the shared
+//! dial storm), `height_lag` (nobody trails the top), `probe_answers` (the
+//! protocol faults were answered honestly); `view` is the shared
 //! index, `params` the defaults, `testkit` the synthetic timelines.
 
 mod common_height;
@@ -33,6 +34,7 @@ mod no_fork;
 mod node_up;
 mod one_peer_per_ip;
 mod params;
+mod probe_answers;
 mod progress;
 mod tx_delivery;
 mod view;
@@ -131,6 +133,7 @@ fn run(spec: &CheckSpec, scenario: &Scenario, view: &View) -> CheckResult {
         CheckKind::KernelView => kernel_view::check(view, &p),
         CheckKind::DialBackoff => dial_backoff::check(view, &p),
         CheckKind::HeightLag => height_lag::check(view, &p),
+        CheckKind::ProbeAnswers => probe_answers::check(view, &p),
     };
     outcome.into_result(spec.kind)
 }

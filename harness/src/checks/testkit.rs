@@ -163,6 +163,7 @@ impl Net {
             nodes: vec![name(node)],
             cuts: Vec::new(),
             description: format!("restart {}", name(node)),
+            answers: Vec::new(),
         });
         self
     }
@@ -242,6 +243,7 @@ impl Net {
             nodes: groups[0].iter().map(|i| name(*i)).collect(),
             cuts,
             description: "test partition".into(),
+            answers: Vec::new(),
         });
         self
     }

@@ -415,6 +415,7 @@ pub(super) fn brief_pause(tl: &mut Timeline, node: usize, from: u64, to: u64) {
         nodes: vec![name(node)],
         cuts: Vec::new(),
         description: format!("pause {}", name(node)),
+        answers: Vec::new(),
     });
     for s in tl
         .samples

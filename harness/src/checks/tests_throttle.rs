@@ -18,6 +18,7 @@ fn throttled(tl: &mut Timeline) {
         nodes: vec!["n4".into()],
         cuts: Vec::new(),
         description: "n4 CPU capped to 5% of a core".into(),
+        answers: Vec::new(),
     });
 }
 

@@ -118,6 +118,8 @@ fn spec(it: &Item, action: FaultAction) -> FaultSpec {
         reorder: None,
         duplicate: None,
         cpus: None,
+        peer: None,
+        repeat: None,
     }
 }
 
@@ -157,6 +159,16 @@ pub fn fault_specs(items: &[Item], all: &[String]) -> Result<Vec<FaultSpec>, Not
             Fault::CpuThrottle { nodes, cpus } => {
                 s.nodes = Some(nodes.clone());
                 s.cpus = Some(*cpus);
+            }
+            Fault::CrossedDial { node, peer, repeat } => {
+                s.nodes = Some(vec![node.clone(), peer.clone()]);
+                s.repeat = Some(*repeat);
+            }
+            Fault::DuplicateDial { node, peer, repeat }
+            | Fault::StaleHello { node, peer, repeat } => {
+                s.nodes = Some(vec![node.clone()]);
+                s.peer = Some(peer.clone());
+                s.repeat = Some(*repeat);
             }
             Fault::Kill { nodes }
             | Fault::Restart { nodes }

@@ -57,6 +57,9 @@
 //!   (iptables `statistic`), only on the P2P port.
 //! - `latency`: rejected by validation on kernels without netem (this
 //!   machine's); otherwise a netem delay on the target's eth0.
+//! - `crossed_dial`, `duplicate_dial`, `stale_hello`: protocol faults, the
+//!   harness dialing as a node from its namespace with its key; each
+//!   answer is recorded in the fault's span (see [`probe`]).
 //!
 //! - `heal_all`: heals the network, resumes paused nodes and starts nodes
 //!   that are down; a clock skew stays (the run is over) but its span closes.
@@ -74,10 +77,12 @@
 //! exec`); such hosts get a clear error from the first network fault.
 //! `latency` (netem) is coded but untested: this machine has no netem.
 
+mod fault;
 pub mod grudge;
 #[allow(clippy::module_inception)]
 mod nemesis;
 pub mod netfilter;
+pub mod probe;
 mod reconcile;
 pub mod schedule;
 

@@ -8,6 +8,7 @@
 //! restarts, and the runner must call it after any start it does (late
 //! joiners).
 
+use super::probe;
 use super::reconcile::Nodes;
 use super::schedule::{Fault, Phase, Schedule, Step};
 use crate::observe::model::FaultSpan;
@@ -67,6 +68,9 @@ enum Effect<'a> {
         nodes: &'a [String],
         cpus: f64,
     },
+    /// A protocol fault: the harness dials as a node ([`super::probe`]);
+    /// instantaneous, its span carries the answers.
+    Probe,
 }
 
 impl<'a> Effect<'a> {
@@ -88,6 +92,9 @@ impl<'a> Effect<'a> {
                 skew_ms: *skew_ms,
             },
             Fault::CpuThrottle { nodes, cpus } => Effect::CpuThrottle { nodes, cpus: *cpus },
+            Fault::CrossedDial { .. } | Fault::DuplicateDial { .. } | Fault::StaleHello { .. } => {
+                Effect::Probe
+            }
         }
     }
 }
@@ -100,6 +107,8 @@ pub struct Nemesis {
     spans: Vec<FaultSpan>,
     /// Per-node state (namespace contents, clock skew), one owner.
     nodes: Nodes,
+    /// Who the protocol faults speak as (empty: such a fault fails).
+    identities: probe::Identities,
 }
 
 impl Nemesis {
@@ -110,7 +119,15 @@ impl Nemesis {
             active: BTreeMap::new(),
             spans: Vec::new(),
             nodes: Nodes::new(),
+            identities: probe::Identities::new(),
         }
+    }
+
+    /// The run's testnet identities, for the protocol faults (the runner
+    /// sets them; a protocol fault without them fails to apply).
+    pub fn with_identities(mut self, identities: probe::Identities) -> Self {
+        self.identities = identities;
+        self
     }
 
     pub fn schedule(&self) -> &Schedule {
@@ -264,6 +281,21 @@ impl Nemesis {
                 self.activate(step, now);
                 format!("CPU quota {cpus} core(s)")
             }
+            Effect::Probe => {
+                let stamp = probe::Stamp {
+                    now,
+                    began: at.began,
+                    time_scale: self.plan.time_scale,
+                };
+                let (answers, summary) = probe::run(fault, &self.identities, c, stamp).await?;
+                let span = self.open_span(fault, now, Some(self.later(at)));
+                // The summary in the label too: report.html shows it on the
+                // fault's band.
+                let s = &mut self.spans[span];
+                s.answers = answers;
+                s.description = format!("{}: {summary}", s.description);
+                summary
+            }
         };
         Ok(msg)
     }
@@ -307,7 +339,7 @@ impl Nemesis {
                 self.close(step.id, at);
                 "CPU quota lifted".into()
             }
-            Effect::Heal => "nothing to do".into(),
+            Effect::Heal | Effect::Probe => "nothing to do".into(),
         };
         Ok(msg)
     }
@@ -461,7 +493,7 @@ impl Nemesis {
                     .unthrottle(nodes, c)
                     .await
                     .map(|_| format!("lifted the CPU cap of {}", nodes.join(" "))),
-                Effect::Network | Effect::Heal | Effect::ClockSkew { .. } => {
+                Effect::Network | Effect::Heal | Effect::ClockSkew { .. } | Effect::Probe => {
                     Ok(format!("{}#{id} closed", fault.action()))
                 }
             };

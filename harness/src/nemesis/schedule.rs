@@ -10,160 +10,14 @@
 //! stored in `report.json`; the same scenario and `--seed` give the same
 //! schedule.
 
+pub use super::fault::Fault;
 use super::grudge::{self, Cut};
-use crate::scenario::plan::{FaultPlan, LinkShape, PartitionPlan, RandomKind, RandomPlan, Targets};
-use crate::scenario::{fmt_ms, FaultAction, Plan, Scenario, Shape};
+use crate::scenario::plan::{
+    FaultPlan, LinkShape, PairPlan, PartitionPlan, ProbeKind, RandomKind, RandomPlan, Targets,
+};
+use crate::scenario::{fmt_ms, Plan, Scenario, Shape};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-
-/// One fault with every target resolved.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum Fault {
-    /// Drop packets along `cuts` (directed, see `grudge`).
-    Partition { description: String, cuts: Vec<Cut> },
-    /// End every active partition, loss and latency fault now.
-    Heal,
-    /// SIGKILL, then start (at once, or at the end step when it has one).
-    Kill { nodes: Vec<String> },
-    /// SIGTERM and wait, then start (at once, or at the end step).
-    Restart { nodes: Vec<String> },
-    /// Freeze (cgroup freezer); resumed at the end step or by `heal_all`.
-    Pause { nodes: Vec<String> },
-    /// Replace with an empty data dir (at once, or kill now and come back
-    /// empty at the end step).
-    Wipe { nodes: Vec<String> },
-    /// Restart with the node's chain clock offset; restart without at the end.
-    ClockSkew { nodes: Vec<String>, skew_ms: i64 },
-    /// Drop received P2P packets with this probability.
-    Loss {
-        nodes: Vec<String>,
-        probability: f64,
-    },
-    /// Delay outgoing packets (netem; only when the kernel has it), and in
-    /// the simulation also jitter, bandwidth, reordering, duplication.
-    Latency {
-        nodes: Vec<String>,
-        delay_ms: u64,
-        #[serde(default, skip_serializing_if = "LinkShape::is_plain")]
-        shape: LinkShape,
-    },
-    /// Cap the container's CPU to `cpus` cores (runtime CPU quota); lifted
-    /// at the end step or by `heal_all`. The node stays up, only slow.
-    CpuThrottle { nodes: Vec<String>, cpus: f64 },
-}
-
-impl Fault {
-    /// The timeline record of this fault over `start..end` (protocol ms;
-    /// `None`: still open). Both providers' nemeses record through this.
-    pub fn span(&self, start: u64, end: Option<u64>) -> crate::observe::model::FaultSpan {
-        let cuts = match self {
-            Fault::Partition { cuts, .. } => cuts.clone(),
-            _ => Vec::new(),
-        };
-        crate::observe::model::FaultSpan {
-            start,
-            end,
-            action: self.action(),
-            nodes: self.nodes(),
-            cuts,
-            description: self.describe(),
-        }
-    }
-
-    /// The fault's kind, as named in scenarios, spans, reports and logs.
-    pub fn action(&self) -> FaultAction {
-        match self {
-            Fault::Partition { .. } => FaultAction::Partition,
-            Fault::Heal => FaultAction::Heal,
-            Fault::Kill { .. } => FaultAction::Kill,
-            Fault::Restart { .. } => FaultAction::Restart,
-            Fault::Pause { .. } => FaultAction::Pause,
-            Fault::Wipe { .. } => FaultAction::Wipe,
-            Fault::ClockSkew { .. } => FaultAction::ClockSkew,
-            Fault::Loss { .. } => FaultAction::Loss,
-            Fault::Latency { .. } => FaultAction::Latency,
-            Fault::CpuThrottle { .. } => FaultAction::CpuThrottle,
-        }
-    }
-
-    /// Nodes acted on: targets, or every node on either side of a cut.
-    pub fn nodes(&self) -> Vec<String> {
-        match self {
-            Fault::Partition { cuts, .. } => {
-                let mut v: Vec<String> = cuts
-                    .iter()
-                    .flat_map(|(a, b)| [a.clone(), b.clone()])
-                    .collect();
-                v.sort_by_key(|n| node_key(n));
-                v.dedup();
-                v
-            }
-            Fault::Heal => Vec::new(),
-            Fault::Kill { nodes }
-            | Fault::Restart { nodes }
-            | Fault::Pause { nodes }
-            | Fault::Wipe { nodes }
-            | Fault::ClockSkew { nodes, .. }
-            | Fault::Loss { nodes, .. }
-            | Fault::Latency { nodes, .. }
-            | Fault::CpuThrottle { nodes, .. } => nodes.clone(),
-        }
-    }
-
-    /// Network faults live in the namespace and end at `heal`.
-    pub fn is_network(&self) -> bool {
-        matches!(
-            self,
-            Fault::Partition { .. } | Fault::Loss { .. } | Fault::Latency { .. }
-        )
-    }
-
-    /// One human line: what this fault does.
-    pub fn describe(&self) -> String {
-        let nodes = self.nodes().join(" ");
-        match self {
-            Fault::Partition { description, cuts } => {
-                format!("{description} ({} cuts)", cuts.len())
-            }
-            Fault::Heal => "heal every partition, loss and latency".into(),
-            Fault::ClockSkew { skew_ms, .. } => format!("{nodes} clock {skew_ms:+}ms"),
-            Fault::Loss { probability, .. } => {
-                format!("{nodes} drop {:.1}% of P2P packets", probability * 100.0)
-            }
-            Fault::Latency {
-                delay_ms, shape, ..
-            } => {
-                let mut d = format!("{nodes} +{delay_ms}ms");
-                if shape.jitter_ms > 0 {
-                    d += &format!(" ±{}ms", shape.jitter_ms);
-                }
-                if let Some(r) = shape.rate_kbit {
-                    d += &format!(" {r}kbit/s");
-                }
-                if shape.reorder > 0.0 {
-                    d += &format!(" reorder {:.1}%", shape.reorder * 100.0);
-                }
-                if shape.duplicate > 0.0 {
-                    d += &format!(" duplicate {:.1}%", shape.duplicate * 100.0);
-                }
-                d
-            }
-            Fault::CpuThrottle { cpus, .. } => {
-                format!("{nodes} CPU capped to {:.0}% of a core", cpus * 100.0)
-            }
-            _ => nodes,
-        }
-    }
-}
-
-/// Sort `n2` before `n10`.
-fn node_key(n: &str) -> (usize, String) {
-    (
-        n.trim_start_matches('n').parse().unwrap_or(usize::MAX),
-        n.to_string(),
-    )
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -243,10 +97,10 @@ impl fmt::Display for Schedule {
 }
 
 /// Tiny, stable PRNG (SplitMix64): the schedule must replay identically.
-struct Rng(u64);
+pub(super) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64, stream: u64) -> Self {
+    pub(super) fn new(seed: u64, stream: u64) -> Self {
         Rng(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
     fn next(&mut self) -> u64 {
@@ -257,13 +111,13 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(super) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
-    fn shuffle<T>(&mut self, items: &mut [T]) {
+    pub(super) fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             items.swap(i, self.below(i as u64 + 1) as usize);
         }
@@ -309,7 +163,14 @@ pub fn build(scenario: &Scenario, plan: &Plan) -> Schedule {
     }
 }
 
-fn push(steps: &mut Vec<Step>, id: usize, at: u64, dur: Option<u64>, origin: Origin, fault: Fault) {
+pub(super) fn push(
+    steps: &mut Vec<Step>,
+    id: usize,
+    at: u64,
+    dur: Option<u64>,
+    origin: Origin,
+    fault: Fault,
+) {
     let until = dur.map(|d| at + d);
     if let Some(end) = until {
         steps.push(Step {
@@ -333,9 +194,9 @@ fn push(steps: &mut Vec<Step>, id: usize, at: u64, dur: Option<u64>, origin: Ori
 
 /// The run's nodes, and those a seeded choice may pick (not the
 /// foreign-genesis ones, which the checks ignore).
-struct Nodes {
-    all: Vec<String>,
-    pickable: Vec<String>,
+pub(super) struct Nodes {
+    pub(super) all: Vec<String>,
+    pub(super) pickable: Vec<String>,
 }
 
 /// Targets named in the file, or one node chosen by the seed.
@@ -396,12 +257,45 @@ fn resolve(plan: &FaultPlan, nodes: &Nodes, rng: &mut Rng) -> Fault {
             nodes: targets(t, nodes, rng),
             cpus: *cpus,
         },
+        FaultPlan::Probe { kind, pair, repeat } => {
+            let (node, peer) = probe_pair(pair, nodes, rng);
+            let repeat = *repeat;
+            match kind {
+                ProbeKind::CrossedDial => Fault::CrossedDial { node, peer, repeat },
+                ProbeKind::DuplicateDial => Fault::DuplicateDial { node, peer, repeat },
+                ProbeKind::StaleHello => Fault::StaleHello { node, peer, repeat },
+            }
+        }
     }
+}
+
+/// The two nodes of a protocol fault: as named, or picked by the seed among
+/// the others (validation saw to it that the network has two).
+fn probe_pair(pair: &PairPlan, nodes: &Nodes, rng: &mut Rng) -> (String, String) {
+    let mut pick = |not: Option<&String>| {
+        let others: Vec<String> = nodes
+            .pickable
+            .iter()
+            .filter(|n| Some(*n) != not)
+            .cloned()
+            .collect();
+        rng.pick(&others).clone()
+    };
+    let node = pair
+        .node
+        .clone()
+        .unwrap_or_else(|| pick(pair.peer.as_ref()));
+    let peer = pair.peer.clone().unwrap_or_else(|| pick(Some(&node)));
+    (node, peer)
 }
 
 /// Description and cuts of a partition over `ring` (node order matters for
 /// every shape); `isolated` are the resolved targets of an `Isolate`.
-fn partition(p: &PartitionPlan, ring: &[String], isolated: &[String]) -> (String, Vec<Cut>) {
+pub(super) fn partition(
+    p: &PartitionPlan,
+    ring: &[String],
+    isolated: &[String],
+) -> (String, Vec<Cut>) {
     let by_groups = |name: &str, g: &[Vec<String>], one_way: bool| {
         let desc = format!("{name} {}", grudge::describe_groups(g));
         let desc = if one_way {
@@ -441,7 +335,13 @@ fn partition(p: &PartitionPlan, ring: &[String], isolated: &[String]) -> (String
 /// (uniform in [interval/2, 3*interval/2], whole seconds, never overlapping), inside
 /// [start, stop] (default [interval, duration - interval], leaving time to
 /// converge before the end).
-fn random(plan: &RandomPlan, seed: u64, nodes: &Nodes, id: &mut usize, steps: &mut Vec<Step>) {
+pub(super) fn random(
+    plan: &RandomPlan,
+    seed: u64,
+    nodes: &Nodes,
+    id: &mut usize,
+    steps: &mut Vec<Step>,
+) {
     let (interval, dur) = (plan.interval_ms, plan.for_ms);
     let mut rng = Rng::new(seed, 0x7A11_D0E5);
     let mut t = plan.start_ms;

@@ -1,7 +1,7 @@
 //! The schedule from validated plans: order, seeded choices, replay.
 
 use super::*;
-use crate::scenario::{validate, Capabilities};
+use crate::scenario::{validate, Capabilities, FaultAction};
 
 fn scenario(toml_faults: &str) -> Scenario {
     let text = format!(

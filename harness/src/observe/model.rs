@@ -117,6 +117,53 @@ pub struct FaultSpan {
     /// Directed cuts `(from, to)`: packets from `from` to `to` are dropped.
     pub cuts: Vec<(String, String)>,
     pub description: String,
+    /// Protocol faults only: what the node answered each probe, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<ProbeAnswer>,
+}
+
+/// What a node answered one probe of a protocol fault (`crossed_dial`,
+/// `duplicate_dial`, `stale_hello`): the harness dialed `node` from
+/// `from`'s network namespace with `from`'s testnet key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeAnswer {
+    /// Protocol ms the probe was sent.
+    pub t: u64,
+    /// The node that answered (the one dialed).
+    pub node: String,
+    /// The node impersonated (its IP and key).
+    pub from: String,
+    pub answer: Answer,
+}
+
+/// The first thing a probed node sent back on the harness's connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Answer {
+    /// `HandshakeAck`: the node took the connection as a live peer.
+    Ack,
+    /// `Reject` with the node's reason.
+    Reject { reason: String },
+    /// The node closed the connection without a frame (a refusal before
+    /// the handshake, or a stale Hello dropped unregistered).
+    Closed,
+    /// Nothing within the handshake limit (the node neither answered nor
+    /// closed).
+    Silent,
+    /// The probe could not be made (no namespace, connect refused...).
+    Failed { error: String },
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Ack => f.write_str("handshake ack"),
+            Answer::Reject { reason } => write!(f, "reject \"{}\"", reason.escape_debug()),
+            Answer::Closed => f.write_str("closed without a frame"),
+            Answer::Silent => f.write_str("no answer"),
+            Answer::Failed { error } => write!(f, "probe failed: {error}"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -185,6 +232,9 @@ mod tests {
             (Loss, "loss"),
             (Latency, "latency"),
             (CpuThrottle, "cpu_throttle"),
+            (CrossedDial, "crossed_dial"),
+            (DuplicateDial, "duplicate_dial"),
+            (StaleHello, "stale_hello"),
         ];
         for (kind, text) in all {
             let stored = format!(

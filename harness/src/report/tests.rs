@@ -37,6 +37,7 @@ fn sample(name: &str, fail: bool) -> RunReport {
             nodes: vec!["n1".into(), "n2".into(), "n3".into()],
             cuts: vec![("n1".into(), "n4".into())],
             description: "halves: n1,n2,n3 | n4,n5,n6".into(),
+            answers: Vec::new(),
         }],
         checks: vec![
             check(CheckKind::NoCycling, None),

@@ -52,7 +52,8 @@ pub fn may_stop(kind: CheckKind) -> bool {
         | CheckKind::KernelView
         | CheckKind::DialBackoff
         | CheckKind::HeightLag => true,
-        CheckKind::CommonHeight | CheckKind::TxDelivery => false,
+        // Judges the whole run ("no probe at all" is only known at the end).
+        CheckKind::CommonHeight | CheckKind::TxDelivery | CheckKind::ProbeAnswers => false,
     }
 }
 

@@ -427,7 +427,7 @@ async fn stages(
         eprint!("fault schedule (seed {}):\n{plan}", plan.seed);
     }
     let mut faults = Faults {
-        nemesis: Nemesis::new(plan),
+        nemesis: Nemesis::new(plan).with_identities(crate::nemesis::probe::identities(&testnet)),
     };
     let mut workload = workload::Workload::new(sc, &testnet);
     let mut progress = progress::Progress::new(ms(sc.duration), names.clone(), opts.quiet);

@@ -107,6 +107,7 @@ impl CheckKind {
             CheckKind::KernelView => "kernel_view",
             CheckKind::DialBackoff => "dial_backoff",
             CheckKind::HeightLag => "height_lag",
+            CheckKind::ProbeAnswers => "probe_answers",
         }
     }
 }
@@ -132,6 +133,9 @@ impl super::types::FaultAction {
             Loss => "loss",
             Latency => "latency",
             CpuThrottle => "cpu_throttle",
+            CrossedDial => "crossed_dial",
+            DuplicateDial => "duplicate_dial",
+            StaleHello => "stale_hello",
         }
     }
 

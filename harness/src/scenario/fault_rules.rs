@@ -26,7 +26,11 @@ impl Validator<'_> {
         let sec = Section::Fault(i);
         self.fault_timing(s, sec, f);
         self.misplaced_keys(sec, f);
+        self.misplaced_probe_keys(sec, f);
         let targets = self.targets(sec, f);
+        if let Some(peer) = &f.peer {
+            self.node_list(sec, "peer", std::slice::from_ref(peer), "");
+        }
         let fault = match f.action {
             FaultAction::Partition => self.partition(s, sec, f, targets).map(FaultPlan::Partition),
             FaultAction::Heal => Some(FaultPlan::Heal),
@@ -68,6 +72,10 @@ impl Validator<'_> {
             FaultAction::CpuThrottle => self
                 .cpus(sec, f)
                 .map(|cpus| FaultPlan::CpuThrottle { targets, cpus }),
+            FaultAction::CrossedDial | FaultAction::DuplicateDial | FaultAction::StaleHello => {
+                let kind = super::probe_rules::probe_kind(f.action)?;
+                self.probe(s, sec, f, kind)
+            }
         }?;
         (self.errors.len() == before).then(|| PlannedFault {
             number: i + 1,
@@ -132,6 +140,26 @@ impl Validator<'_> {
                     Some(key),
                     format!(
                         "`{key}` only applies to action = \"{wanted}\", not \"{}\"",
+                        f.action
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Keys only the protocol faults take.
+    fn misplaced_probe_keys(&mut self, sec: Section, f: &FaultSpec) {
+        if super::probe_rules::probe_kind(f.action).is_some() {
+            return;
+        }
+        for (key, present) in [("peer", f.peer.is_some()), ("repeat", f.repeat.is_some())] {
+            if present {
+                self.err(
+                    sec,
+                    Some(key),
+                    format!(
+                        "`{key}` only applies to the protocol faults (crossed_dial, \
+                         duplicate_dial, stale_hello), not \"{}\"",
                         f.action
                     ),
                 );
@@ -414,6 +442,18 @@ impl Validator<'_> {
                 FaultAction::CpuThrottle => RandomKind::CpuThrottle,
                 FaultAction::Latency => {
                     self.err_value(sec, "actions", "latency", no_netem_message("latency"));
+                    continue;
+                }
+                FaultAction::CrossedDial | FaultAction::DuplicateDial | FaultAction::StaleHello => {
+                    self.err_value(
+                        sec,
+                        "actions",
+                        a.name(),
+                        format!(
+                            "`{a}` is not drawn by the random nemesis yet: list it as a \
+                             [[fault]] with its nodes"
+                        ),
+                    );
                     continue;
                 }
                 FaultAction::Heal => {

@@ -69,6 +69,13 @@ pub enum FaultPlan {
         /// Cores, within [`CPUS_MIN`, `CPUS_MAX`].
         cpus: f64,
     },
+    /// A protocol fault (instantaneous, never has `for`).
+    Probe {
+        kind: ProbeKind,
+        pair: PairPlan,
+        /// Within [1, [`REPEAT_MAX`]].
+        repeat: u32,
+    },
 }
 
 /// The parts of a `latency` fault only the simulation can apply (the
@@ -100,6 +107,30 @@ fn is_zero(v: &u64) -> bool {
 fn is_zero_f(v: &f64) -> bool {
     *v == 0.0
 }
+
+/// Which race a protocol fault forces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// Both nodes of the pair dialed at once, each from the other's netns.
+    CrossedDial,
+    /// A second connection to `node` from `peer`'s IP.
+    DuplicateDial,
+    /// A Hello to `node` from `peer`'s IP whose dialer has hung up.
+    StaleHello,
+}
+
+/// The two nodes of a protocol fault: `node` is dialed with `peer`'s IP and
+/// key (a crossed dial also the other way). Known, distinct nodes when
+/// named; the seed picks what is open (never the other one of the pair).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PairPlan {
+    pub node: Option<String>,
+    pub peer: Option<String>,
+}
+
+/// Most probes one protocol fault may send: each is a real connection to a
+/// node, which also counts it against its per-IP inbound rate limit.
+pub const REPEAT_MAX: u32 = 100;
 
 /// Smallest `cpus` of a `cpu_throttle`: the container runtime's minimum
 /// CPU quota is 1 ms per 100 ms period.

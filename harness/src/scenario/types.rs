@@ -93,6 +93,17 @@ pub enum FaultAction {
     /// Cap the node's CPU (container CPU quota) for a window.
     #[serde(alias = "cpu-throttle")]
     CpuThrottle,
+    /// Protocol fault: the harness dials `nodes[0]` and `nodes[1]` at once,
+    /// each dial from the other's network namespace with its testnet key.
+    #[serde(alias = "crossed-dial")]
+    CrossedDial,
+    /// Protocol fault: a second connection to `nodes[0]` from `peer`'s IP
+    /// with `peer`'s key, while `peer` is connected.
+    #[serde(alias = "duplicate-dial")]
+    DuplicateDial,
+    /// Protocol fault: a Hello from `peer`'s IP whose dialer hangs up at once.
+    #[serde(alias = "stale-hello")]
+    StaleHello,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -158,6 +169,13 @@ pub struct FaultSpec {
     /// `cpu_throttle`: CPU the node may use, in cores (0.05 = 5 % of one core).
     #[serde(default)]
     pub cpus: Option<f64>,
+    /// `duplicate_dial`, `stale_hello`: the node whose IP and key the
+    /// harness dials `nodes[0]` with (default: picked by the seed).
+    #[serde(default)]
+    pub peer: Option<String>,
+    /// Protocol faults: how many times the probe is repeated (default 1).
+    #[serde(default)]
+    pub repeat: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -211,6 +229,9 @@ pub enum CheckKind {
     DialBackoff,
     /// No running node trails the network's highest height.
     HeightLag,
+    /// Every protocol fault (`crossed_dial`, `duplicate_dial`,
+    /// `stale_hello`) got an answer that keeps one connection per IP.
+    ProbeAnswers,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

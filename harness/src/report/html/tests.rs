@@ -97,6 +97,7 @@ pub fn synthetic(n: usize, end: u64, every: u64) -> Timeline {
             nodes: vec!["n1".into()],
             cuts: vec![("n1".into(), "n2".into()), ("n2".into(), "n1".into())],
             description: "isolate n1 <from> n2".into(),
+            answers: Vec::new(),
         }],
         end,
         ..Default::default()

@@ -101,6 +101,7 @@ fn a_violation_inside_an_open_fault_window_waits_for_it_to_close() {
         nodes: vec!["n1".into()],
         cuts: vec![("n1".into(), "n2".into())],
         description: "isolate n1".into(),
+        answers: Vec::new(),
     };
     let mut tl = forked(15 * MIN);
     tl.faults = vec![fault(None)];
@@ -132,6 +133,7 @@ fn packet_loss_excuses_nothing_so_it_does_not_delay_a_stop() {
         nodes: vec!["n2".into()],
         cuts: vec![],
         description: "loss 100% n2".into(),
+        answers: Vec::new(),
     }];
     assert!(judge(&sc, &tl).is_some());
 }

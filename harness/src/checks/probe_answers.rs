@@ -1,0 +1,230 @@
+//! `probe_answers`: every probe of a protocol fault (`crossed_dial`,
+//! `duplicate_dial`, `stale_hello`) got an answer that keeps exactly one
+//! connection per IP.
+//!
+//! The nemesis records, in each such fault's span, the first frame the
+//! dialed node sent back on the harness's connection ([`Answer`]):
+//!
+//! - a `HandshakeAck` is always wrong: the node took a second connection
+//!   from an IP it is connected to (it then holds two, or dropped the
+//!   established one for the newcomer), or registered a Hello whose dialer
+//!   had already hung up;
+//! - `crossed_dial` and `duplicate_dial` must be refused with a `Reject`
+//!   after the handshake: a close without a frame means the duplicate was
+//!   judged before the handshake (by IP alone, so a restarted peer's
+//!   legitimate redial is refused too) or without a reason the dialer can log;
+//! - `stale_hello` must not be registered: a close without a frame (the
+//!   stale Hello dropped) or a `Reject` both pass;
+//! - no answer within the node's handshake limit, or a probe that could
+//!   not be made, fails: nothing was shown.
+//!
+//! A protocol fault with no recorded answer, or a timeline with no probe at
+//! all, fails too (the check asserts something only if probes ran). Whether
+//! the established connection survived is `no_cycling`'s,
+//! `one_peer_per_ip`'s and `kernel_view`'s: the faults excuse nothing.
+
+use super::view::View;
+use super::{Outcome, Params};
+use crate::observe::model::Answer;
+use crate::scenario::plan::ProbeKind;
+use crate::scenario::{fmt_ms, probe_kind};
+
+/// Why `answer` to a probe of `kind` is wrong (`None`: it is right).
+pub fn wrong(kind: ProbeKind, answer: &Answer) -> Option<&'static str> {
+    match (kind, answer) {
+        (ProbeKind::StaleHello, Answer::Ack) => {
+            Some("it registered a Hello whose dialer had already hung up")
+        }
+        (_, Answer::Ack) => Some("it took a second connection from an IP it is connected to"),
+        (_, Answer::Reject { .. }) => None,
+        (ProbeKind::StaleHello, Answer::Closed) => None,
+        (_, Answer::Closed) => Some(
+            "it closed without a Reject: a duplicate judged before the handshake, or no \
+             reason for the dialer to log",
+        ),
+        (_, Answer::Silent) => Some("no answer within its handshake limit"),
+        (_, Answer::Failed { .. }) => Some("the probe could not be made: nothing was tested"),
+    }
+}
+
+pub(super) fn check(v: &View, _p: &Params) -> Outcome {
+    let mut out = Outcome::new(0, v.tl.end);
+    let (mut faults, mut probes, mut bad) = (0usize, 0usize, 0usize);
+    for f in &v.tl.faults {
+        let Some(kind) = probe_kind(f.action) else {
+            continue;
+        };
+        faults += 1;
+        if f.answers.is_empty() {
+            let nodes: Vec<&str> = f.nodes.iter().map(String::as_str).collect();
+            out.violation(
+                f.start,
+                &nodes,
+                format!(
+                    "{} at {} ({}) recorded no answer: the fault was not applied",
+                    f.action,
+                    fmt_ms(f.start),
+                    f.description
+                ),
+            );
+        }
+        for a in &f.answers {
+            probes += 1;
+            if let Some(why) = wrong(kind, &a.answer) {
+                bad += 1;
+                out.violation(
+                    a.t,
+                    &[&a.node, &a.from],
+                    format!(
+                        "{} at {}: {} answered {} (dialed from {}'s IP with its key): {why}",
+                        f.action,
+                        fmt_ms(a.t),
+                        a.node,
+                        a.answer,
+                        a.from
+                    ),
+                );
+            }
+        }
+    }
+    if faults == 0 {
+        out.violation(
+            v.tl.end,
+            &[],
+            "no protocol fault was applied: nothing was probed",
+        );
+    }
+    out.details = format!("{faults} protocol faults, {probes} probes, {bad} wrong answers");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{scenario_with, Net, MIN};
+    use super::super::tests::{all_pass, fails_exactly, nodes};
+    use super::super::{evaluate, evaluate_one};
+    use super::*;
+    use crate::observe::model::{FaultSpan, ProbeAnswer, Timeline};
+    use crate::scenario::{CheckKind, FaultAction};
+
+    fn answered(node: &str, from: &str, t: u64, answer: Answer) -> ProbeAnswer {
+        ProbeAnswer {
+            t,
+            node: node.into(),
+            from: from.into(),
+            answer,
+        }
+    }
+
+    fn reject() -> Answer {
+        Answer::Reject {
+            reason: "duplicate: already connected".into(),
+        }
+    }
+
+    /// A crossed dial n1 <-> n2 at 20m, a duplicate n3 -> n4 at 25m and a
+    /// stale Hello n5 -> n6 at 30m, answered as an honest node does, with
+    /// `tweak` applied to the answers.
+    fn probed(tl: &mut Timeline, tweak: impl Fn(&mut Vec<FaultSpan>)) {
+        let span = |t: u64, action, a: &str, b: &str, answers| FaultSpan {
+            start: t,
+            end: Some(t + 1),
+            action,
+            nodes: vec![a.to_string(), b.to_string()],
+            cuts: Vec::new(),
+            description: format!("{a} {b}"),
+            answers,
+        };
+        let mut faults = vec![
+            span(
+                20 * MIN,
+                FaultAction::CrossedDial,
+                "n1",
+                "n2",
+                vec![
+                    answered("n2", "n1", 20 * MIN, reject()),
+                    answered("n1", "n2", 20 * MIN, reject()),
+                ],
+            ),
+            span(
+                25 * MIN,
+                FaultAction::DuplicateDial,
+                "n4",
+                "n3",
+                vec![answered("n4", "n3", 25 * MIN, reject())],
+            ),
+            span(
+                30 * MIN,
+                FaultAction::StaleHello,
+                "n6",
+                "n5",
+                vec![answered("n6", "n5", 30 * MIN, Answer::Closed)],
+            ),
+        ];
+        tweak(&mut faults);
+        tl.faults.extend(faults);
+    }
+
+    fn sc() -> crate::scenario::Scenario {
+        scenario_with(6, "[[check]]\nkind = \"probe_answers\"\n")
+    }
+
+    #[test]
+    fn honest_answers_pass_and_the_faults_excuse_nothing() {
+        let mut tl = Net::new(6).build();
+        probed(&mut tl, |_| {});
+        all_pass(&evaluate(&sc(), &tl));
+        let r = evaluate_one(CheckKind::ProbeAnswers, &sc(), &tl);
+        assert_eq!(r.details, "3 protocol faults, 4 probes, 0 wrong answers");
+    }
+
+    #[test]
+    fn an_ack_to_a_crossed_dial_fails_exactly_probe_answers() {
+        let mut tl = Net::new(6).build();
+        probed(&mut tl, |f| f[0].answers[1].answer = Answer::Ack);
+        let v = fails_exactly(&evaluate(&sc(), &tl), &["probe_answers"]);
+        assert_eq!(nodes(&v), ["n1", "n2"]);
+        assert!(
+            v.message.contains("n1 answered handshake ack"),
+            "{}",
+            v.message
+        );
+    }
+
+    #[test]
+    fn a_stale_hello_registered_fails() {
+        let mut tl = Net::new(6).build();
+        probed(&mut tl, |f| f[2].answers[0].answer = Answer::Ack);
+        let v = fails_exactly(&evaluate(&sc(), &tl), &["probe_answers"]);
+        assert_eq!(nodes(&v), ["n5", "n6"]);
+        assert!(v.message.contains("already hung up"), "{}", v.message);
+    }
+
+    #[test]
+    fn each_answer_is_judged_by_its_fault_kind() {
+        use ProbeKind::*;
+        let failed = Answer::Failed { error: "x".into() };
+        for kind in [CrossedDial, DuplicateDial, StaleHello] {
+            assert!(wrong(kind, &Answer::Ack).is_some());
+            assert!(wrong(kind, &reject()).is_none());
+            assert!(wrong(kind, &Answer::Silent).is_some());
+            assert!(wrong(kind, &failed).is_some());
+        }
+        assert!(wrong(DuplicateDial, &Answer::Closed).is_some());
+        assert!(wrong(CrossedDial, &Answer::Closed).is_some());
+        assert!(wrong(StaleHello, &Answer::Closed).is_none());
+    }
+
+    #[test]
+    fn a_fault_without_answers_or_no_fault_at_all_fails() {
+        let mut tl = Net::new(6).build();
+        probed(&mut tl, |f| f[1].answers.clear());
+        let v = fails_exactly(&evaluate(&sc(), &tl), &["probe_answers"]);
+        assert_eq!(v.t, 25 * MIN);
+        assert!(v.message.contains("recorded no answer"), "{}", v.message);
+
+        let tl = Net::new(6).build();
+        let v = fails_exactly(&evaluate(&sc(), &tl), &["probe_answers"]);
+        assert!(v.message.contains("nothing was probed"), "{}", v.message);
+    }
+}

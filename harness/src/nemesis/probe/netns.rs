@@ -1,0 +1,37 @@
+//! A TCP socket that lives in a node's network namespace, made from the
+//! host: a fresh OS thread enters `/proc/PID/ns/net` with `setns(2)`,
+//! creates the socket and exits. A socket keeps the namespace it was
+//! created in for life, so it is then connected and used from the tokio
+//! runtime like any other, its packets leaving with the node's own IP.
+//!
+//! The thread is never a runtime or blocking-pool thread: those are reused,
+//! and one left in a container's namespace would send the harness's own
+//! traffic (API polls) from there. Needs the same rights as `nsenter`
+//! (root on the Docker host), like the netfilter faults.
+
+use std::fs::File;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use tokio::net::TcpSocket;
+
+/// A TCP socket in the network namespace of `pid`, bound to `ip` (the
+/// node's own address there, port chosen by the kernel).
+pub fn socket_in(pid: u32, ip: IpAddr) -> io::Result<TcpSocket> {
+    std::thread::spawn(move || {
+        let ns = File::open(format!("/proc/{pid}/ns/net"))?;
+        // SAFETY: `ns` is an open namespace file for the whole call;
+        // setns only changes this short-lived thread's network namespace.
+        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let socket = match ip {
+            IpAddr::V4(_) => TcpSocket::new_v4()?,
+            IpAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        socket.bind(SocketAddr::new(ip, 0))?;
+        Ok(socket)
+    })
+    .join()
+    .map_err(|_| io::Error::other("the namespace thread panicked"))?
+}
