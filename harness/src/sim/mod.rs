@@ -10,6 +10,7 @@
 //! | [`observe`] | the poller inside the simulation (the node's router, in-process) |
 //! | [`faults`] | the fault schedule applied to turmoil (second implementation of the nemesis) |
 //! | [`logs`] | per-node log files from one thread |
+//! | [`task_ids`] | tokio's process-wide task ids aligned before a run |
 //!
 //! Time: nodes run at time scale 1 in virtual time; the scenario's
 //! `time_scale` and `--time-scale` are ignored (reported as 1). The tick
@@ -23,6 +24,7 @@ pub mod faults;
 pub mod host;
 pub mod logs;
 pub mod observe;
+pub mod task_ids;
 pub mod transport;
 
 use crate::nemesis::schedule::Schedule;
@@ -140,6 +142,9 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
         .with(tracing_subscriber::filter::LevelFilter::INFO)
         .with(logs.clone());
     *recorder.lock().unwrap() = Recorder::new(1.0, infos, KEEPALIVE_MS);
+    // Last before the hosts' runtimes exist: every run of this process
+    // numbers its tasks alike (see task_ids).
+    task_ids::align();
     let result =
         tracing::subscriber::with_default(subscriber, || simulate(sc, plan, &ctls, observer));
     logs.flush();
