@@ -23,51 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run scenario files (several files or a directory = a suite).
-    Run {
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Override the scenario's time scale (1 = real time).
-        #[arg(long)]
-        time_scale: Option<f64>,
-        /// Override the scenario's seed (replays a random nemesis).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Output folder (default runs/<scenario>-<run id>/, or runs/suite-<time>/ for suites).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Leave containers and network up after the run (remove with `harness down`).
-        #[arg(long)]
-        keep: bool,
-        /// Only scenarios whose name contains this (or matches this glob).
-        #[arg(long)]
-        filter: Option<String>,
-        /// How to reach node APIs: container-ip (host routes to the bridge) or published.
-        #[arg(long, value_enum, default_value = "container-ip")]
-        api_access: ApiAccess,
-        /// Poll interval per node, wall time (e.g. 300ms).
-        #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
-        poll: Duration,
-        /// No live progress line.
-        #[arg(long)]
-        quiet: bool,
-        /// Extra argument for every node's `timed run` (repeatable), e.g. --node-arg=--log-json.
-        #[arg(long = "node-arg", allow_hyphen_values = true)]
-        node_args: Vec<String>,
-        /// docker (real containers) or sim (deterministic simulation, virtual
-        /// time; --time-scale is ignored there: nodes run at scale 1).
-        #[arg(long, value_enum, default_value = "docker")]
-        provider: runner::Provider,
-        /// Stop at the first violation that later observations cannot undo
-        /// (checks judged every 2 s as the run goes); reports still written.
-        #[arg(long)]
-        fail_fast: bool,
-        /// Run this `timed` binary (an image is built from it, tagged by its hash).
-        #[arg(long, value_name = "PATH")]
-        timed: Option<PathBuf>,
-        /// Sim only: replay this stored schedule (JSON) instead of the seed's.
-        #[arg(long, hide = true)]
-        schedule: Option<PathBuf>,
-    },
+    Run(RunArgs),
     /// Run a scenario's random nemesis under many seeds, each in its own
     /// process; explore.json + junit.xml; exit 1 when any seed fails.
     Explore(harness::explore::ExploreOptions),
@@ -165,43 +121,82 @@ fn main() {
     std::process::exit(exit.code());
 }
 
+/// `harness run`'s command line.
+#[derive(clap::Args)]
+struct RunArgs {
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Override the scenario's time scale (1 = real time).
+    #[arg(long)]
+    time_scale: Option<f64>,
+    /// Override the scenario's seed (replays a random nemesis).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output folder (default runs/<scenario>-<run id>/, or runs/suite-<time>/ for suites).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Leave containers and network up after the run (remove with `harness down`).
+    #[arg(long)]
+    keep: bool,
+    /// Only scenarios whose name contains this (or matches this glob).
+    #[arg(long)]
+    filter: Option<String>,
+    /// How to reach node APIs: container-ip (host routes to the bridge) or published.
+    #[arg(long, value_enum, default_value = "container-ip")]
+    api_access: ApiAccess,
+    /// Poll interval per node, wall time (e.g. 300ms).
+    #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
+    poll: Duration,
+    /// No live progress line.
+    #[arg(long)]
+    quiet: bool,
+    /// Extra argument for every node's `timed run` (repeatable), e.g. --node-arg=--log-json.
+    #[arg(long = "node-arg", allow_hyphen_values = true)]
+    node_args: Vec<String>,
+    /// docker (real containers) or sim (deterministic simulation, virtual
+    /// time; --time-scale is ignored there: nodes run at scale 1).
+    #[arg(long, value_enum, default_value = "docker")]
+    provider: runner::Provider,
+    /// Stop at the first violation that later observations cannot undo
+    /// (checks judged every 2 s as the run goes); reports still written.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Run this `timed` binary (an image is built from it, tagged by its hash).
+    #[arg(long, value_name = "PATH")]
+    timed: Option<PathBuf>,
+    /// Sim only: replay this stored schedule (JSON) instead of the seed's.
+    #[arg(long, hide = true)]
+    schedule: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The runner's options for these arguments.
+    fn options(&self) -> RunOptions {
+        RunOptions {
+            time_scale: self.time_scale,
+            seed: self.seed,
+            out: self.out.clone(),
+            keep: self.keep,
+            api_access: self.api_access,
+            poll: harness::observe::PollConfig {
+                interval: self.poll,
+                ..Default::default()
+            },
+            quiet: self.quiet,
+            node_args: self.node_args.clone(),
+            fail_fast: self.fail_fast,
+            timed: self.timed.clone(),
+            provider: self.provider,
+            schedule: self.schedule.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 async fn dispatch(cmd: Cmd) -> Exit {
     match cmd {
-        Cmd::Run {
-            paths,
-            time_scale,
-            seed,
-            out,
-            keep,
-            filter,
-            api_access,
-            poll,
-            quiet,
-            node_args,
-            fail_fast,
-            timed,
-            provider,
-            schedule,
-        } => {
-            let opts = RunOptions {
-                time_scale,
-                seed,
-                out,
-                keep,
-                api_access,
-                poll: harness::observe::PollConfig {
-                    interval: poll,
-                    ..Default::default()
-                },
-                quiet,
-                node_args,
-                fail_fast,
-                timed,
-                provider,
-                schedule,
-                ..Default::default()
-            };
-            runner::suite::run_paths(&paths, filter.as_deref(), &opts).await
+        Cmd::Run(args) => {
+            runner::suite::run_paths(&args.paths, args.filter.as_deref(), &args.options()).await
         }
         Cmd::Explore(mut opts) => {
             let base = match runner::load(&opts.file, &harness::nemesis::probe_capabilities().await)
