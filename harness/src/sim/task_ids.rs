@@ -30,7 +30,7 @@ pub fn align() -> Option<u64> {
     loop {
         let id: u64 = rt.spawn(async {}).id().to_string().parse().ok()?;
         spawned += 1;
-        if (id + 1) % ALIGN == 0 || spawned > ALIGN {
+        if (id + 1).is_multiple_of(ALIGN) || spawned > ALIGN {
             return Some(spawned);
         }
     }
