@@ -99,6 +99,10 @@ enum Cmd {
         /// Scenario folder (sim: six-masternodes.toml and churn.toml).
         #[arg(long, default_value = "scenarios")]
         scenarios: PathBuf,
+        /// sim only: seeds of the `explore` throughput measurement on churn
+        /// (two jobs); 0 skips it.
+        #[arg(long, default_value_t = 6)]
+        explore_seeds: u64,
     },
 }
 
@@ -255,12 +259,25 @@ async fn dispatch(cmd: Cmd) -> Exit {
             duration,
             provider: runner::Provider::Sim,
             scenarios,
+            explore_seeds,
             ..
         } => {
-            // --sizes defaults to the docker list; in sim a mesh is opt-in.
-            let explicit = std::env::args().any(|a| a.starts_with("--sizes"));
-            let sizes = if explicit { sizes } else { Vec::new() };
-            match runner::bench_sim::run_bench(&scenarios, &sizes, duration).await {
+            // --sizes and --duration default to the docker scale test; in
+            // sim the default is issue 13's row: 100 nodes for one hour.
+            let given = |flag: &str| std::env::args().any(|a| a.starts_with(flag));
+            let sizes = if given("--sizes") { sizes } else { vec![100] };
+            let duration = if given("--duration") {
+                duration
+            } else {
+                Duration::from_secs(3600)
+            };
+            let bench = runner::bench_sim::SimBench {
+                scenarios: &scenarios,
+                sizes: &sizes,
+                duration,
+                explore_seeds,
+            };
+            match runner::bench_sim::run_bench(&bench).await {
                 Ok(rows) => {
                     println!("{}", bench::table(&rows));
                     Exit::Pass

@@ -83,3 +83,28 @@ fn the_same_seed_gives_a_byte_identical_timeline_and_another_seed_does_not() {
     );
     assert!(a.passed(), "checks: {:?}", a.checks);
 }
+
+/// Two runs of the same seed inside ONE process give the same timeline
+/// (what running many seeds in one process needs): nothing process-global
+/// (tokio's task ids, a cache, a counter) may leak into the schedule.
+#[test]
+fn two_runs_in_one_process_give_the_same_timeline() {
+    use harness::runner::{self, Provider, RunOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let sc = harness::scenario::parse(SCENARIO, "sim-determinism.toml").expect("parses");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let run = |name: &str| {
+        let opts = RunOptions {
+            provider: Provider::Sim,
+            quiet: true,
+            out: Some(dir.path().join(name)),
+            ..Default::default()
+        };
+        let out = rt.block_on(runner::run(sc.clone(), &opts));
+        out.report
+            .and_then(|r| r.timeline_sha256)
+            .expect("a digest")
+    };
+    let (a, b) = (run("a"), run("b"));
+    assert_eq!(a, b, "the second run in the same process differs");
+}

@@ -13,6 +13,7 @@
 //! | [`workload`] | the transaction workload through the nodes' routers |
 //! | [`constants`] | tunables of the simulated faults |
 //! | [`logs`] | per-node log files from one thread |
+//! | [`task_ids`] | tokio's process-wide task ids aligned before a run |
 //!
 //! Time: nodes run at time scale 1 in virtual time; the scenario's
 //! `time_scale` and `--time-scale` are ignored (reported as 1). The tick
@@ -28,6 +29,7 @@ pub mod host;
 pub mod logs;
 pub mod observe;
 pub mod shaper;
+pub mod task_ids;
 pub mod transport;
 pub mod workload;
 
@@ -47,16 +49,30 @@ use tracing_subscriber::layer::SubscriberExt;
 use transport::ConnTable;
 use workload::WorkloadResult;
 
-/// Virtual time per simulation step. 10 ms: every protocol timer is a
-/// multiple of 100 ms or more (ping 30 s, dial tick 1 s, consensus
-/// timeouts >= 500 ms), and the poll interval is 300 ms, so 10 ms steps
-/// change no protocol decision while one protocol hour is 360k steps
-/// instead of 3.6M at turmoil's default 1 ms.
-pub const TICK: Duration = Duration::from_millis(10);
+/// Virtual time per simulation step. Inside a step each host's own timers
+/// fire at their exact virtual ms (its paused tokio clock advances timer by
+/// timer); the step only quantises the network: a segment is delivered at
+/// the first step boundary after its latency (turmoil's default, 0-100 ms,
+/// mean 20 ms), so every hop takes one or two steps (50-100 ms). Every
+/// protocol timer that decides something is 500 ms or more (consensus
+/// round delta 500 ms, prevote/precommit 1 s, dial tick 1 s, tie-break
+/// retry 2 s, handshake 10 s, ping 30 s): a consensus round's three hops
+/// (150-300 ms) and a handshake's four stay well inside them. Bounds: at
+/// most 100 ms (above the latency cap every hop is exactly one step and the
+/// seeded latency stops varying interleavings); 10 ms cost five times the
+/// steps for the same protocol hour (measured: per-host stepping was half
+/// of the CPU at 10 ms).
+pub const TICK: Duration = Duration::from_millis(50);
 /// Base IP of node 1 in the simulated network (no real interface is used).
 pub const BASE_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 11);
-/// Virtual time between two polls of a node (the docker poller's default).
-pub const POLL_INTERVAL: Duration = Duration::from_millis(300);
+/// Virtual time between two polls of a node. The docker poller polls every
+/// 300 ms of wall time, i.e. every 9 protocol s at time scale 30; 1 s of
+/// protocol time is still nine times finer than that and far below every
+/// check window (grace, warmup: tens of seconds), while 300 ms made the
+/// poll (three JSON round trips per node through its router) a quarter of
+/// the simulation's CPU. Events are not sampled: every poll reads the
+/// node's whole event log since the last one.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Protocol ms between stored identical samples (docker: 2 s x time scale).
 pub const KEEPALIVE_MS: u64 = 2_000;
 
@@ -127,6 +143,9 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
     *recorder.lock().unwrap() = Recorder::new(1.0, infos, KEEPALIVE_MS);
     let txs = Arc::new(Mutex::new(WorkloadResult::default()));
     let load = crate::workload::Workload::new(sc, &testnet).map(|w| (w, txs.clone()));
+    // Last before the hosts' runtimes exist: every run of this process
+    // numbers its tasks alike (see task_ids).
+    task_ids::align();
     let result = tracing::subscriber::with_default(subscriber, || {
         simulate(sc, plan, &ctls, observer.clone(), shaper, load)
     });
