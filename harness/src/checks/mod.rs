@@ -44,13 +44,13 @@ mod testkit;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_agreement;
+#[cfg(test)]
 mod tests_details;
 #[cfg(test)]
 mod tests_dial;
 #[cfg(test)]
 mod tests_faults;
-#[cfg(test)]
-mod tests_agreement;
 #[cfg(test)]
 mod tests_lag;
 #[cfg(test)]

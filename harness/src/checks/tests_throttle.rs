@@ -148,6 +148,7 @@ fn a_pause_span_a_little_over_the_brief_stall_bound_still_excuses_nothing() {
             nodes: vec!["n3".into()],
             cuts: Vec::new(),
             description: "pause n3".into(),
+            answers: Vec::new(),
         });
         let r = evaluate(&scenario(6), &tl);
         let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();

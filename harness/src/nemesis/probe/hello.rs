@@ -1,20 +1,22 @@
 //! The harness's half of the node handshake, impersonating a node: THE one
 //! place a probe's Hello is built, and where its answer is read.
 //!
-//! Only [`hello_frame`] knows what a Hello holds: when the handshake gains
-//! fields (a signature by the node key), they are added there, with
-//! [`Identity::key`] at hand.
+//! Only [`hello`] knows what a Hello holds, and [`read_answer`] proves the
+//! impersonated node's identity with its testnet key (the node signs the
+//! probe's nonce, the probe signs the node's), so a probe is a dial the node
+//! cannot tell from the real node's.
 
 use crate::observe::model::Answer;
-use bytes::Bytes;
 use ed25519_dalek::SigningKey;
 use futures::StreamExt;
 use std::net::IpAddr;
 use std::time::Duration;
 use timed::chain::types::Hash;
 use timed::constants::{MAGIC, MAX_FRAME_PRE_HANDSHAKE, PROTOCOL_VERSION};
+use timed::net::auth::Role;
 use timed::wire::{decode, encode, FrameCodec, Hello, NetworkMessage};
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
 /// Who the harness speaks as: a node of the run, from its testnet.
@@ -29,10 +31,10 @@ pub struct Identity {
     pub genesis_hash: Hash,
 }
 
-/// The `Handshake(Hello)` frame `who` sends first on a dial it made.
-/// `nonce` must differ from the dialed node's own (a fresh random one).
-pub fn hello_frame(who: &Identity, nonce: u64) -> Bytes {
-    encode(&NetworkMessage::Handshake(Hello {
+/// The Hello `who` sends first on a dial it made. `nonce` must differ from
+/// the dialed node's own (a fresh random one).
+pub fn hello(who: &Identity, nonce: u64) -> Hello {
+    Hello {
         magic: MAGIC,
         version: PROTOCOL_VERSION,
         network: who.network.clone(),
@@ -41,25 +43,72 @@ pub fn hello_frame(who: &Identity, nonce: u64) -> Bytes {
         nonce,
         listen_port: who.p2p_port,
         height: 0,
-    }))
+    }
 }
 
-/// The first frame the dialed node sends back, within `limit` (wall).
-pub async fn read_answer<R: AsyncRead + Unpin>(read: R, limit: Duration) -> Answer {
+/// What the dialed node answered, within `limit` (wall) for the whole
+/// exchange. The node proves itself first (`HandshakeAuth`); unless the
+/// probe hung up (`can_write` false: a stale Hello), the harness then
+/// proves `who` with its key, as the real node would, and reads the
+/// node's verdict: `HandshakeAck` or a `Reject`. A node that closes at any
+/// point closed without a verdict.
+pub async fn read_answer(
+    stream: TcpStream,
+    who: &Identity,
+    sent: &Hello,
+    can_write: bool,
+    limit: Duration,
+) -> Answer {
+    let (read, mut write) = stream.into_split();
     let mut frames = FramedRead::new(read, FrameCodec::new(MAX_FRAME_PRE_HANDSHAKE));
-    match tokio::time::timeout(limit, frames.next()).await {
+    let exchange = async {
+        let first = match next(&mut frames).await? {
+            NetworkMessage::HandshakeAuth { hello, .. } => hello,
+            other => return verdict(other),
+        };
+        if !can_write {
+            // The node cannot have our proof: the only honest next thing
+            // is to close (a verdict here would be a stale Hello taken).
+            return verdict(next(&mut frames).await?);
+        }
+        let proof = timed::net::auth::prove(&who.key, Role::Dialer, sent, first.nonce);
+        if let Err(e) = write
+            .write_all(&encode(&NetworkMessage::HandshakeProof { proof }))
+            .await
+        {
+            return Err(Answer::Failed {
+                error: format!("sending the proof: {e}"),
+            });
+        }
+        verdict(next(&mut frames).await?)
+    };
+    match tokio::time::timeout(limit, exchange).await {
         Err(_) => Answer::Silent,
-        // EOF or a reset: the node closed without a word.
-        Ok(None) | Ok(Some(Err(_))) => Answer::Closed,
-        Ok(Some(Ok(frame))) => match decode(&frame) {
-            Ok(NetworkMessage::HandshakeAck(_)) => Answer::Ack,
-            Ok(NetworkMessage::Reject { reason }) => Answer::Reject { reason },
-            Ok(other) => Answer::Failed {
-                error: format!("unexpected first frame `{}`", other.kind()),
-            },
-            Err(e) => Answer::Failed {
-                error: format!("undecodable first frame: {e}"),
-            },
-        },
+        Ok(Ok(a)) | Ok(Err(a)) => a,
     }
+}
+
+/// The next frame, or the answer that ends the exchange (EOF, reset or an
+/// undecodable frame).
+async fn next<R: AsyncRead + Unpin>(
+    frames: &mut FramedRead<R, FrameCodec>,
+) -> Result<NetworkMessage, Answer> {
+    match frames.next().await {
+        // EOF or a reset: the node closed without a verdict.
+        None | Some(Err(_)) => Err(Answer::Closed),
+        Some(Ok(frame)) => decode(&frame).map_err(|e| Answer::Failed {
+            error: format!("undecodable frame: {e}"),
+        }),
+    }
+}
+
+/// The node's verdict frame as an answer.
+fn verdict(msg: NetworkMessage) -> Result<Answer, Answer> {
+    Ok(match msg {
+        NetworkMessage::HandshakeAck => Answer::Ack,
+        NetworkMessage::Reject { reason } => Answer::Reject { reason },
+        other => Answer::Failed {
+            error: format!("unexpected frame `{}`", other.kind()),
+        },
+    })
 }

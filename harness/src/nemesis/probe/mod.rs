@@ -34,6 +34,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use timed::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR};
 use timed::testnet::Testnet;
+use timed::wire::{encode, Hello, NetworkMessage};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -188,17 +189,18 @@ async fn dial(
     socket: tokio::net::TcpSocket,
     from: &Side<'_>,
     to: &Side<'_>,
-) -> Result<(TcpStream, Instant), String> {
+) -> Result<(TcpStream, Instant, Hello), String> {
     let mut stream = socket
         .connect(to.addr())
         .await
         .map_err(|e| format!("connect {} -> {}: {e}", from.name, to.name))?;
     let _ = stream.set_nodelay(true);
+    let sent = hello::hello(from.id, rand::random());
     stream
-        .write_all(&hello::hello_frame(from.id, rand::random()))
+        .write_all(&encode(&NetworkMessage::Handshake(sent.clone())))
         .await
         .map_err(|e| format!("Hello {} -> {}: {e}", from.name, to.name))?;
-    Ok((stream, Instant::now()))
+    Ok((stream, Instant::now(), sent))
 }
 
 /// `from` dials `to` once (a second connection, or a stale Hello when
@@ -211,7 +213,7 @@ async fn single<C: Cluster>(
     limit: Duration,
 ) -> Answer {
     let made = async {
-        let (mut stream, _) = dial(socket_of(c, from).await?, from, to).await?;
+        let (mut stream, _, sent) = dial(socket_of(c, from).await?, from, to).await?;
         if hang_up {
             // FIN right behind the Hello: the node reads both at once.
             stream
@@ -219,10 +221,10 @@ async fn single<C: Cluster>(
                 .await
                 .map_err(|e| format!("half-close {} -> {}: {e}", from.name, to.name))?;
         }
-        Ok::<_, String>(stream)
+        Ok::<_, String>((stream, sent))
     };
     match made.await {
-        Ok(stream) => hello::read_answer(stream, limit).await,
+        Ok((stream, sent)) => hello::read_answer(stream, from.id, &sent, !hang_up, limit).await,
         Err(error) => Answer::Failed { error },
     }
 }
@@ -247,16 +249,19 @@ async fn crossed<C: Cluster>(
         }
     };
     let apart = match (&da, &db) {
-        (Ok((_, ta)), Ok((_, tb))) => ta.max(tb).duration_since(*ta.min(tb)),
+        (Ok((_, ta, _)), Ok((_, tb, _))) => ta.max(tb).duration_since(*ta.min(tb)),
         _ => Duration::ZERO,
     };
-    let answer = |d: Result<(TcpStream, Instant), String>| async move {
-        match d {
-            Ok((stream, _)) => hello::read_answer(stream, limit).await,
-            Err(error) => Answer::Failed { error },
+    let answer = |d: Result<(TcpStream, Instant, Hello), String>, from: &Side<'_>| {
+        let id = from.id.clone();
+        async move {
+            match d {
+                Ok((stream, _, sent)) => hello::read_answer(stream, &id, &sent, true, limit).await,
+                Err(error) => Answer::Failed { error },
+            }
         }
     };
-    let (from_b, from_a) = tokio::join!(answer(da), answer(db));
+    let (from_b, from_a) = tokio::join!(answer(da, a), answer(db, b));
     (from_b, from_a, apart)
 }
 

@@ -7,6 +7,7 @@
 use super::*;
 use crate::nemesis::schedule::Fault;
 use std::net::{IpAddr, Ipv4Addr};
+use timed::net::auth::Role;
 use timed::wire::{decode, NetworkMessage};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
@@ -73,12 +74,13 @@ async fn fake_node(
     let listener = TcpListener::bind((ip(name), 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let want = timed::keys::node_id(&ids[from].key);
+    let me = ids[name].clone();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         loop {
             let (mut s, peer) = listener.accept().await.unwrap();
             assert_eq!(peer.ip(), ip(from), "the probe's source IP");
-            let (want, tx) = (want, tx.clone());
+            let (want, tx, me) = (want, tx.clone(), me.clone());
             tokio::spawn(async move {
                 let (r, mut w) = s.split();
                 let mut r = BufReader::new(r);
@@ -89,8 +91,8 @@ async fn fake_node(
                     panic!("not a Hello: {line}")
                 };
                 assert_eq!(h.node_id, want);
-                let frame = match says {
-                    Says::Ack => encode_ack(h),
+                let verdict = match says {
+                    Says::Ack => timed::wire::encode(&NetworkMessage::HandshakeAck),
                     Says::Reject => timed::wire::encode(&NetworkMessage::Reject {
                         reason: "duplicate: already connected".into(),
                     }),
@@ -100,16 +102,25 @@ async fn fake_node(
                         return;
                     }
                 };
-                w.write_all(&frame).await.unwrap();
+                // The node proves itself first, then reads the dialer's
+                // proof (checked by the node's own code, not here).
+                let ours = super::hello::hello(&me, 7);
+                let proof = timed::net::auth::prove(&me.key, Role::Acceptor, &ours, h.nonce);
+                let auth = NetworkMessage::HandshakeAuth { hello: ours, proof };
+                w.write_all(&timed::wire::encode(&auth)).await.unwrap();
+                line.clear();
+                r.read_line(&mut line).await.unwrap();
+                let NetworkMessage::HandshakeProof { .. } =
+                    decode(line.trim_end().as_bytes()).unwrap()
+                else {
+                    panic!("not a proof: {line}")
+                };
+                w.write_all(&verdict).await.unwrap();
                 let _ = tx.send(false);
             });
         }
     });
     (port, rx)
-}
-
-fn encode_ack(h: timed::wire::Hello) -> bytes::Bytes {
-    timed::wire::encode(&NetworkMessage::HandshakeAck(h))
 }
 
 fn identities(ports: &[(&str, u16)]) -> Identities {
