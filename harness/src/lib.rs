@@ -19,7 +19,10 @@
 //! - `report`: report.json, JUnit, the summary table.
 //! - `explore`: many seeds in parallel processes (`harness explore`), swarm
 //!   draws, and `harness shrink` to a minimal regression scenario.
+//! - `bench_sim`: `harness bench --provider sim` (scenario hours, meshes and
+//!   explore's seeds per minute; above both `runner` and `explore`).
 
+pub mod bench_sim;
 pub mod checks;
 pub mod explore;
 pub mod nemesis;

@@ -271,13 +271,13 @@ async fn dispatch(cmd: Cmd) -> Exit {
             } else {
                 Duration::from_secs(3600)
             };
-            let bench = runner::bench_sim::SimBench {
+            let bench = harness::bench_sim::SimBench {
                 scenarios: &scenarios,
                 sizes: &sizes,
                 duration,
                 explore_seeds,
             };
-            match runner::bench_sim::run_bench(&bench).await {
+            match harness::bench_sim::run_bench(&bench).await {
                 Ok(rows) => {
                     println!("{}", bench::table(&rows));
                     Exit::Pass

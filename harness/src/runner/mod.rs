@@ -11,7 +11,6 @@
 //! backstop. Nothing of the run is left behind unless `--keep`.
 
 pub mod bench;
-pub mod bench_sim;
 pub mod failfast;
 pub mod perturb;
 pub mod progress;

@@ -3,9 +3,9 @@
 //! peak RSS and speed-up over real time; then `harness explore` on churn
 //! with two jobs (seeds per minute).
 
-use super::bench::{mesh_scenario, Row};
-use super::{run as run_scenario, Exit, Provider, RunOptions, RunOutcome};
 use crate::explore::{self, swarm, ExploreOptions};
+use crate::runner::bench::{mesh_scenario, Row};
+use crate::runner::{run as run_scenario, Exit, Provider, RunOptions, RunOutcome};
 use crate::scenario::{Capabilities, Scenario};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -138,7 +138,7 @@ pub async fn run_bench(b: &SimBench<'_>) -> anyhow::Result<Vec<Row>> {
     let tmp = std::env::temp_dir().join(format!("timenet-bench-sim-{}", std::process::id()));
     let mut rows = Vec::new();
 
-    let six = super::load(&b.scenarios.join("six-masternodes.toml"), &caps)
+    let six = crate::runner::load(&b.scenarios.join("six-masternodes.toml"), &caps)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let protocol = six.duration;
     eprintln!("bench sim: six-masternodes...");
@@ -151,7 +151,7 @@ pub async fn run_bench(b: &SimBench<'_>) -> anyhow::Result<Vec<Row>> {
     });
 
     let churn_file = b.scenarios.join("churn.toml");
-    let churn = super::load(&churn_file, &caps).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let churn = crate::runner::load(&churn_file, &caps).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (churn, dropped) = churn_for_sim(churn);
     let protocol = churn.duration;
     eprintln!("bench sim: churn...");
@@ -205,7 +205,8 @@ pub async fn run_bench(b: &SimBench<'_>) -> anyhow::Result<Vec<Row>> {
 /// `harness explore churn.toml --seeds N --jobs 2` (one process per seed,
 /// as the command runs it): seeds per minute of wall time.
 async fn explore_row(file: &Path, seeds: u64, out: &Path) -> anyhow::Result<Row> {
-    let base = super::load(file, &Capabilities::all()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let base =
+        crate::runner::load(file, &Capabilities::all()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let opts = ExploreOptions {
         file: file.to_path_buf(),
         seeds: Some(seeds),
