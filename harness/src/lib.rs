@@ -14,6 +14,7 @@
 //! - `provider`: Docker containers and images, the testnet a run starts from.
 //! - `sim`: the same nodes in-process on turmoil's simulated network
 //!   (`--provider sim`), with its own fault application and observer.
+//! - `splitmix`: the one seeded PRNG every replayable draw uses.
 //! - `workload`: the transaction workload, over any node API carrier.
 //! - `runner`: one run / a suite, end to end.
 //! - `report`: report.json, JUnit, the summary table.
@@ -32,4 +33,5 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod sim;
+pub mod splitmix;
 pub mod workload;

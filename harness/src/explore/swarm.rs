@@ -6,6 +6,7 @@
 
 use crate::runner::Provider;
 use crate::scenario::{FaultAction, Scenario, Shape, ALL_SHAPES};
+use crate::splitmix::{unit_of as unit, SplitMix};
 use std::collections::BTreeMap;
 
 /// Fault kinds the sim provider cannot model yet (`sim::faults`): none
@@ -13,13 +14,12 @@ use std::collections::BTreeMap;
 /// the format before sim models it goes here.
 pub const SIM_UNSUPPORTED: [FaultAction; 0] = [];
 
-/// SplitMix64 step (the schedule's PRNG, restated: the draw must replay).
+/// One SplitMix64 step over a bare state (the draw must replay).
 fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    let mut r = SplitMix(*state);
+    let x = r.next_u64();
+    *state = r.0;
+    x
 }
 
 /// The kinds the provider can run, in file order (sim drops
@@ -40,11 +40,6 @@ pub fn kind_name(k: FaultAction) -> String {
 /// The feature name of a partition shape.
 pub fn shape_name(s: Shape) -> String {
     format!("partition:{s:?}").to_lowercase()
-}
-
-/// A draw as a float in [0, 1) (its top 53 bits).
-fn unit(x: u64) -> f64 {
-    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Each item on with its weight's probability (1/2 when unweighted) from

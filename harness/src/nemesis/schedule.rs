@@ -16,6 +16,7 @@ use crate::scenario::plan::{
     FaultPlan, LinkShape, PairPlan, PartitionPlan, ProbeKind, RandomKind, RandomPlan, Targets,
 };
 use crate::scenario::{fmt_ms, Plan, Scenario, Shape};
+use crate::splitmix::SplitMix;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -97,18 +98,14 @@ impl fmt::Display for Schedule {
 }
 
 /// Tiny, stable PRNG (SplitMix64): the schedule must replay identically.
-pub(super) struct Rng(u64);
+pub(super) struct Rng(SplitMix);
 
 impl Rng {
     pub(super) fn new(seed: u64, stream: u64) -> Self {
-        Rng(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        Rng(SplitMix(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
     }
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// Uniform in `0..n` (n > 0).
     pub(super) fn below(&mut self, n: u64) -> u64 {

@@ -24,6 +24,7 @@
 //! Streams on a link without effects pass bytes through untouched.
 
 use super::constants::{HANDSHAKE_FRAMES, LOSS_MAX_RETRIES, RTO};
+use crate::splitmix::SplitMix;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
@@ -124,26 +125,6 @@ impl Shaper {
             end: None,
             sleep: None,
         }
-    }
-}
-
-/// SplitMix64: a tiny PRNG whose sequence is fixed by its seed.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && self.unit() < p
     }
 }
 
