@@ -97,6 +97,7 @@ pub async fn handle_inbound<W>(
         .clock
         .timeout(deadline, exchange(&shared, &mut reader, &writer));
     let verified = tokio::select! {
+        biased;
         r = exchange => r.unwrap_or(Err(RejectReason::HandshakeTimeout)),
         _ = pending.evicted.cancelled() => {
             shared.log_summary.note(Noted::InboundRefused, ip, &Refusal::TooManyPending);

@@ -105,6 +105,7 @@ pub(crate) async fn flush_loop(shared: Arc<Shared>) {
     tick.tick().await;
     loop {
         tokio::select! {
+            biased;
             _ = shared.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
