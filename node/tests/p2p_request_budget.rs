@@ -11,7 +11,7 @@ mod support;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
-use support::{unique_base_ip, unique_ips, wait_until, Cluster, FakePeer, NodeProc};
+use support::{fresh_key, unique_base_ip, unique_ips, wait_until, Cluster, FakePeer, NodeProc};
 use timed::api::types::EventKind;
 use timed::testnet::TestnetSpec;
 use timed::wire::{encode, Hello, NetworkMessage, Request};
@@ -159,12 +159,20 @@ async fn greedy_peer(from: IpAddr, to: SocketAddr, hello: Hello) {
         }));
     }
     let flood = bytes::Bytes::from(flood);
+    // One identity per attacker, proven like any peer's (the handshake is
+    // authenticated): the budget, not the handshake, must stop it.
+    let key = fresh_key();
+    let hello = Hello {
+        node_id: timed::chain::keys::node_id(&key),
+        ..hello
+    };
     loop {
-        if let Ok(mut p) = FakePeer::connect_with(from, to, Some(4096)).await {
-            if p.send(&NetworkMessage::Handshake(hello.clone()))
-                .await
-                .is_ok()
-            {
+        if let Ok(p) = FakePeer::connect_with(from, to, Some(4096)).await {
+            let nonce = Hello {
+                nonce: rand::random(),
+                ..hello.clone()
+            };
+            if let Ok(mut p) = p.handshake_on(nonce, &key).await {
                 while p.send_raw(flood.clone()).await.is_ok() {}
             }
         }

@@ -489,12 +489,23 @@ impl FakePeer {
         hello: Hello,
         key: &SigningKey,
     ) -> Result<FakePeer, String> {
-        let mut p = FakePeer::connect(from, to)
+        let p = FakePeer::connect(from, to)
             .await
             .map_err(|e| e.to_string())?;
-        let shake = handshake::client(&mut p.reader, p.writer.get_mut(), key, &hello);
+        p.handshake_on(hello, key).await
+    }
+
+    /// Run the dialer's handshake on this connected peer, as
+    /// [`FakePeer::handshake_as`] does (for peers with their own socket
+    /// options, e.g. [`FakePeer::connect_with`]'s small receive buffer).
+    pub async fn handshake_on(
+        mut self,
+        hello: Hello,
+        key: &SigningKey,
+    ) -> Result<FakePeer, String> {
+        let shake = handshake::client(&mut self.reader, self.writer.get_mut(), key, &hello);
         match tokio::time::timeout(Duration::from_secs(10), shake).await {
-            Ok(Ok(_)) => Ok(p),
+            Ok(Ok(_)) => Ok(self),
             Ok(Err(ClientError::Rejected(reason))) => Err(reason),
             Ok(Err(e)) => Err(format!("handshake failed: {e}")),
             Err(_) => Err("handshake timed out".into()),
