@@ -496,3 +496,28 @@ kind = "height_lag"
     );
     parse(&text, "test.toml").expect("test scenario parses")
 }
+
+/// `node` logs an event of `kind` about its outbound connection to
+/// `target` at `t`, with `reason`; the timeline stays in time order.
+pub fn outbound_event(
+    tl: &mut Timeline,
+    node: usize,
+    target: IpAddr,
+    t: u64,
+    kind: EventKind,
+    reason: &str,
+) {
+    tl.events.push(NodeEvent {
+        t,
+        node: name(node),
+        event: EventView {
+            seq: 0,
+            at_ms: t,
+            kind,
+            peer_ip: Some(target),
+            direction: Some(Direction::Outbound),
+            reason: Some(reason.into()),
+        },
+    });
+    tl.events.sort_by_key(|e| e.t);
+}

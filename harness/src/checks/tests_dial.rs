@@ -3,30 +3,18 @@
 //! streak, and faults that must not (another node's, or the dialer's at
 //! another time). cargo-mutants found each edge untested.
 
-use super::testkit::{name, scenario, Net, MIN};
+use super::testkit::{outbound_event, scenario, Net, MIN};
 use super::{evaluate, Violation};
-use crate::observe::model::{NodeEvent, Timeline};
+use crate::observe::model::Timeline;
 use std::net::{IpAddr, Ipv4Addr};
-use timed::api::types::{Direction, EventKind, EventView};
+use timed::api::types::EventKind;
 
 /// Addresses no node has: every dial to them fails.
 pub(super) const NOWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(172, 28, 0, 99));
 const NOWHERE_ELSE: IpAddr = IpAddr::V4(Ipv4Addr::new(172, 28, 0, 98));
 
 fn event(tl: &mut Timeline, node: usize, target: IpAddr, t: u64, kind: EventKind) {
-    tl.events.push(NodeEvent {
-        t,
-        node: name(node),
-        event: EventView {
-            seq: 0,
-            at_ms: t,
-            kind,
-            peer_ip: Some(target),
-            direction: Some(Direction::Outbound),
-            reason: Some("connection refused".into()),
-        },
-    });
-    tl.events.sort_by_key(|e| e.t);
+    outbound_event(tl, node, target, t, kind, "connection refused");
 }
 
 /// `node`'s dials to `target` fail at each of `times`.

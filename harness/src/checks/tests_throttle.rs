@@ -3,11 +3,11 @@
 //! grace); every pair rule holds for it as for any running node.
 
 use super::evaluate;
-use super::testkit::{ip, name, scenario, Net, MIN, SEC};
+use super::testkit::{ip, outbound_event, scenario, Net, MIN, SEC};
 use super::tests::{all_pass, fails_exactly, nodes};
-use crate::observe::model::{FaultSpan, NodeEvent, Timeline};
+use crate::observe::model::{FaultSpan, Timeline};
 use crate::scenario::FaultAction;
-use timed::api::types::{Direction, EventKind, EventView};
+use timed::api::types::EventKind;
 
 /// `n4` throttled from 20m to 26m.
 fn throttled(tl: &mut Timeline) {
@@ -75,19 +75,7 @@ fn a_throttled_node_that_cycles_fails_no_cycling() {
 
 /// `node` logs a handshake with `peer` that timed out at `t` (`kind`).
 fn handshake_timeout(tl: &mut Timeline, node: usize, peer: usize, t: u64, kind: EventKind) {
-    tl.events.push(NodeEvent {
-        t,
-        node: name(node),
-        event: EventView {
-            seq: 0,
-            at_ms: t,
-            kind,
-            peer_ip: Some(ip(peer)),
-            direction: Some(Direction::Outbound),
-            reason: Some("handshake timeout".into()),
-        },
-    });
-    tl.events.sort_by_key(|e| e.t);
+    outbound_event(tl, node, ip(peer), t, kind, "handshake timeout");
 }
 
 #[test]
