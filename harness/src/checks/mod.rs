@@ -52,6 +52,8 @@ mod tests_dial;
 #[cfg(test)]
 mod tests_faults;
 #[cfg(test)]
+mod tests_frozen;
+#[cfg(test)]
 mod tests_lag;
 #[cfg(test)]
 mod tests_rules;

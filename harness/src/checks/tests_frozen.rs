@@ -1,0 +1,69 @@
+//! A handshake that meets a node frozen for less than the handshake
+//! deadline's wall floor must complete when it thaws (issue 12, point 11:
+//! deadlines without their wall floor). brief-stall restarts n3 while n2 is
+//! paused for 50 s, so n3's dials meet a frozen n2: at time scale 30 that is
+//! 1.7 s wall, under the 3 s floor (the limit is 90 s protocol).
+
+use super::evaluate;
+use super::testkit::{ip, outbound_event, scenario, Net, MIN, SEC};
+use super::tests::{all_pass, fails_exactly, nodes};
+use crate::observe::model::{FaultSpan, Timeline};
+use crate::scenario::FaultAction;
+use timed::api::types::EventKind;
+
+/// n3 restarted from 25m to 25m40s; n2 frozen for `pause_s` from 25m35s.
+fn restart_into_a_freeze(time_scale: f64, pause_s: u64) -> Timeline {
+    let mut net = Net::new(6);
+    net.restart(3, 25 * MIN, 25 * MIN + 40 * SEC);
+    let mut tl = net.build();
+    tl.time_scale = time_scale;
+    tl.faults.push(FaultSpan {
+        start: 25 * MIN + 35 * SEC,
+        end: Some(25 * MIN + (35 + pause_s) * SEC),
+        action: FaultAction::Pause,
+        nodes: vec!["n2".into()],
+        cuts: Vec::new(),
+        description: "pause n2".into(),
+        answers: Vec::new(),
+    });
+    tl
+}
+
+/// n3's dial to the frozen n2 times out 10 s protocol after n3 is back.
+fn n3_dial_times_out(tl: &mut Timeline) {
+    outbound_event(
+        tl,
+        3,
+        ip(2),
+        25 * MIN + 50 * SEC,
+        EventKind::DialFailed,
+        "handshake timeout",
+    );
+}
+
+#[test]
+fn a_handshake_timeout_into_a_freeze_below_the_wall_floor_fails_no_cycling() {
+    let mut tl = restart_into_a_freeze(30.0, 50);
+    all_pass(&evaluate(&scenario(6), &tl));
+    n3_dial_times_out(&mut tl);
+    let v = fails_exactly(&evaluate(&scenario(6), &tl), &["no_cycling"]);
+    assert_eq!((v.t, nodes(&v)), (25 * MIN + 50 * SEC, vec!["n2", "n3"]));
+    assert!(
+        v.message.contains("while n2 was frozen for 50s"),
+        "{}",
+        v.message
+    );
+}
+
+#[test]
+fn a_freeze_longer_than_the_deadline_still_excuses_the_timeout() {
+    // 80 s + 15 s of settle at time scale 30 is over the 90 s limit: an
+    // honest 3 s deadline may fire, and n3's restart excuses it as before.
+    let mut tl = restart_into_a_freeze(30.0, 80);
+    n3_dial_times_out(&mut tl);
+    all_pass(&evaluate(&scenario(6), &tl));
+    // At time scale 1 (sim) the deadline is 10 s: a 50 s freeze outlasts it.
+    let mut tl = restart_into_a_freeze(1.0, 50);
+    n3_dial_times_out(&mut tl);
+    all_pass(&evaluate(&scenario(6), &tl));
+}
