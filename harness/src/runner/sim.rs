@@ -63,8 +63,9 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
     // turmoil blocks on one runtime per host: its own thread, outside ours.
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (sc2, plan2, out2) = (sc.clone(), plan.clone(), out_dir.clone());
+    let rule = sim::stop::StopRule::new(opts.fail_fast, sc.node_names().len(), judge(&sc));
     std::thread::spawn(move || {
-        let _ = tx.send(sim::run(&sc2, plan2, &out2));
+        let _ = tx.send(sim::run(&sc2, plan2, &out2, rule));
     });
     let result = match rx.await {
         Ok(r) => r,
@@ -80,8 +81,18 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
                 faults = run.applied.len(),
                 "simulation done"
             );
-            // `--fail-fast` is not applied in sim: a protocol hour takes seconds.
-            let mut f = verdict::evaluate(&sc, &run.timeline, None);
+            if let Some(s) = &run.stop {
+                if !opts.quiet {
+                    eprintln!(
+                        "t {}s: stopped early: {} failed at {}: {}",
+                        s.stopped_at / 1000,
+                        s.check,
+                        crate::checks::fmt_ms(s.violation.t),
+                        s.violation.message
+                    );
+                }
+            }
+            let mut f = verdict::evaluate(&sc, &run.timeline, run.stop.clone());
             f.coverage = run.coverage;
             match verdict::write_timeline(&out_dir, &run.timeline) {
                 Ok(d) => digest = Some(d),
@@ -129,4 +140,20 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
     }
     outcome.report = Some(report);
     outcome
+}
+
+/// docker's `--fail-fast` judgement over a simulated timeline (time scale
+/// 1: the gap from the violation to the stop is virtual ms).
+fn judge(sc: &Scenario) -> sim::stop::Judge {
+    let sc = sc.clone();
+    Box::new(move |tl| {
+        let (kind, violation) = super::failfast::judge(&sc, tl)?;
+        Some(crate::report::EarlyStop {
+            check: kind.name().to_string(),
+            stopped_at: tl.end,
+            wall_ms_after_violation: tl.end.saturating_sub(violation.t),
+            not_judged: super::failfast::not_judged(&sc),
+            violation,
+        })
+    })
 }

@@ -30,3 +30,10 @@ pub const CPU_PERIOD_MIN: Duration = Duration::from_millis(100);
 /// `tx_interval` a scenario uses (minutes), so a transaction leaves at
 /// most 100 ms late.
 pub const WORKLOAD_WAKE: Duration = Duration::from_millis(100);
+
+/// Virtual time between two judgements of a simulated run under
+/// `--fail-fast` or a socket storm ([`super::stop`]): docker's fail-fast
+/// judges every 2 s of wall time, 60 protocol s at time scale 30. Bounds:
+/// well above the poll (1 s: a judgement evaluates every check over the
+/// timeline so far), and below every check's window (minutes).
+pub const JUDGE_EVERY_MS: u64 = 60_000;

@@ -14,6 +14,7 @@
 //! | [`constants`] | tunables of the simulated faults |
 //! | [`logs`] | per-node log files from one thread |
 //! | [`task_ids`] | tokio's process-wide task ids aligned before a run |
+//! | [`stop`] | `--fail-fast` in sim, and the socket-storm guard that turns it on |
 //!
 //! Time: nodes run at time scale 1 in virtual time; the scenario's
 //! `time_scale` and `--time-scale` are ignored (reported as 1). The tick
@@ -29,6 +30,7 @@ pub mod host;
 pub mod logs;
 pub mod observe;
 pub mod shaper;
+pub mod stop;
 pub mod task_ids;
 pub mod transport;
 pub mod workload;
@@ -84,12 +86,19 @@ pub struct SimRun {
     pub steps: u64,
     /// Rare protocol events the nodes counted (`report::coverage`).
     pub coverage: crate::report::coverage::Coverage,
+    /// The run stopped at a final violation ([`stop`]).
+    pub stop: Option<crate::report::EarlyStop>,
 }
 
 /// Run the scenario to its end on this thread (call from a thread outside
 /// any tokio runtime: turmoil blocks on one runtime per host). Writes the
 /// testnet under `out/testnet` and the node logs under `out/logs`.
-pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> {
+pub fn run(
+    sc: &Scenario,
+    plan: Schedule,
+    out: &Path,
+    rule: stop::StopRule,
+) -> anyhow::Result<SimRun> {
     let testnet_dir = out.join("testnet");
     let testnet = crate::provider::testnet::write(sc, BASE_IP, &testnet_dir)?;
     let table = ConnTable::default();
@@ -147,16 +156,17 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
     // numbers its tasks alike (see task_ids).
     task_ids::align();
     let result = tracing::subscriber::with_default(subscriber, || {
-        simulate(sc, plan, &ctls, observer.clone(), shaper, load)
+        simulate(sc, plan, &ctls, observer.clone(), shaper, load, rule)
     });
     let coverage = crate::report::coverage::from_metrics(&observer.metrics());
     logs.flush();
-    let (applied, spans, steps) = result?;
+    let (applied, spans, steps, stopped) = result?;
     let rec = std::mem::replace(
         &mut *recorder.lock().unwrap(),
         Recorder::new(1.0, vec![], 0),
     );
-    let mut timeline = rec.finish(end_ms);
+    let end = stopped.as_ref().map_or(end_ms, |s| s.stopped_at);
+    let mut timeline = rec.finish(end);
     timeline.faults = spans;
     if sc.workload.is_some() {
         let w = std::mem::take(&mut *txs.lock().unwrap());
@@ -173,10 +183,16 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
         applied,
         steps,
         coverage,
+        stop: stopped,
     })
 }
 
-type Simulated = (Vec<String>, Vec<crate::observe::model::FaultSpan>, u64);
+type Simulated = (
+    Vec<String>,
+    Vec<crate::observe::model::FaultSpan>,
+    u64,
+    Option<crate::report::EarlyStop>,
+);
 
 fn simulate(
     sc: &Scenario,
@@ -185,6 +201,7 @@ fn simulate(
     observer: Arc<observe::SimObserver>,
     shaper: Shaper,
     load: Option<(crate::workload::Workload, Arc<Mutex<WorkloadResult>>)>,
+    mut rule: stop::StopRule,
 ) -> anyhow::Result<Simulated> {
     let end_ms = observer.until_ms;
     let mut sim = turmoil::Builder::new()
@@ -204,6 +221,7 @@ fn simulate(
             .map(|c| c.name.clone())
             .collect()
     };
+    let (table, recorder) = (observer.table.clone(), observer.recorder.clone());
     sim.client("observer", observer.watch_down(down));
     if let Some((w, out)) = load {
         let all = ctls.to_vec();
@@ -217,6 +235,7 @@ fn simulate(
     }
     let mut nemesis = SimNemesis::new(plan, ctls, shaper);
     let mut steps = 0u64;
+    let mut stopped = None;
     loop {
         nemesis.apply_due(&mut sim);
         let done = sim
@@ -226,7 +245,16 @@ fn simulate(
         if done {
             break;
         }
+        let t = sim.elapsed().as_millis() as u64;
+        if rule.due(t, table.len()) {
+            let mut tl = recorder.lock().unwrap().snapshot(t);
+            tl.faults = nemesis.spans();
+            stopped = rule.judge(&tl);
+            if stopped.is_some() {
+                break;
+            }
+        }
     }
     nemesis.heal_all(&mut sim);
-    Ok((nemesis.log.clone(), nemesis.spans(), steps))
+    Ok((nemesis.log.clone(), nemesis.spans(), steps, stopped))
 }
