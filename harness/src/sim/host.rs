@@ -4,6 +4,7 @@
 use super::clock::{now_ms, SIM_EPOCH_MS};
 use super::disk::SimDisk;
 use super::observe::SimObserver;
+use super::probe::AgentTx;
 use super::shaper::Shaper;
 use super::transport::{ConnTable, SimTransport};
 use std::net::IpAddr;
@@ -36,6 +37,8 @@ pub struct NodeCtl {
     pub gate: Arc<Gate>,
     /// Paused (SIGSTOP): its API does not answer the poller.
     pub paused: Arc<AtomicBool>,
+    /// The running node's probe agent (`super::probe`); `None` while down.
+    probes: Mutex<Option<AgentTx>>,
     /// How many times the node's software started (seeds each start's RNG).
     starts: AtomicU64,
     seed: u64,
@@ -65,6 +68,7 @@ impl NodeCtl {
             stop: Mutex::new(CancellationToken::new()),
             gate: Arc::new(Gate::default()),
             paused: Arc::new(AtomicBool::new(false)),
+            probes: Mutex::new(None),
             starts: AtomicU64::new(0),
             seed,
             table,
@@ -77,9 +81,15 @@ impl NodeCtl {
         self.api.lock().unwrap().clone()
     }
 
+    /// Where the running node's probe agent takes its jobs.
+    pub fn probe_agent(&self) -> Option<AgentTx> {
+        self.probes.lock().unwrap().clone()
+    }
+
     /// Forget the running node (before its host is crashed or bounced).
     pub fn mark_down(&self) {
         *self.api.lock().unwrap() = None;
+        *self.probes.lock().unwrap() = None;
         *self.stop.lock().unwrap() = CancellationToken::new();
     }
 
@@ -115,8 +125,17 @@ impl NodeCtl {
             node.api.clone(),
             self.paused.clone(),
         ));
+        let (jobs, rx) = tokio::sync::mpsc::unbounded_channel();
+        let prober = tokio::spawn(super::probe::agent(
+            rx,
+            self.table.clone(),
+            self.shaper.clone(),
+        ));
+        *self.probes.lock().unwrap() = Some(jobs);
         stop.cancelled().await;
         agent.abort();
+        prober.abort();
+        self.probes.lock().unwrap().take();
         self.api.lock().unwrap().take();
         node.shutdown().await;
         Ok(())

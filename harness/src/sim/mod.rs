@@ -9,6 +9,7 @@
 //! | [`host`] | one node as a turmoil host: its software and the harness's handles on it |
 //! | [`observe`] | the poller inside the simulation (the node's router, in-process) |
 //! | [`faults`] | the fault schedule applied to turmoil (second implementation of the nemesis) |
+//! | [`probe`] | protocol faults: the probe protocol run from inside the impersonated nodes' hosts |
 //! | [`shaper`] | link effects (delay, jitter, loss as retransmission, bandwidth, reorder, duplicate) |
 //! | [`workload`] | the transaction workload through the nodes' routers |
 //! | [`constants`] | tunables of the simulated faults |
@@ -28,6 +29,7 @@ pub mod faults;
 pub mod host;
 pub mod logs;
 pub mod observe;
+pub mod probe;
 pub mod shaper;
 pub mod task_ids;
 pub mod transport;
@@ -147,7 +149,8 @@ pub fn run(sc: &Scenario, plan: Schedule, out: &Path) -> anyhow::Result<SimRun> 
     // numbers its tasks alike (see task_ids).
     task_ids::align();
     let result = tracing::subscriber::with_default(subscriber, || {
-        simulate(sc, plan, &ctls, observer.clone(), shaper, load)
+        let ids = crate::nemesis::probe::identities(&testnet);
+        simulate(sc, plan, &ctls, observer.clone(), shaper, load, ids)
     });
     let coverage = crate::report::coverage::from_metrics(&observer.metrics());
     logs.flush();
@@ -185,6 +188,7 @@ fn simulate(
     observer: Arc<observe::SimObserver>,
     shaper: Shaper,
     load: Option<(crate::workload::Workload, Arc<Mutex<WorkloadResult>>)>,
+    ids: crate::nemesis::probe::Identities,
 ) -> anyhow::Result<Simulated> {
     let end_ms = observer.until_ms;
     let mut sim = turmoil::Builder::new()
@@ -215,7 +219,17 @@ fn simulate(
         };
         sim.client("workload", workload::run(w, end_ms, up, out));
     }
-    let mut nemesis = SimNemesis::new(plan, ctls, shaper);
+    // The prober only when the plan has protocol faults (a client more
+    // changes nothing else, but a run without them stays as it was).
+    let prober = if plan.steps.iter().any(|s| s.fault.is_probe()) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let net = probe::SimNet::new(ctls, sc.seed);
+        sim.client("prober", probe::prober(rx, net, ids));
+        Some(tx)
+    } else {
+        None
+    };
+    let mut nemesis = SimNemesis::new(plan, ctls, shaper, prober);
     let mut steps = 0u64;
     loop {
         nemesis.apply_due(&mut sim);
