@@ -4,7 +4,7 @@
 use super::clock::{now_ms, SIM_EPOCH_MS};
 use super::disk::SimDisk;
 use super::observe::SimObserver;
-use super::probe::AgentTx;
+use super::probe::AgentSlot;
 use super::shaper::Shaper;
 use super::transport::{ConnTable, SimTransport};
 use std::net::IpAddr;
@@ -38,7 +38,7 @@ pub struct NodeCtl {
     /// Paused (SIGSTOP): its API does not answer the poller.
     pub paused: Arc<AtomicBool>,
     /// The running node's probe agent (`super::probe`); `None` while down.
-    probes: Mutex<Option<AgentTx>>,
+    pub probes: Arc<AgentSlot>,
     /// How many times the node's software started (seeds each start's RNG).
     starts: AtomicU64,
     seed: u64,
@@ -68,7 +68,7 @@ impl NodeCtl {
             stop: Mutex::new(CancellationToken::new()),
             gate: Arc::new(Gate::default()),
             paused: Arc::new(AtomicBool::new(false)),
-            probes: Mutex::new(None),
+            probes: Arc::default(),
             starts: AtomicU64::new(0),
             seed,
             table,
@@ -81,15 +81,10 @@ impl NodeCtl {
         self.api.lock().unwrap().clone()
     }
 
-    /// Where the running node's probe agent takes its jobs.
-    pub fn probe_agent(&self) -> Option<AgentTx> {
-        self.probes.lock().unwrap().clone()
-    }
-
     /// Forget the running node (before its host is crashed or bounced).
     pub fn mark_down(&self) {
         *self.api.lock().unwrap() = None;
-        *self.probes.lock().unwrap() = None;
+        self.probes.set(None);
         *self.stop.lock().unwrap() = CancellationToken::new();
     }
 
@@ -131,11 +126,11 @@ impl NodeCtl {
             self.table.clone(),
             self.shaper.clone(),
         ));
-        *self.probes.lock().unwrap() = Some(jobs);
+        self.probes.set(Some(jobs));
         stop.cancelled().await;
         agent.abort();
         prober.abort();
-        self.probes.lock().unwrap().take();
+        self.probes.set(None);
         self.api.lock().unwrap().take();
         node.shutdown().await;
         Ok(())

@@ -223,7 +223,11 @@ fn simulate(
     // changes nothing else, but a run without them stays as it was).
     let prober = if plan.steps.iter().any(|s| s.fault.is_probe()) {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let net = probe::SimNet::new(ctls, sc.seed);
+        let agents = ctls
+            .iter()
+            .map(|c| (c.name.clone(), c.probes.clone()))
+            .collect();
+        let net = probe::SimNet::new(agents, sc.seed);
         sim.client("prober", probe::prober(rx, net, ids));
         Some(tx)
     } else {

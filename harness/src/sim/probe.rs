@@ -17,7 +17,6 @@
 //! its freeze gate: a socket in a frozen container's namespace still
 //! works on docker.
 
-use super::host::NodeCtl;
 use super::shaper::Shaper;
 use super::transport::{ConnTable, SimTransport};
 use crate::nemesis::probe::{self, talk, Identities, Identity, ProbeNet, Probed, Side, Talk};
@@ -41,6 +40,21 @@ pub struct Job {
 
 /// Where a running node's agent takes its jobs.
 pub type AgentTx = mpsc::UnboundedSender<Job>;
+
+/// A node's agent while it runs, `None` while it is down. Filled and
+/// cleared by the node's host (`super::host`), read by [`SimNet`].
+#[derive(Default)]
+pub struct AgentSlot(Mutex<Option<AgentTx>>);
+
+impl AgentSlot {
+    pub fn set(&self, agent: Option<AgentTx>) {
+        *self.0.lock().unwrap() = agent;
+    }
+
+    pub fn get(&self) -> Option<AgentTx> {
+        self.0.lock().unwrap().clone()
+    }
+}
 
 /// The answers of one protocol fault and its one-line summary, or why it
 /// could not be carried out.
@@ -72,14 +86,15 @@ pub async fn agent(mut jobs: mpsc::UnboundedReceiver<Job>, table: ConnTable, sha
 
 /// The sim's [`ProbeNet`]: a dial as a node is a job for its host's agent.
 pub struct SimNet {
-    nodes: BTreeMap<String, Arc<NodeCtl>>,
+    agents: BTreeMap<String, Arc<AgentSlot>>,
     nonces: Mutex<SplitMix>,
 }
 
 impl SimNet {
-    pub fn new(nodes: &[Arc<NodeCtl>], seed: u64) -> Self {
+    /// Each node's agent slot by name.
+    pub fn new(agents: BTreeMap<String, Arc<AgentSlot>>, seed: u64) -> Self {
         SimNet {
-            nodes: nodes.iter().map(|n| (n.name.clone(), n.clone())).collect(),
+            agents,
             nonces: Mutex::new(SplitMix(seed ^ 0x7072_6f62_6573)),
         }
     }
@@ -89,7 +104,7 @@ impl ProbeNet for SimNet {
     type Ready = AgentTx;
 
     fn ready<'a>(&'a self, from: &'a Side<'_>) -> LocalBoxFuture<'a, Result<AgentTx, String>> {
-        let agent = self.nodes.get(from.name).and_then(|c| c.probe_agent());
+        let agent = self.agents.get(from.name).and_then(|a| a.get());
         Box::pin(async move { agent.ok_or_else(|| format!("{} is not running", from.name)) })
     }
 
