@@ -135,6 +135,10 @@ impl ProbeNet for SimNet {
     fn nonce(&self) -> u64 {
         self.nonces.lock().unwrap().next_u64()
     }
+
+    fn clock(&self) -> fn() -> std::time::Duration {
+        || turmoil::sim_elapsed().unwrap_or_default()
+    }
 }
 
 /// The turmoil client that carries out protocol faults, one at a time, in

@@ -19,7 +19,6 @@ use timed::constants::{MAGIC, MAX_FRAME_PRE_HANDSHAKE, PROTOCOL_VERSION};
 use timed::net::auth::Role;
 use timed::wire::{decode, encode, FrameCodec, Hello, NetworkMessage};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 
 /// How one probe talks on its connection.
@@ -31,14 +30,18 @@ pub struct Talk {
     pub hang_up: bool,
     /// Wall (docker) or virtual (sim) time the whole exchange may take.
     pub limit: Duration,
+    /// The clock `sent` is read from, one for the whole run (docker: wall
+    /// time since the first read; sim: the simulation's virtual time, the
+    /// same in every host, unlike a host runtime's `Instant`).
+    pub clock: fn() -> Duration,
 }
 
-/// What one probe got: the answer, and when its Hello went out (`None`
-/// when it never did).
+/// What one probe got: the answer, and when its Hello went out on the
+/// talk's clock (`None` when it never did).
 #[derive(Clone, Debug)]
 pub struct Probed {
     pub answer: Answer,
-    pub sent: Option<Instant>,
+    pub sent: Option<Duration>,
 }
 
 impl Probed {
@@ -64,7 +67,7 @@ where
     {
         return Probed::failed(format!("sending the Hello: {e}"));
     }
-    let at = Instant::now();
+    let at = (how.clock)();
     if how.hang_up {
         // FIN right behind the Hello: the node reads both at once.
         if let Err(e) = write.shutdown().await {

@@ -139,6 +139,7 @@ pub async fn run_on<N: ProbeNet>(
                     nonce: net.nonce(),
                     hang_up: how == How::Stale,
                     limit,
+                    clock: net.clock(),
                 };
                 let got = match net.ready(&b).await {
                     Ok(r) => net.probe(r, &b, &a, talk).await.answer,
@@ -207,6 +208,7 @@ async fn crossed<N: ProbeNet>(
         nonce,
         hang_up: false,
         limit,
+        clock: net.clock(),
     };
     let (pa, pb) = match (ra, rb) {
         (Ok(ra), Ok(rb)) => {
@@ -221,7 +223,7 @@ async fn crossed<N: ProbeNet>(
         }
     };
     let apart = match (pa.sent, pb.sent) {
-        (Some(ta), Some(tb)) => ta.max(tb).duration_since(ta.min(tb)),
+        (Some(ta), Some(tb)) => ta.max(tb) - ta.min(tb),
         _ => Duration::ZERO,
     };
     (pa.answer, pb.answer, apart)

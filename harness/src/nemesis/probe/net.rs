@@ -28,4 +28,7 @@ pub trait ProbeNet {
 
     /// A fresh Hello nonce (seeded where the run must replay).
     fn nonce(&self) -> u64;
+
+    /// The clock a probe's send time is read from (see [`Talk::clock`]).
+    fn clock(&self) -> fn() -> std::time::Duration;
 }

@@ -62,6 +62,16 @@ impl<C: Cluster> ProbeNet for DockerNet<'_, C> {
     fn nonce(&self) -> u64 {
         rand::random()
     }
+
+    fn clock(&self) -> fn() -> std::time::Duration {
+        wall
+    }
+}
+
+/// Wall time since the first call (one origin for the whole process).
+fn wall() -> std::time::Duration {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    ORIGIN.get_or_init(std::time::Instant::now).elapsed()
 }
 
 /// A TCP socket in the network namespace of `pid`, bound to `ip` (the
