@@ -233,10 +233,6 @@ fn bad_examples() -> Vec<(String, &'static str)> {
             fault("at = \"1m\"\naction = \"kill\"\nrepeat = 2\n"),
             "`repeat` only applies to the protocol faults",
         ),
-        (
-            nemesis("interval = \"1m\"\nactions = [\"kill\", \"stale_hello\"]\n"),
-            "`stale_hello` is not drawn by the random nemesis yet",
-        ),
         // Partitions.
         (
             fault("at = \"1m\"\naction = \"partition\"\ngroups = [[\"n1\"]]\nnodes = [\"n1\"]\n"),

@@ -61,6 +61,9 @@ pub struct View<'a> {
     pub poll: u64,
     /// When each late joiner is started (`start_at`); others start at 0.
     start_at: BTreeMap<String, u64>,
+    /// The faults are a random nemesis's draw for the seed (`[nemesis]`),
+    /// not only the file's list: a kind may not have been drawn at all.
+    pub drawn: bool,
 }
 
 impl<'a> View<'a> {
@@ -109,6 +112,7 @@ impl<'a> View<'a> {
             first_up,
             poll,
             start_at,
+            drawn: scenario.nemesis.is_some(),
         }
     }
 

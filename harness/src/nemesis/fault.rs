@@ -135,6 +135,14 @@ impl Fault {
         )
     }
 
+    /// Protocol faults: the harness dials as a node (`nemesis::probe`).
+    pub fn is_probe(&self) -> bool {
+        matches!(
+            self,
+            Fault::CrossedDial { .. } | Fault::DuplicateDial { .. } | Fault::StaleHello { .. }
+        )
+    }
+
     /// One human line: what this fault does.
     pub fn describe(&self) -> String {
         let nodes = self.nodes().join(" ");

@@ -284,7 +284,7 @@ impl Nemesis {
             Effect::Probe => {
                 let stamp = probe::Stamp {
                     now,
-                    began: at.began,
+                    began: tokio::time::Instant::from_std(at.began),
                     time_scale: self.plan.time_scale,
                 };
                 let (answers, summary) = probe::run(fault, &self.identities, c, stamp).await?;

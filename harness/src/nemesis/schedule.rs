@@ -14,6 +14,7 @@ pub use super::fault::Fault;
 use super::grudge::{self, Cut};
 use crate::scenario::plan::{
     FaultPlan, LinkShape, PairPlan, PartitionPlan, ProbeKind, RandomKind, RandomPlan, Targets,
+    RANDOM_PROBE_REPEAT,
 };
 use crate::scenario::{fmt_ms, Plan, Scenario, Shape};
 use crate::splitmix::SplitMix;
@@ -346,7 +347,8 @@ pub(super) fn random(
         let kind = *rng.pick(&plan.kinds);
         let fault = random_fault(kind, &plan.shapes, nodes, &mut rng);
         *id += 1;
-        push(steps, *id, t, Some(dur), Origin::Random, fault);
+        let until = (!fault.is_probe()).then_some(dur);
+        push(steps, *id, t, until, Origin::Random, fault);
         let mut gap = interval / 2 + rng.below(interval.max(1));
         if interval >= 10_000 {
             // Whole seconds: a schedule people read and replay.
@@ -409,6 +411,19 @@ fn random_fault(kind: RandomKind, shapes: &[Shape], nodes: &Nodes, rng: &mut Rng
             nodes: one,
             cpus: *rng.pick(&[0.05, 0.1, 0.2]),
         },
+        K::Probe(kind) => {
+            let open = PairPlan {
+                node: Some(one[0].clone()),
+                peer: None,
+            };
+            let (node, peer) = probe_pair(&open, nodes, rng);
+            let repeat = RANDOM_PROBE_REPEAT;
+            match kind {
+                ProbeKind::CrossedDial => Fault::CrossedDial { node, peer, repeat },
+                ProbeKind::DuplicateDial => Fault::DuplicateDial { node, peer, repeat },
+                ProbeKind::StaleHello => Fault::StaleHello { node, peer, repeat },
+            }
+        }
     }
 }
 

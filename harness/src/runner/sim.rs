@@ -45,16 +45,6 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
             }
         },
     };
-    let missing = sim::faults::unsupported(&plan);
-    if !missing.is_empty() {
-        outcome.exit = Exit::Usage;
-        outcome.error = Some(format!(
-            "{}: --provider sim cannot model yet: {}",
-            sc.name,
-            missing.join("; ")
-        ));
-        return outcome;
-    }
     if !plan.steps.is_empty() && !opts.quiet {
         eprint!("fault schedule (seed {}):\n{plan}", plan.seed);
     }

@@ -444,17 +444,22 @@ impl Validator<'_> {
                     self.err_value(sec, "actions", "latency", no_netem_message("latency"));
                     continue;
                 }
-                FaultAction::CrossedDial | FaultAction::DuplicateDial | FaultAction::StaleHello => {
+                FaultAction::CrossedDial | FaultAction::DuplicateDial | FaultAction::StaleHello
+                    if s.network.nodes < 2 =>
+                {
                     self.err_value(
                         sec,
                         "actions",
                         a.name(),
-                        format!(
-                            "`{a}` is not drawn by the random nemesis yet: list it as a \
-                             [[fault]] with its nodes"
-                        ),
+                        format!("`{a}` needs two nodes: the network has one"),
                     );
                     continue;
+                }
+                FaultAction::CrossedDial | FaultAction::DuplicateDial | FaultAction::StaleHello => {
+                    match super::probe_rules::probe_kind(*a) {
+                        Some(k) => RandomKind::Probe(k),
+                        None => continue,
+                    }
                 }
                 FaultAction::Heal => {
                     self.err_value(

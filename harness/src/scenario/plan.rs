@@ -203,4 +203,12 @@ pub enum RandomKind {
     Loss,
     Latency,
     CpuThrottle,
+    /// A protocol fault between two nodes the seed picks, repeated
+    /// [`RANDOM_PROBE_REPEAT`] times (instantaneous: `for` does not apply).
+    Probe(ProbeKind),
 }
+
+/// Probes of one protocol fault drawn by the random nemesis: a crossed
+/// dial of 3 is 6 dials, enough that a race lost one way in one attempt is
+/// tried again, and 3 stays far below the per-IP inbound rate limit.
+pub const RANDOM_PROBE_REPEAT: u32 = 3;

@@ -25,6 +25,12 @@
 //!   itself takes no virtual time: a throttled node is slow to react, not
 //!   slow to compute.
 //!
+//! Protocol faults (`crossed_dial`, `duplicate_dial`, `stale_hello`) are
+//! handed to the prober client (`super::probe`), which runs the docker
+//! nemesis's probe protocol from inside the impersonated nodes' hosts; the
+//! simulation is stepped until its answers are back (the docker nemesis
+//! awaits the probe the same way), and the span carries them.
+//!
 //! Link faults (`loss`, `latency` with its sim-only shaping) are desired
 //! state too: the effect of every directed link is recomputed from the
 //! active faults and handed to the [`Shaper`] (see `shaper.rs` for what
@@ -35,6 +41,7 @@
 use super::clock::now_ms_of;
 use super::constants::CPU_PERIOD_MIN;
 use super::host::NodeCtl;
+use super::probe::Request;
 use super::shaper::{LinkEffect, Shaper};
 use crate::nemesis::schedule::{Fault, Phase, Schedule, Step};
 use crate::observe::model::FaultSpan;
@@ -43,30 +50,11 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
 use turmoil::Sim;
 
 /// Virtual time a graceful stop may take before the node is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
-
-/// Faults the simulation cannot apply yet (checked before a run: exit 2).
-pub fn unsupported(plan: &Schedule) -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = plan
-        .steps
-        .iter()
-        .filter_map(|s| match s.fault {
-            Fault::CrossedDial { .. } | Fault::DuplicateDial { .. } | Fault::StaleHello { .. } => {
-                Some(
-                    "crossed_dial, duplicate_dial, stale_hello (cannot model yet: the harness \
-                     would need its own turmoil host per impersonated node IP)",
-                )
-            }
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v.dedup();
-    v
-}
 
 pub struct SimNemesis {
     plan: Schedule,
@@ -84,12 +72,20 @@ pub struct SimNemesis {
     /// Nodes killed during their pause: the new process runs (a killed
     /// container is not frozen any more); forgotten when the pause ends.
     unfrozen: BTreeSet<String>,
+    /// The prober client's inbox (protocol faults); dropped after the
+    /// last step so the client ends.
+    prober: Option<UnboundedSender<Request>>,
     /// One line per applied step, for the run's log.
     pub log: Vec<String>,
 }
 
 impl SimNemesis {
-    pub fn new(plan: Schedule, nodes: &[Arc<NodeCtl>], shaper: Shaper) -> Self {
+    pub fn new(
+        plan: Schedule,
+        nodes: &[Arc<NodeCtl>],
+        shaper: Shaper,
+        prober: Option<UnboundedSender<Request>>,
+    ) -> Self {
         SimNemesis {
             plan,
             next: 0,
@@ -100,6 +96,7 @@ impl SimNemesis {
             shaper,
             gated: BTreeSet::new(),
             unfrozen: BTreeSet::new(),
+            prober,
             log: Vec::new(),
         }
     }
@@ -121,6 +118,9 @@ impl SimNemesis {
             }
             self.next += 1;
             self.apply(&step, sim);
+        }
+        if self.next >= self.plan.steps.len() {
+            self.prober = None;
         }
         self.sync_gates(now_ms_of(sim));
     }
@@ -217,15 +217,49 @@ impl SimNemesis {
                     }
                 }
             }
-            // Rejected before the run by `unsupported`.
             (
                 Phase::Start,
-                Fault::CrossedDial { .. } | Fault::DuplicateDial { .. } | Fault::StaleHello { .. },
-            ) => {
-                unreachable!("unsupported fault reached the sim nemesis: {}", step)
-            }
+                f @ (Fault::CrossedDial { .. }
+                | Fault::DuplicateDial { .. }
+                | Fault::StaleHello { .. }),
+            ) => self.probe(f, now, sim),
         }
         self.log.push(format!("{step}"));
+    }
+
+    /// Carry out a protocol fault through the prober, stepping the
+    /// simulation until it answers; its span carries the answers.
+    fn probe(&mut self, f: &Fault, now: u64, sim: &mut Sim<'_>) {
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        let request = Request {
+            fault: f.clone(),
+            now,
+            reply,
+        };
+        let sent = self
+            .prober
+            .as_ref()
+            .is_some_and(|p| p.send(request).is_ok());
+        let outcome = loop {
+            if !sent {
+                break Err("the prober is not running".to_string());
+            }
+            if let Ok(out) = answer.try_recv() {
+                break out;
+            }
+            if !matches!(sim.step(), Ok(false)) {
+                break Err("the simulation ended during the probe".to_string());
+            }
+        };
+        let span = self.open_span(f, now, Some(now_ms_of(sim)));
+        let s = &mut self.spans[span];
+        match outcome {
+            Ok((answers, summary)) => {
+                s.answers = answers;
+                s.description = format!("{}: {summary}", s.description);
+            }
+            Err(e) => s.description = format!("{}: not carried out: {e}", s.description),
+        }
     }
 
     /// End every fault still active at the end of the run (spans close).

@@ -4,6 +4,7 @@
 use super::clock::{now_ms, SIM_EPOCH_MS};
 use super::disk::SimDisk;
 use super::observe::SimObserver;
+use super::probe::AgentSlot;
 use super::shaper::Shaper;
 use super::transport::{ConnTable, SimTransport};
 use std::net::IpAddr;
@@ -36,6 +37,8 @@ pub struct NodeCtl {
     pub gate: Arc<Gate>,
     /// Paused (SIGSTOP): its API does not answer the poller.
     pub paused: Arc<AtomicBool>,
+    /// The running node's probe agent (`super::probe`); `None` while down.
+    pub probes: Arc<AgentSlot>,
     /// How many times the node's software started (seeds each start's RNG).
     starts: AtomicU64,
     seed: u64,
@@ -65,6 +68,7 @@ impl NodeCtl {
             stop: Mutex::new(CancellationToken::new()),
             gate: Arc::new(Gate::default()),
             paused: Arc::new(AtomicBool::new(false)),
+            probes: Arc::default(),
             starts: AtomicU64::new(0),
             seed,
             table,
@@ -80,6 +84,7 @@ impl NodeCtl {
     /// Forget the running node (before its host is crashed or bounced).
     pub fn mark_down(&self) {
         *self.api.lock().unwrap() = None;
+        self.probes.set(None);
         *self.stop.lock().unwrap() = CancellationToken::new();
     }
 
@@ -115,8 +120,17 @@ impl NodeCtl {
             node.api.clone(),
             self.paused.clone(),
         ));
+        let (jobs, rx) = tokio::sync::mpsc::unbounded_channel();
+        let prober = tokio::spawn(super::probe::agent(
+            rx,
+            self.table.clone(),
+            self.shaper.clone(),
+        ));
+        self.probes.set(Some(jobs));
         stop.cancelled().await;
         agent.abort();
+        prober.abort();
+        self.probes.set(None);
         self.api.lock().unwrap().take();
         node.shutdown().await;
         Ok(())

@@ -9,6 +9,7 @@
 //! | [`host`] | one node as a turmoil host: its software and the harness's handles on it |
 //! | [`observe`] | the poller inside the simulation (the node's router, in-process) |
 //! | [`faults`] | the fault schedule applied to turmoil (second implementation of the nemesis) |
+//! | [`probe`] | protocol faults: the probe protocol run from inside the impersonated nodes' hosts |
 //! | [`shaper`] | link effects (delay, jitter, loss as retransmission, bandwidth, reorder, duplicate) |
 //! | [`workload`] | the transaction workload through the nodes' routers |
 //! | [`constants`] | tunables of the simulated faults |
@@ -29,6 +30,7 @@ pub mod faults;
 pub mod host;
 pub mod logs;
 pub mod observe;
+pub mod probe;
 pub mod shaper;
 pub mod stop;
 pub mod task_ids;
@@ -156,7 +158,13 @@ pub fn run(
     // numbers its tasks alike (see task_ids).
     task_ids::align();
     let result = tracing::subscriber::with_default(subscriber, || {
-        simulate(sc, plan, &ctls, observer.clone(), shaper, load, rule)
+        let drivers = Drivers {
+            shaper,
+            load,
+            ids: crate::nemesis::probe::identities(&testnet),
+            rule,
+        };
+        simulate(sc, plan, &ctls, observer.clone(), drivers)
     });
     let coverage = crate::report::coverage::from_metrics(&observer.metrics());
     logs.flush();
@@ -194,15 +202,29 @@ type Simulated = (
     Option<crate::report::EarlyStop>,
 );
 
+/// What drives a run besides the nodes and the plan: the link shaper, the
+/// workload, the identities the protocol-fault prober proves, and the rule
+/// that may stop the run early.
+struct Drivers {
+    shaper: Shaper,
+    load: Option<(crate::workload::Workload, Arc<Mutex<WorkloadResult>>)>,
+    ids: crate::nemesis::probe::Identities,
+    rule: stop::StopRule,
+}
+
 fn simulate(
     sc: &Scenario,
     plan: Schedule,
     ctls: &[Arc<NodeCtl>],
     observer: Arc<observe::SimObserver>,
-    shaper: Shaper,
-    load: Option<(crate::workload::Workload, Arc<Mutex<WorkloadResult>>)>,
-    mut rule: stop::StopRule,
+    drivers: Drivers,
 ) -> anyhow::Result<Simulated> {
+    let Drivers {
+        shaper,
+        load,
+        ids,
+        mut rule,
+    } = drivers;
     let end_ms = observer.until_ms;
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_millis(end_ms) + Duration::from_secs(60))
@@ -233,7 +255,21 @@ fn simulate(
         };
         sim.client("workload", workload::run(w, end_ms, up, out));
     }
-    let mut nemesis = SimNemesis::new(plan, ctls, shaper);
+    // The prober only when the plan has protocol faults (a client more
+    // changes nothing else, but a run without them stays as it was).
+    let prober = if plan.steps.iter().any(|s| s.fault.is_probe()) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let agents = ctls
+            .iter()
+            .map(|c| (c.name.clone(), c.probes.clone()))
+            .collect();
+        let net = probe::SimNet::new(agents, sc.seed);
+        sim.client("prober", probe::prober(rx, net, ids));
+        Some(tx)
+    } else {
+        None
+    };
+    let mut nemesis = SimNemesis::new(plan, ctls, shaper, prober);
     let mut steps = 0u64;
     let mut stopped = None;
     loop {

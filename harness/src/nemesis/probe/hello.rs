@@ -1,10 +1,13 @@
 //! The harness's half of the node handshake, impersonating a node: THE one
 //! place a probe's Hello is built, and where its answer is read.
 //!
-//! Only [`hello`] knows what a Hello holds, and [`read_answer`] proves the
-//! impersonated node's identity with its testnet key (the node signs the
-//! probe's nonce, the probe signs the node's), so a probe is a dial the node
-//! cannot tell from the real node's.
+//! Only [`hello`] knows what a Hello holds, [`talk`] is what a probe says
+//! on a connection it made, and [`read_answer`] proves the impersonated
+//! node's identity with its testnet key (the node signs the probe's nonce,
+//! the probe signs the node's), so a probe is a dial the node cannot tell
+//! from the real node's. All of it works on any stream: a socket in a
+//! container's namespace (docker) or a turmoil stream opened inside the
+//! impersonated node's host (sim).
 
 use crate::observe::model::Answer;
 use ed25519_dalek::SigningKey;
@@ -15,9 +18,68 @@ use timed::chain::types::Hash;
 use timed::constants::{MAGIC, MAX_FRAME_PRE_HANDSHAKE, PROTOCOL_VERSION};
 use timed::net::auth::Role;
 use timed::wire::{decode, encode, FrameCodec, Hello, NetworkMessage};
-use tokio::io::{AsyncRead, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::FramedRead;
+
+/// How one probe talks on its connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Talk {
+    /// The Hello's nonce (differs from the dialed node's own).
+    pub nonce: u64,
+    /// Half-close right behind the Hello (a stale Hello).
+    pub hang_up: bool,
+    /// Wall (docker) or virtual (sim) time the whole exchange may take.
+    pub limit: Duration,
+    /// The clock `sent` is read from, one for the whole run (docker: wall
+    /// time since the first read; sim: the simulation's virtual time, the
+    /// same in every host, unlike a host runtime's `Instant`).
+    pub clock: fn() -> Duration,
+}
+
+/// What one probe got: the answer, and when its Hello went out on the
+/// talk's clock (`None` when it never did).
+#[derive(Clone, Debug)]
+pub struct Probed {
+    pub answer: Answer,
+    pub sent: Option<Duration>,
+}
+
+impl Probed {
+    pub fn failed(error: String) -> Self {
+        Probed {
+            answer: Answer::Failed { error },
+            sent: None,
+        }
+    }
+}
+
+/// The probe's side of a connection `who` made: its Hello (and a FIN right
+/// behind it when hanging up), then the node's answer.
+pub async fn talk<R, W>(read: R, mut write: W, who: &Identity, how: Talk) -> Probed
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let sent = hello(who, how.nonce);
+    if let Err(e) = write
+        .write_all(&encode(&NetworkMessage::Handshake(sent.clone())))
+        .await
+    {
+        return Probed::failed(format!("sending the Hello: {e}"));
+    }
+    let at = (how.clock)();
+    if how.hang_up {
+        // FIN right behind the Hello: the node reads both at once.
+        if let Err(e) = write.shutdown().await {
+            return Probed::failed(format!("half-close: {e}"));
+        }
+    }
+    let answer = read_answer(read, write, who, &sent, !how.hang_up, how.limit).await;
+    Probed {
+        answer,
+        sent: Some(at),
+    }
+}
 
 /// Who the harness speaks as: a node of the run, from its testnet.
 #[derive(Clone, Debug)]
@@ -52,14 +114,18 @@ pub fn hello(who: &Identity, nonce: u64) -> Hello {
 /// proves `who` with its key, as the real node would, and reads the
 /// node's verdict: `HandshakeAck` or a `Reject`. A node that closes at any
 /// point closed without a verdict.
-pub async fn read_answer(
-    stream: TcpStream,
+pub async fn read_answer<R, W>(
+    read: R,
+    mut write: W,
     who: &Identity,
     sent: &Hello,
     can_write: bool,
     limit: Duration,
-) -> Answer {
-    let (read, mut write) = stream.into_split();
+) -> Answer
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut frames = FramedRead::new(read, FrameCodec::new(MAX_FRAME_PRE_HANDSHAKE));
     let exchange = async {
         let first = match next(&mut frames).await? {

@@ -22,27 +22,28 @@
 //! survived is for `no_cycling`, `one_peer_per_ip` and `kernel_view`.
 
 mod hello;
+mod net;
 mod netns;
 
-pub use hello::Identity;
+pub use hello::{talk, Identity, Probed, Talk};
+pub use net::ProbeNet;
+pub use netns::DockerNet;
 
 use super::schedule::Fault;
 use crate::observe::model::{Answer, ProbeAnswer};
 use crate::provider::Cluster;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use timed::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR};
 use timed::testnet::Testnet;
-use timed::wire::{encode, Hello, NetworkMessage};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::time::Instant;
 
-/// Wall time to wait for an answer beyond the node's own handshake limit
-/// (which ends the wait with a refusal on the node's side anyway): one
-/// second covers scheduling noise on a loaded 2-core host.
+/// Wait for an answer beyond the node's own handshake limit (which ends
+/// the wait with a refusal on the node's side anyway): one second covers
+/// scheduling noise on a loaded 2-core host.
 const ANSWER_MARGIN: Duration = Duration::from_secs(1);
-/// Wall pause between two probes of one fault, so the node has closed the
+/// Pause between two probes of one fault, so the node has closed the
 /// previous probe's socket before the next arrives (it closes within
 /// milliseconds of its answer; 50 ms keeps 100 probes under 10 s).
 const BETWEEN_PROBES: Duration = Duration::from_millis(50);
@@ -68,7 +69,7 @@ pub fn identities(net: &Testnet) -> Identities {
 }
 
 /// The protocol time of a moment of the fault: `now` when it began, plus
-/// the wall time since, scaled.
+/// the time since (tokio's clock: wall on docker, virtual in sim), scaled.
 #[derive(Clone, Copy)]
 pub struct Stamp {
     pub now: u64,
@@ -89,11 +90,21 @@ impl Stamp {
     }
 }
 
-/// Carry out a protocol fault; its answers and a one-line summary.
+/// Carry out a protocol fault on docker; its answers and a one-line summary.
 pub async fn run<C: Cluster>(
     fault: &Fault,
     ids: &Identities,
     c: &C,
+    stamp: Stamp,
+) -> anyhow::Result<(Vec<ProbeAnswer>, String)> {
+    run_on(fault, ids, &DockerNet(c), stamp).await
+}
+
+/// Carry out a protocol fault over `net`; its answers and a one-line summary.
+pub async fn run_on<N: ProbeNet>(
+    fault: &Fault,
+    ids: &Identities,
+    net: &N,
     stamp: Stamp,
 ) -> anyhow::Result<(Vec<ProbeAnswer>, String)> {
     let (node, peer, repeat, how) = match fault {
@@ -113,17 +124,27 @@ pub async fn run<C: Cluster>(
         if i > 0 {
             tokio::time::sleep(BETWEEN_PROBES).await;
         }
+        let limit = stamp.answer_limit();
         match how {
             How::Crossed => {
                 let t = stamp.at();
-                let (ab, ba, apart) = crossed(c, &a, &b, stamp.answer_limit()).await;
+                let (ab, ba, apart) = crossed(net, &a, &b, limit).await;
                 spread = spread.max(apart);
                 answers.push(b.answered(&a, t, ab));
                 answers.push(a.answered(&b, t, ba));
             }
             How::Second | How::Stale => {
                 let t = stamp.at();
-                let got = single(c, &b, &a, how == How::Stale, stamp.answer_limit()).await;
+                let talk = Talk {
+                    nonce: net.nonce(),
+                    hang_up: how == How::Stale,
+                    limit,
+                    clock: net.clock(),
+                };
+                let got = match net.ready(&b).await {
+                    Ok(r) => net.probe(r, &b, &a, talk).await.answer,
+                    Err(error) => Answer::Failed { error },
+                };
                 answers.push(a.answered(&b, t, got));
             }
         }
@@ -147,9 +168,9 @@ enum How {
 }
 
 /// One node of the fault: its name and identity.
-struct Side<'a> {
-    name: &'a str,
-    id: &'a Identity,
+pub struct Side<'a> {
+    pub name: &'a str,
+    pub id: &'a Identity,
 }
 
 impl<'a> Side<'a> {
@@ -157,7 +178,7 @@ impl<'a> Side<'a> {
         Side { name, id }
     }
 
-    fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         SocketAddr::new(self.id.ip, self.id.p2p_port)
     }
 
@@ -172,97 +193,40 @@ impl<'a> Side<'a> {
     }
 }
 
-/// A socket in `from`'s namespace, bound to its IP.
-async fn socket_of<C: Cluster>(c: &C, from: &Side<'_>) -> Result<tokio::net::TcpSocket, String> {
-    let pid = c
-        .pid(from.name)
-        .await
-        .map_err(|e| format!("no pid for {}: {e:#}", from.name))?
-        .ok_or_else(|| format!("{} is not running", from.name))?;
-    netns::socket_in(pid, from.id.ip)
-        .map_err(|e| format!("socket in the namespace of {} (pid {pid}): {e}", from.name))
-}
-
-/// Connect the socket to `to` and send `from`'s Hello; the stream and
-/// when the Hello was written.
-async fn dial(
-    socket: tokio::net::TcpSocket,
-    from: &Side<'_>,
-    to: &Side<'_>,
-) -> Result<(TcpStream, Instant, Hello), String> {
-    let mut stream = socket
-        .connect(to.addr())
-        .await
-        .map_err(|e| format!("connect {} -> {}: {e}", from.name, to.name))?;
-    let _ = stream.set_nodelay(true);
-    let sent = hello::hello(from.id, rand::random());
-    stream
-        .write_all(&encode(&NetworkMessage::Handshake(sent.clone())))
-        .await
-        .map_err(|e| format!("Hello {} -> {}: {e}", from.name, to.name))?;
-    Ok((stream, Instant::now(), sent))
-}
-
-/// `from` dials `to` once (a second connection, or a stale Hello when
-/// `hang_up`); what `to` answered.
-async fn single<C: Cluster>(
-    c: &C,
-    from: &Side<'_>,
-    to: &Side<'_>,
-    hang_up: bool,
-    limit: Duration,
-) -> Answer {
-    let made = async {
-        let (mut stream, _, sent) = dial(socket_of(c, from).await?, from, to).await?;
-        if hang_up {
-            // FIN right behind the Hello: the node reads both at once.
-            stream
-                .shutdown()
-                .await
-                .map_err(|e| format!("half-close {} -> {}: {e}", from.name, to.name))?;
-        }
-        Ok::<_, String>((stream, sent))
-    };
-    match made.await {
-        Ok((stream, sent)) => hello::read_answer(stream, from.id, &sent, !hang_up, limit).await,
-        Err(error) => Answer::Failed { error },
-    }
-}
-
 /// `a` dials `b` and `b` dials `a` at once: (what `b` answered `a`, what
 /// `a` answered `b`, how far apart the two Hellos went out).
-async fn crossed<C: Cluster>(
-    c: &C,
+async fn crossed<N: ProbeNet>(
+    net: &N,
     a: &Side<'_>,
     b: &Side<'_>,
     limit: Duration,
 ) -> (Answer, Answer, Duration) {
-    // Both sockets first: the namespace threads must not sit between the
-    // two connects.
-    let (sa, sb) = (socket_of(c, a).await, socket_of(c, b).await);
-    let (da, db) = match (sa, sb) {
-        (Ok(sa), Ok(sb)) => tokio::join!(dial(sa, a, b), dial(sb, b, a)),
-        (sa, sb) => {
+    // Both sides ready first: nothing slow may sit between the two
+    // connects (on docker, the namespace threads).
+    let (ra, rb) = (net.ready(a).await, net.ready(b).await);
+    let talk = |nonce| Talk {
+        nonce,
+        hang_up: false,
+        limit,
+        clock: net.clock(),
+    };
+    let (pa, pb) = match (ra, rb) {
+        (Ok(ra), Ok(rb)) => {
+            let (ta, tb) = (talk(net.nonce()), talk(net.nonce()));
+            tokio::join!(net.probe(ra, a, b, ta), net.probe(rb, b, a, tb))
+        }
+        (ra, rb) => {
             // Half a crossing is no crossing: neither side is dialed.
-            let why: Vec<String> = [sa.err(), sb.err()].into_iter().flatten().collect();
-            (Err(why.join("; ")), Err(why.join("; ")))
+            let why: Vec<String> = [ra.err(), rb.err()].into_iter().flatten().collect();
+            let why = why.join("; ");
+            (Probed::failed(why.clone()), Probed::failed(why))
         }
     };
-    let apart = match (&da, &db) {
-        (Ok((_, ta, _)), Ok((_, tb, _))) => ta.max(tb).duration_since(*ta.min(tb)),
+    let apart = match (pa.sent, pb.sent) {
+        (Some(ta), Some(tb)) => ta.max(tb) - ta.min(tb),
         _ => Duration::ZERO,
     };
-    let answer = |d: Result<(TcpStream, Instant, Hello), String>, from: &Side<'_>| {
-        let id = from.id.clone();
-        async move {
-            match d {
-                Ok((stream, _, sent)) => hello::read_answer(stream, &id, &sent, true, limit).await,
-                Err(error) => Answer::Failed { error },
-            }
-        }
-    };
-    let (from_b, from_a) = tokio::join!(answer(da, a), answer(db, b));
-    (from_b, from_a, apart)
+    (pa.answer, pb.answer, apart)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use crate::nemesis::schedule::Fault;
 use std::net::{IpAddr, Ipv4Addr};
 use timed::net::auth::Role;
 use timed::wire::{decode, NetworkMessage};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 /// Every node is "running" in our own namespace.
