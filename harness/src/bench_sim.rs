@@ -9,6 +9,7 @@ use crate::runner::{run as run_scenario, Exit, Provider, RunOptions, RunOutcome}
 use crate::scenario::{Capabilities, Scenario};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use timed::constants::{MAX_INBOUND_PEERS, MAX_OUTBOUND_PEERS};
 
 /// The six-masternodes hour must take at most this much wall time.
 const SIX_TARGET: Duration = Duration::from_secs(5);
@@ -180,7 +181,11 @@ pub async fn run_bench(b: &SimBench<'_>) -> anyhow::Result<Vec<Row>> {
         let (r, cost) = measured_run(sc, &tmp.join(format!("n{n}"))).await;
         let hour = n >= 100 && b.duration >= Duration::from_secs(3600);
         rows.push(Row {
-            what: format!("{n}-node mesh ({})", humantime::format_duration(b.duration)),
+            what: format!(
+                "{n}-node mesh ({}): all {n} masternodes, up to {} connections (node limits {MAX_OUTBOUND_PEERS} out / {MAX_INBOUND_PEERS} in)",
+                humantime::format_duration(b.duration),
+                n * n.saturating_sub(1) / 2
+            ),
             value: cost.describe(b.duration, &verdict(&r)),
             target: if hour {
                 format!("< {} s", MESH_TARGET.as_secs())

@@ -8,28 +8,28 @@
 //! means something read from that runtime. A turmoil client records the
 //! down samples of nodes that are not running.
 //!
-//! The node's API is called in-process: the node's own axum `Router`
-//! ([`timed::api::router`]) answers a `tower::ServiceExt::oneshot` request,
-//! so the handlers and their JSON are exactly what `GET /status` serves,
-//! without an HTTP stack in the simulated network (its sockets would show
-//! up in the connection table and cost virtual time per poll). The kernel
-//! view comes from the simulated network's [`ConnTable`], not the node.
+//! The node's API is read in-process: the functions that build the bodies
+//! of `GET /status`, `/peers`, `/events` and `/metrics`
+//! ([`timed::api::net_routes`]) are called on the node's [`ApiState`], so
+//! the views are the ones the HTTP handlers serve, without an HTTP stack in
+//! the simulated network (its sockets would show up in the connection
+//! table and cost virtual time per poll) and without a JSON encode and
+//! decode per poll (that round trip through the node's router was a fifth
+//! of a churn run's CPU). The HTTP/JSON layer itself is exercised by the
+//! docker provider. The kernel view comes from the simulated network's
+//! [`ConnTable`], not the node.
 
 use super::clock::{now_ms, SIM_EPOCH_MS};
 use super::transport::ConnTable;
 use crate::observe::model::{NodeEvent, Sample};
 use crate::observe::recorder::Recorder;
 use crate::report::prom::{self, Accumulated};
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use axum::Router;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use timed::api::types::{EventView, PeerView, StatusView};
+use timed::api::net_routes::{events_after, metrics_text, status_view};
 use timed::api::ApiState;
-use tower::ServiceExt;
 
 /// Pages of `/events` read per poll at most (as the docker poller).
 const EVENT_PAGES: usize = 20;
@@ -120,9 +120,6 @@ impl SimObserver {
         api: ApiState,
         paused: Arc<AtomicBool>,
     ) {
-        // One router per running node (building it per request cost more
-        // than answering it); each request gets a cheap clone.
-        let router = timed::api::router(api);
         loop {
             let t = now_ms();
             if t >= self.until_ms {
@@ -133,13 +130,13 @@ impl SimObserver {
                 let mut rec = self.recorder.lock().unwrap();
                 rec.record_poll(t, &name, (None, None), kernel, Vec::new());
             } else {
-                self.poll_one(&name, ip, &router, t).await;
+                self.poll_one(&name, ip, &api, t);
             }
             tokio::time::sleep(self.interval).await;
         }
     }
 
-    async fn poll_one(&self, name: &str, ip: std::net::IpAddr, api: &Router, t: u64) {
+    fn poll_one(&self, name: &str, ip: std::net::IpAddr, api: &ApiState, t: u64) {
         let mut cur = self
             .cursors
             .lock()
@@ -147,72 +144,33 @@ impl SimObserver {
             .get(name)
             .cloned()
             .unwrap_or_default();
-        let api = Some(api.clone());
-        let (status, peers) = match &api {
-            Some(a) => (
-                get::<StatusView>(a, "/status").await,
-                get::<Vec<PeerView>>(a, "/peers").await,
-            ),
-            None => (None, None),
-        };
-        if let Some(s) = &status {
-            if cur.last_uptime.is_some_and(|u| s.uptime_ms < u) {
-                cur.after = 0; // a restarted node numbers its events from 1
-            }
-            cur.last_uptime = Some(s.uptime_ms);
+        let status = status_view(api);
+        let peers = api.net.peer_views();
+        if cur.last_uptime.is_some_and(|u| status.uptime_ms < u) {
+            cur.after = 0; // a restarted node numbers its events from 1
         }
+        cur.last_uptime = Some(status.uptime_ms);
         let mut events = Vec::new();
-        if let (Some(a), Some(_)) = (&api, &status) {
-            for _ in 0..EVENT_PAGES {
-                let page: Option<Vec<EventView>> =
-                    get(a, &format!("/events?after={}", cur.after)).await;
-                let Some(page) = page.filter(|p| !p.is_empty()) else {
-                    break;
-                };
-                let t = |at: u64| at.saturating_sub(SIM_EPOCH_MS);
-                NodeEvent::take_page(page, &mut cur.after, name, t, &mut events);
+        for _ in 0..EVENT_PAGES {
+            let page = events_after(api, cur.after);
+            if page.is_empty() {
+                break;
             }
+            let t = |at: u64| at.saturating_sub(SIM_EPOCH_MS);
+            NodeEvent::take_page(page, &mut cur.after, name, t, &mut events);
         }
         cur.polls += 1;
-        if let (Some(a), Some(_)) = (&api, &status) {
-            if cur.polls % METRICS_EVERY_POLLS == 1 {
-                if let Some(text) = get_text(a, "/metrics").await {
-                    let parsed = prom::parse(&text);
-                    let mut m = self.metrics.lock().unwrap();
-                    m.entry(name.to_string()).or_default().push(parsed);
-                }
-            }
+        if cur.polls % METRICS_EVERY_POLLS == 1 {
+            let parsed = prom::parse(&metrics_text(api));
+            let mut m = self.metrics.lock().unwrap();
+            m.entry(name.to_string()).or_default().push(parsed);
         }
         // The network's own view: only while the host runs software (a
         // down container has no readable TCP table on docker either).
-        let kernel = status
-            .is_some()
-            .then(|| self.table.of_host(ip, self.p2p_port));
+        let kernel = Some(self.table.of_host(ip, self.p2p_port));
         self.cursors.lock().unwrap().insert(name.to_string(), cur);
-        let api = (status, peers);
+        let api = (Some(status), Some(peers));
         let mut rec = self.recorder.lock().unwrap();
         rec.record_poll(t, name, api, kernel, events);
     }
-}
-
-/// `GET path` on the node's router, in-process: the body's bytes.
-async fn get_bytes(api: &Router, path: &str) -> Option<axum::body::Bytes> {
-    let req = Request::get(path).body(Body::empty()).ok()?;
-    let resp = api.clone().oneshot(req).await.ok()?;
-    if resp.status() != StatusCode::OK {
-        return None;
-    }
-    axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .ok()
-}
-
-/// `GET path` as JSON.
-async fn get<T: serde::de::DeserializeOwned>(api: &Router, path: &str) -> Option<T> {
-    serde_json::from_slice(&get_bytes(api, path).await?).ok()
-}
-
-/// `GET path` as text (`/metrics`).
-async fn get_text(api: &Router, path: &str) -> Option<String> {
-    String::from_utf8(get_bytes(api, path).await?.to_vec()).ok()
 }

@@ -1,4 +1,7 @@
-//! `GET /status`, `/peers`, `/events?after=SEQ`, `/metrics`.
+//! `GET /status`, `/peers`, `/events?after=SEQ`, `/metrics`. Each body is
+//! built by a plain function ([`status_view`], [`events_after`],
+//! [`metrics_text`]; `/peers` is `NetHandle::peer_views`) that the handler
+//! wraps, so the simulation's observer reads the same bodies in-process.
 
 use super::types::{ApiError, EventView, PeerView, StatusView};
 use super::ApiState;
@@ -22,7 +25,12 @@ pub fn routes() -> Router<ApiState> {
 }
 
 async fn status(State(s): State<ApiState>) -> Json<StatusView> {
-    Json(StatusView {
+    Json(status_view(&s))
+}
+
+/// The body of `GET /status` (the simulation's observer reads it in-process).
+pub fn status_view(s: &ApiState) -> StatusView {
+    StatusView {
         node_id: s.node_id.clone(),
         ip: s.ip,
         height: s.chain.height(),
@@ -32,7 +40,7 @@ async fn status(State(s): State<ApiState>) -> Json<StatusView> {
         masternode: s.masternode,
         syncing: s.chain.syncing(),
         uptime_ms: s.clock.uptime_ms(),
-    })
+    }
 }
 
 async fn peers(State(s): State<ApiState>) -> Json<Vec<PeerView>> {
@@ -50,11 +58,24 @@ async fn events(
     q: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Json<Vec<EventView>>, (StatusCode, Json<ApiError>)> {
     let Query(q) = q.map_err(|e| super::bad_request(format!("bad query: {e}")))?;
-    Ok(Json(s.net.events().after(q.after, MAX_EVENTS_PER_CALL)))
+    Ok(Json(events_after(&s, q.after)))
+}
+
+/// The body of `GET /events?after=SEQ`: at most [`MAX_EVENTS_PER_CALL`].
+pub fn events_after(s: &ApiState, after: u64) -> Vec<EventView> {
+    s.net.events().after(after, MAX_EVENTS_PER_CALL)
 }
 
 async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics_text(&s),
+    )
+}
+
+/// The body of `GET /metrics` (Prometheus text).
+pub fn metrics_text(s: &ApiState) -> String {
     let mut text = s.net.metrics_text();
     text.push_str(&s.chain.metrics_text());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+    text
 }
