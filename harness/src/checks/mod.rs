@@ -58,7 +58,11 @@ mod tests_lag;
 #[cfg(test)]
 mod tests_rules;
 #[cfg(test)]
+mod tests_scale;
+#[cfg(test)]
 mod tests_throttle;
+#[cfg(test)]
+mod tests_unlogged;
 
 pub use crate::scenario::fmt_ms;
 pub use params::Params;

@@ -108,3 +108,49 @@ fn a_different_tip_at_one_height_is_no_agreement() {
     let r = common_height(&tl);
     assert!(!r.passed, "{}", r.details);
 }
+
+#[test]
+fn the_agreed_height_may_equal_min_height_but_not_fall_below_it() {
+    // The test scenario's min_height is 40: a run that ends at 40m agrees
+    // on height 40 and passes; one that ends at 39m fails at its end.
+    let at = |end: u64| {
+        let mut net = Net::new(6);
+        net.end = end;
+        evaluate_one(CheckKind::CommonHeight, &scenario(6), &net.build())
+    };
+    let r = at(40 * MIN);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(
+        r.details.starts_with("6 nodes at height 40 "),
+        "{}",
+        r.details
+    );
+    let v = at(39 * MIN).first_violation.expect("39 is below 40");
+    assert_eq!((v.t, v.nodes.len()), (39 * MIN, 6));
+    assert!(
+        v.message
+            .contains("common height 39 is below min_height 40"),
+        "{}",
+        v.message
+    );
+}
+
+#[test]
+fn a_node_on_another_tip_at_the_end_is_the_one_reported() {
+    // Every node at height 60, n5 on its own tips from 55 on: no common
+    // tip, and no node trails, so the culprit is the one off the tip most
+    // nodes hold.
+    let mut net = Net::new(6);
+    for h in 55..=60 {
+        net.bad_hash(5, h);
+    }
+    let r = evaluate_one(CheckKind::CommonHeight, &scenario(6), &net.build());
+    let v = r.first_violation.expect("two tips at the end");
+    assert_eq!((v.t, v.nodes.clone()), (60 * MIN, vec!["n5".to_string()]));
+    assert!(
+        v.message
+            .contains("n5 at height 60 (tip evil60); the others at height 60 (tip h60)"),
+        "{}",
+        v.message
+    );
+}

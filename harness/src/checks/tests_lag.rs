@@ -1,9 +1,9 @@
-//! `height_lag`'s side rule: while a partition holds, a node must catch up
-//! from the peers on its own side (single-peer-catchup's joiner), not wait
-//! for the heal.
+//! `height_lag`'s figures (how far behind, for how long) and its side
+//! rule: while a partition holds, a node must catch up from the peers on
+//! its own side (single-peer-catchup's joiner), not wait for the heal.
 
 use super::evaluate;
-use super::testkit::{scenario_with, Net, MIN};
+use super::testkit::{scenario, scenario_with, Net, MIN, SEC};
 use super::tests::{all_pass, fails_exactly, nodes};
 use crate::observe::model::Timeline;
 
@@ -54,5 +54,40 @@ fn a_joiner_that_waits_for_the_heal_fails_height_lag() {
             && v.message.contains("now 0 vs 25 among n5, n1"),
         "{}",
         v.message
+    );
+}
+
+#[test]
+fn a_trailing_node_is_reported_with_how_far_behind_it_was() {
+    // From 20m to 30m n4 learns each block 70 s late: 2 blocks behind at
+    // 20m00s (18 vs 20), reported once its lag passes 1m20s, at 21m30s.
+    let mut tl = Net::new(6).build();
+    let late = |t: u64| (20 * MIN..30 * MIN).contains(&t);
+    for s in tl
+        .samples
+        .iter_mut()
+        .filter(|s| s.node == "n4" && late(s.t))
+    {
+        let st = s.status.as_mut().unwrap();
+        st.height = (s.t - 70 * SEC) / MIN;
+        st.tip_hash = format!("h{}", st.height);
+    }
+    let results = evaluate(&scenario(6), &tl);
+    let v = fails_exactly(&results, &["height_lag"]);
+    assert_eq!((v.t, nodes(&v)), (20 * MIN, vec!["n4"]));
+    assert!(
+        v.message
+            .contains("from 20m00s to 21m30s at least (up to 2 block(s) behind; now 20 vs 21)"),
+        "{}",
+        v.message
+    );
+    let details = &results
+        .iter()
+        .find(|r| r.name == "height_lag")
+        .unwrap()
+        .details;
+    assert!(
+        details.contains(", at most 2 block(s) behind;"),
+        "{details}"
     );
 }

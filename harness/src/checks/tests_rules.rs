@@ -95,13 +95,14 @@ fn a_node_that_dies_after_its_restart_fails_node_up_only() {
     // Dying inside the grace and coming back before it ends is excused.
     let mut tl = net.build();
     die(&mut tl, 3, 21 * MIN + 30 * SEC);
+    let fresh: std::collections::HashMap<_, _> = net
+        .build()
+        .samples
+        .into_iter()
+        .map(|x| ((x.t, x.node.clone()), x))
+        .collect();
     for s in tl.samples.iter_mut().filter(|s| s.t >= 22 * MIN) {
-        let fresh = net.build();
-        if let Some(x) = fresh
-            .samples
-            .iter()
-            .find(|x| x.t == s.t && x.node == s.node)
-        {
+        if let Some(x) = fresh.get(&(s.t, s.node.clone())) {
             *s = x.clone();
         }
     }

@@ -1,0 +1,82 @@
+//! A pair's kernel socket that vanishes is excused only by a close that one
+//! of the two nodes logged about the other (`no_cycling`'s third view):
+//! what either node logs about a third party excuses nothing.
+
+use super::evaluate;
+use super::testkit::{ip, outbound_event, scenario, Net, MIN, SEC};
+use super::tests::{fails_exactly, nodes};
+use timed::api::types::EventKind;
+
+/// n2-n5's socket vanishes at 20m00.005s; nobody logs it. n2's side is
+/// judged first.
+fn vanished() -> crate::observe::model::Timeline {
+    let mut net = Net::new(6);
+    net.kernel_vanish(2, 5, 20 * MIN + 5);
+    net.build()
+}
+
+fn no_cycling_details(tl: &crate::observe::model::Timeline) -> (super::Violation, String) {
+    let results = evaluate(&scenario(6), tl);
+    let v = fails_exactly(&results, &["no_cycling", "kernel_view"]);
+    let details = results
+        .iter()
+        .find(|r| r.name == "no_cycling")
+        .map(|r| r.details.clone())
+        .unwrap();
+    (v, details)
+}
+
+#[test]
+fn each_side_of_a_silent_socket_loss_is_one_unlogged_disconnect() {
+    let (v, details) = no_cycling_details(&vanished());
+    assert_eq!((v.t, nodes(&v)), (20 * MIN + 10 * SEC, vec!["n2", "n5"]));
+    assert!(
+        v.message.starts_with("kernel view: n2's socket to n5"),
+        "{}",
+        v.message
+    );
+    assert!(details.contains("2 unlogged disconnects"), "{details}");
+}
+
+#[test]
+fn a_close_the_peer_logged_about_someone_else_excuses_nothing() {
+    // n5 refuses a handshake from an address outside the run at 20m05s,
+    // inside the window n2's lost socket is matched against: not a close
+    // of n2's connection, so both sides still count it as unlogged.
+    let mut tl = vanished();
+    let stranger = "172.28.0.99".parse().unwrap();
+    assert!((1..=6).all(|i| ip(i) != stranger));
+    outbound_event(
+        &mut tl,
+        5,
+        stranger,
+        20 * MIN + 5 * SEC,
+        EventKind::HandshakeRejected,
+        "foreign genesis",
+    );
+    let (v, details) = no_cycling_details(&tl);
+    assert_eq!((v.t, nodes(&v)), (20 * MIN + 10 * SEC, vec!["n2", "n5"]));
+    assert!(
+        v.message.starts_with("kernel view: n2's socket to n5"),
+        "{}",
+        v.message
+    );
+    assert!(details.contains("2 unlogged disconnects"), "{details}");
+    // The same line about n2 is a logged close: nothing is unlogged.
+    let mut tl = vanished();
+    outbound_event(
+        &mut tl,
+        5,
+        ip(2),
+        20 * MIN + 5 * SEC,
+        EventKind::HandshakeRejected,
+        "duplicate",
+    );
+    let r = evaluate(&scenario(6), &tl);
+    let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();
+    assert!(
+        nc.details.contains("0 unlogged disconnects"),
+        "{}",
+        nc.details
+    );
+}
