@@ -218,23 +218,8 @@ fn a_second_reconnect_after_a_pause_is_still_a_storm() {
 
 #[test]
 fn a_minority_that_keeps_finalizing_during_a_partition_fails_progress() {
-    // 1 | 5 split: n1 alone cannot reach a quorum, yet it reports new
-    // blocks during the cut (as a forking node would).
-    let mut net = Net::new(6);
-    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN, 30 * MIN);
-    let mut tl = net.build();
-    for s in tl.samples.iter_mut().filter(|s| s.node == "n1") {
-        if let Some(st) = s.status.as_mut() {
-            st.height = s.t / MIN; // keeps growing through the cut
-        }
-    }
-    let results = evaluate(&scenario(6), &tl);
-    let progress = results.iter().find(|r| r.name == "progress").unwrap();
-    let v = progress
-        .first_violation
-        .as_ref()
-        .expect("minority finalized");
-    assert_eq!(nodes(v), ["n1"]);
+    let v = minority_that_finalizes(1.0);
+    assert_eq!(nodes(&v), ["n1"]);
     assert_eq!(v.t, 22 * MIN, "first sample two blocks past the cut");
     assert!(
         v.message.contains("cut it off from every quorum"),
@@ -320,4 +305,22 @@ fn a_pause_is_brief_below_two_ping_intervals_and_excuses_a_reconnect_from_there(
     let v = cost(59 * SEC + settle).expect("a reconnect during a 59 s pause is cycling");
     assert_eq!((v.t, nodes(&v)), (20 * MIN + 20 * SEC, vec!["n3", "n5"]));
     assert_eq!(cost(60 * SEC + settle), None);
+}
+
+/// A 1 | 5 split from 20m to 30m at `time_scale` where n1, alone and so
+/// without a quorum, still reports a new block every minute (as a forking
+/// node would): progress's first violation.
+pub(super) fn minority_that_finalizes(time_scale: f64) -> super::Violation {
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN, 30 * MIN);
+    let mut tl = net.build();
+    tl.time_scale = time_scale;
+    for s in tl.samples.iter_mut().filter(|s| s.node == "n1") {
+        if let Some(st) = s.status.as_mut() {
+            st.height = s.t / MIN; // keeps growing through the cut
+        }
+    }
+    let results = evaluate(&scenario(6), &tl);
+    let progress = results.into_iter().find(|r| r.name == "progress").unwrap();
+    progress.first_violation.expect("minority finalized")
 }

@@ -6,6 +6,7 @@
 use super::evaluate;
 use super::testkit::{scenario, Net, MIN, SEC};
 use super::tests::nodes;
+use super::tests_faults::minority_that_finalizes;
 use super::tests_rules::brief_pause;
 
 const SCALE: f64 = 30.0;
@@ -39,22 +40,8 @@ fn a_minority_is_judged_only_once_the_scaled_rules_settle_has_passed() {
     // from 20m to 30m, is judged cut off from 22m30s on (its baseline is
     // its height there, 22), so its first excess block is 24 at 24m; with
     // an unscaled 5 s it would be judged from 20m10s and fail at 22m.
-    let mut net = Net::new(6);
-    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN, 30 * MIN);
-    let mut tl = net.build();
-    tl.time_scale = SCALE;
-    for s in tl.samples.iter_mut().filter(|s| s.node == "n1") {
-        if let Some(st) = s.status.as_mut() {
-            st.height = s.t / MIN; // keeps growing through the cut
-        }
-    }
-    let results = evaluate(&scenario(6), &tl);
-    let progress = results.iter().find(|r| r.name == "progress").unwrap();
-    let v = progress
-        .first_violation
-        .as_ref()
-        .expect("minority finalized");
-    assert_eq!((v.t, nodes(v)), (24 * MIN, vec!["n1"]));
+    let v = minority_that_finalizes(SCALE);
+    assert_eq!((v.t, nodes(&v)), (24 * MIN, vec!["n1"]));
     assert!(
         v.message.contains("(it was at 22 when cut off"),
         "{}",
