@@ -46,6 +46,8 @@ mod tests;
 #[cfg(test)]
 mod tests_agreement;
 #[cfg(test)]
+mod tests_counts;
+#[cfg(test)]
 mod tests_details;
 #[cfg(test)]
 mod tests_dial;

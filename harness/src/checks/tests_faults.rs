@@ -218,7 +218,7 @@ fn a_second_reconnect_after_a_pause_is_still_a_storm() {
 
 #[test]
 fn a_minority_that_keeps_finalizing_during_a_partition_fails_progress() {
-    let v = minority_that_finalizes(1.0);
+    let (v, _) = minority_that_finalizes(1.0);
     assert_eq!(nodes(&v), ["n1"]);
     assert_eq!(v.t, 22 * MIN, "first sample two blocks past the cut");
     assert!(
@@ -309,8 +309,8 @@ fn a_pause_is_brief_below_two_ping_intervals_and_excuses_a_reconnect_from_there(
 
 /// A 1 | 5 split from 20m to 30m at `time_scale` where n1, alone and so
 /// without a quorum, still reports a new block every minute (as a forking
-/// node would): progress's first violation.
-pub(super) fn minority_that_finalizes(time_scale: f64) -> super::Violation {
+/// node would): progress's first violation and its summary.
+pub(super) fn minority_that_finalizes(time_scale: f64) -> (super::Violation, String) {
     let mut net = Net::new(6);
     net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN, 30 * MIN);
     let mut tl = net.build();
@@ -322,5 +322,6 @@ pub(super) fn minority_that_finalizes(time_scale: f64) -> super::Violation {
     }
     let results = evaluate(&scenario(6), &tl);
     let progress = results.into_iter().find(|r| r.name == "progress").unwrap();
-    progress.first_violation.expect("minority finalized")
+    let v = progress.first_violation.expect("minority finalized");
+    (v, progress.details)
 }

@@ -40,7 +40,7 @@ fn a_minority_is_judged_only_once_the_scaled_rules_settle_has_passed() {
     // from 20m to 30m, is judged cut off from 22m30s on (its baseline is
     // its height there, 22), so its first excess block is 24 at 24m; with
     // an unscaled 5 s it would be judged from 20m10s and fail at 22m.
-    let v = minority_that_finalizes(SCALE);
+    let (v, _) = minority_that_finalizes(SCALE);
     assert_eq!((v.t, nodes(&v)), (24 * MIN, vec!["n1"]));
     assert!(
         v.message.contains("(it was at 22 when cut off"),
