@@ -138,3 +138,34 @@ fn a_split_tip_blames_the_nodes_off_the_majority_hash_whatever_its_name() {
     let v = r.first_violation.expect("two tips at the end");
     assert_eq!(nodes(&v), ["n6"], "{}", v.message);
 }
+
+#[test]
+fn the_quorum_side_of_a_partition_may_keep_finalizing() {
+    // 1 | 5 split: the five reach each other (5/6 > 2/3) and keep making
+    // blocks, n1 stalls. Only n1 is cut off from every quorum; a reach
+    // that never grew past the node itself would flag all six.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN, 30 * MIN);
+    let mut tl = net.build();
+    for s in tl.samples.iter_mut().filter(|s| s.node == "n1") {
+        if let Some(st) = s.status.as_mut() {
+            if s.t >= 20 * MIN && s.t < 30 * MIN {
+                st.height = 20;
+            }
+        }
+    }
+    let r = evaluate_one(CheckKind::Progress, &scenario(6), &tl);
+    assert!(r.passed, "{:?}", r.first_violation);
+}
+
+#[test]
+fn a_node_with_no_sample_before_10m_was_down_until_then() {
+    // The poller records a down node as a sample with `up: false`; a node
+    // with no sample at all early on was never seen, so it was down from
+    // the run's start, past the start grace.
+    let mut tl = Net::new(6).build();
+    tl.samples.retain(|s| s.node != "n3" || s.t >= 10 * MIN);
+    let r = evaluate_one(CheckKind::NodeUp, &scenario(6), &tl);
+    let v = r.first_violation.expect("n3 unseen for 10 min");
+    assert_eq!(nodes(&v), ["n3"], "{}", v.message);
+}
