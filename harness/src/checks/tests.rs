@@ -190,8 +190,8 @@ fn lost_peer_breaks_the_full_mesh() {
     assert_eq!(nc.first_violation.as_ref().unwrap().t, 40 * MIN + 1);
 }
 
-#[test]
-fn tx_delivery_names_the_nodes_missing_a_transaction() {
+/// Three nodes for an hour with a transaction workload, tx_delivery alone.
+pub(super) fn tx_scenario() -> crate::scenario::Scenario {
     let text = r#"
 name = "tx"
 duration = "1h"
@@ -202,7 +202,12 @@ tx_interval = "1m"
 [[check]]
 kind = "tx_delivery"
 "#;
-    let sc = parse(text, "tx.toml").unwrap();
+    parse(text, "tx.toml").unwrap()
+}
+
+#[test]
+fn tx_delivery_names_the_nodes_missing_a_transaction() {
+    let sc = tx_scenario();
     let mut tl = Net::new(3).build();
     tl.txs_submitted = vec![
         TxRecord {

@@ -4,11 +4,11 @@
 //! test that reads the summary sees it.
 
 use super::testkit::{ip, name, outbound_event, scenario, Net, MIN};
-use super::tests::nodes;
+use super::tests::{nodes, tx_scenario};
 use super::tests_faults::minority_that_finalizes;
 use super::{evaluate, evaluate_one};
 use crate::observe::model::TxRecord;
-use crate::scenario::{parse, CheckKind};
+use crate::scenario::CheckKind;
 use timed::api::types::EventKind;
 
 /// The number just before `marker` in `details` (e.g. "2" of "2 missing").
@@ -53,17 +53,7 @@ fn no_cycling_counts_each_handshake_timeout_outside_faults() {
 
 #[test]
 fn tx_delivery_counts_each_missing_transaction() {
-    let text = r#"
-name = "tx"
-duration = "1h"
-[network]
-nodes = 3
-[workload]
-tx_interval = "1m"
-[[check]]
-kind = "tx_delivery"
-"#;
-    let sc = parse(text, "tx.toml").unwrap();
+    let sc = tx_scenario();
     let mut tl = Net::new(3).build();
     tl.txs_submitted = ["aa", "bb", "cc"]
         .iter()
