@@ -95,6 +95,9 @@ pub struct RunReport {
 /// Why `--fail-fast` stopped a run before its end.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStop {
+    /// Why the run was judged while it ran.
+    #[serde(default)]
+    pub cause: StopCause,
     /// The check whose final violation stopped the run.
     pub check: String,
     pub violation: crate::checks::Violation,
@@ -105,6 +108,28 @@ pub struct EarlyStop {
     pub wall_ms_after_violation: u64,
     /// Checks judged only at the end, which an early stop leaves unjudged.
     pub not_judged: Vec<String>,
+}
+
+/// Why a run was judged before its end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopCause {
+    /// `--fail-fast` was given.
+    #[default]
+    FailFast,
+    /// A simulated run without `--fail-fast` went into a socket storm
+    /// (`sim::stop`): judged as with `--fail-fast` so it ends with a verdict.
+    SocketStorm,
+}
+
+impl StopCause {
+    /// How the report names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            StopCause::FailFast => "--fail-fast",
+            StopCause::SocketStorm => "socket storm (judged as with --fail-fast)",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

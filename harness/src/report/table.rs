@@ -80,8 +80,9 @@ pub fn summary_table(r: &RunReport) -> String {
     }
     if let Some(s) = &r.fail_fast {
         out.push_str(&format!(
-            "--fail-fast: stopped at {} on {} (violation at {}, {} ms wall before the stop); \
+            "{}: stopped at {} on {} (violation at {}, {} ms wall before the stop); \
              not judged: {}\n",
+            s.cause.label(),
             fmt_ms(s.stopped_at),
             s.check,
             fmt_ms(s.violation.t),

@@ -102,6 +102,7 @@ pub async fn run(
                 ));
                 let after = (t.saturating_sub(violation.t) as f64 / sc.time_scale) as u64;
                 stop = Some(EarlyStop {
+                    cause: crate::report::StopCause::FailFast,
                     check: kind.name().to_string(),
                     violation,
                     stopped_at: t,

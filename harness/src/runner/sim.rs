@@ -139,6 +139,7 @@ fn judge(sc: &Scenario) -> sim::stop::Judge {
     Box::new(move |tl| {
         let (kind, violation) = super::failfast::judge(&sc, tl)?;
         Some(crate::report::EarlyStop {
+            cause: crate::report::StopCause::FailFast,
             check: kind.name().to_string(),
             stopped_at: tl.end,
             wall_ms_after_violation: tl.end.saturating_sub(violation.t),

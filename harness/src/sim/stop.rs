@@ -18,7 +18,7 @@
 
 use super::constants::JUDGE_EVERY_MS;
 use crate::observe::model::Timeline;
-use crate::report::EarlyStop;
+use crate::report::{EarlyStop, StopCause};
 use timed::constants::{MAX_INBOUND_PEERS, MAX_OUTBOUND_PEERS};
 
 /// The judge: `Some` when the timeline so far has a final violation.
@@ -74,8 +74,14 @@ impl StopRule {
         true
     }
 
+    /// Judge the timeline so far; the stop says which of `--fail-fast` or
+    /// a storm turned judging on.
     pub fn judge(&mut self, tl: &Timeline) -> Option<EarlyStop> {
-        (self.judge)(tl)
+        let mut stop = (self.judge)(tl)?;
+        if !self.fail_fast {
+            stop.cause = StopCause::SocketStorm;
+        }
+        Some(stop)
     }
 }
 
@@ -96,5 +102,32 @@ mod tests {
         let mut ff = StopRule::new(true, 6, Box::new(|_| None));
         assert!(ff.due(JUDGE_EVERY_MS, 0));
         assert!(!StopRule::never().due(JUDGE_EVERY_MS, usize::MAX - 1));
+    }
+
+    fn stop_at_once() -> Judge {
+        Box::new(|tl| {
+            Some(EarlyStop {
+                cause: StopCause::FailFast,
+                check: "one_peer_per_ip".into(),
+                violation: crate::checks::Violation {
+                    t: tl.end,
+                    nodes: vec!["n1".into()],
+                    message: "two connections".into(),
+                },
+                stopped_at: tl.end,
+                wall_ms_after_violation: 0,
+                not_judged: vec![],
+            })
+        })
+    }
+
+    #[test]
+    fn a_stop_names_what_turned_judging_on() {
+        let tl = Timeline::default();
+        let storm = StopRule::new(false, 6, stop_at_once()).judge(&tl).unwrap();
+        assert_eq!(storm.cause, StopCause::SocketStorm);
+        let asked = StopRule::new(true, 6, stop_at_once()).judge(&tl).unwrap();
+        assert_eq!(asked.cause, StopCause::FailFast);
+        assert_ne!(storm.cause.label(), asked.cause.label());
     }
 }
