@@ -20,10 +20,23 @@ pub const LOSS_MAX_RETRIES: u32 = 6;
 pub const HANDSHAKE_FRAMES: u64 = 2;
 
 /// Shortest period of a simulated CPU quota: the container runtime's CFS
-/// period (100 ms). The node runs whole ticks only, so the period is
-/// lengthened to `tick / cpus` when `cpus` is too small to get one tick in
-/// 100 ms (0.05 cores at a 10 ms tick: one tick in 200 ms).
+/// period (100 ms). The node runs whole ticks only, each charged
+/// [`TICK_CPU_CHARGE`], so the period is lengthened to `charge / cpus` when
+/// `cpus` is too small to pay for one tick in 100 ms (0.01 cores: one tick
+/// per second).
 pub const CPU_PERIOD_MIN: Duration = Duration::from_millis(100);
+
+/// CPU time a throttled node is charged for each tick it runs. Work takes
+/// no virtual time, so the quota needs a price per tick; it is a constant,
+/// not the tick's length, or a coarser `TICK` would starve a throttled node
+/// harder (at 50 ms, 1 % bought one tick per 5 s: a restart's handshakes,
+/// 3-4 steps on each side, outran the 10 s handshake limit, which the
+/// docker node at 1 % meets in well under a second). Bounds: far above
+/// what a tick costs here (a churn seed averages a few µs per node tick; a
+/// handshake step with its ed25519 signature and verification ~0.2 ms), so
+/// the model is harsher than the machine, never kinder; and low enough that
+/// 1 % still completes a handshake inside its limit (4 steps x 1 s).
+pub const TICK_CPU_CHARGE: Duration = Duration::from_millis(10);
 
 /// Virtual time between two looks of the simulated workload at whether a
 /// transaction is due: below the poll interval (300 ms), far below any

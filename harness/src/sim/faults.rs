@@ -19,9 +19,9 @@
 //!   the poller meanwhile (docker's poll times out), its kernel table is
 //!   still read. turmoil cannot skip a host's ticks, so the gate is the
 //!   freeze: tasks that were already runnable finish their current step.
-//! - `cpu_throttle` is a CPU quota: the gate is open for `cpus` of every
-//!   period (at least one tick; see [`CPU_PERIOD_MIN`]) and closed for the
-//!   rest, so work waits up to one period, as under the CFS quota. Work
+//! - `cpu_throttle` is a CPU quota: the gate is open for as many ticks of
+//!   every period as `cpus` pays for at [`TICK_CPU_CHARGE`] each (at least
+//!   one; see [`CPU_PERIOD_MIN`]) and closed for the rest, so work waits up to one period, as under the CFS quota. Work
 //!   itself takes no virtual time: a throttled node is slow to react, not
 //!   slow to compute.
 //!
@@ -39,7 +39,7 @@
 //! (netem on its egress).
 
 use super::clock::now_ms_of;
-use super::constants::CPU_PERIOD_MIN;
+use super::constants::{CPU_PERIOD_MIN, TICK_CPU_CHARGE};
 use super::host::NodeCtl;
 use super::probe::Request;
 use super::shaper::{LinkEffect, Shaper};
@@ -374,9 +374,7 @@ impl SimNemesis {
             match fault {
                 Fault::Pause { nodes } => paused.extend(nodes.iter().cloned()),
                 Fault::CpuThrottle { nodes, cpus } => {
-                    let period =
-                        (CPU_PERIOD_MIN.as_millis() as u64).max((tick as f64 / cpus).ceil() as u64);
-                    let run = ((period as f64 * cpus / tick as f64).round() as u64).max(1) * tick;
+                    let (period, run) = quota(tick, *cpus);
                     let phase = now.saturating_sub(self.spans[*span].start) % period;
                     if phase >= run {
                         want.extend(nodes.iter().cloned());
@@ -435,5 +433,35 @@ impl SimNemesis {
         }
         ctl.mark_down();
         sim.bounce(ctl.ip);
+    }
+}
+
+/// A CPU quota of `cpus` cores at a `tick` (ms): its period and how long of
+/// each period the gate is open (whole ticks, each charged
+/// [`TICK_CPU_CHARGE`]; at least one).
+fn quota(tick: u64, cpus: f64) -> (u64, u64) {
+    let charge = TICK_CPU_CHARGE.as_millis() as f64;
+    let period = (CPU_PERIOD_MIN.as_millis() as u64).max((charge / cpus).ceil() as u64);
+    let ticks = ((period as f64 * cpus / charge).floor() as u64).max(1);
+    (period, ticks * tick)
+}
+
+#[cfg(test)]
+mod quota_tests {
+    use super::quota;
+
+    #[test]
+    fn a_quota_buys_ticks_at_a_fixed_charge_whatever_the_tick() {
+        // 1 %: one tick per second, at a 10 ms tick as at a 50 ms one.
+        assert_eq!(quota(50, 0.01), (1000, 50));
+        assert_eq!(quota(10, 0.01), (1000, 10));
+        // 5 %: one tick per 200 ms.
+        assert_eq!(quota(50, 0.05), (200, 50));
+        // Half a core: 5 ticks per CFS period, so at 50 ms never closed.
+        let (period, run) = quota(50, 0.5);
+        assert_eq!(period, 100);
+        assert!(run >= period);
+        // A tenth of a percent: one tick per 10 s.
+        assert_eq!(quota(50, 0.001), (10_000, 50));
     }
 }
