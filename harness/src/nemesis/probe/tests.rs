@@ -176,6 +176,7 @@ async fn a_stale_hello_has_its_eof_right_behind_it() {
         node: "n1".into(),
         peer: "n2".into(),
         repeat: 1,
+        during: During::Established,
     };
     let (answers, _) = run(&fault, &ids, &Here, stamp()).await.unwrap();
     assert_eq!(answers[0].answer, Answer::Closed);
@@ -195,6 +196,7 @@ async fn crossed_dials_go_both_ways_and_an_ack_is_recorded_as_such() {
         node: "n1".into(),
         peer: "n2".into(),
         repeat: 2,
+        during: During::Established,
     };
     let (answers, summary) = run(&fault, &ids, &Here, stamp()).await.unwrap();
     assert_eq!(answers.len(), 4);
