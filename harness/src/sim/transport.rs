@@ -185,7 +185,7 @@ const BACKLOG: usize = 1024;
 /// connect at once, frozen node or not, and queues it; the node takes
 /// them from the queue only while its gate is open.
 struct SimListener {
-    backlog: tokio::sync::mpsc::Receiver<io::Result<Connected>>,
+    backlog: tokio::sync::mpsc::Receiver<io::Result<turmoil::net::TcpStream>>,
     kernel: tokio::task::JoinHandle<()>,
     transport: Arc<SimTransport>,
 }
@@ -197,17 +197,17 @@ impl Drop for SimListener {
 }
 
 /// Complete every connect to `inner` (turmoil answers a SYN only when
-/// accepted) and queue it, up to [`BACKLOG`] unaccepted.
+/// accepted) and queue it, up to [`BACKLOG`] unaccepted. The accepting
+/// end enters the kernel table only when the node takes it (the dialer's
+/// end is in it from its connect): unlike Linux, where a backlog socket is
+/// ESTABLISHED already, so a throttled node's queue does not read as
+/// sockets its /peers lacks.
 async fn kernel_accept(
     inner: turmoil::net::TcpListener,
-    transport: Arc<SimTransport>,
-    backlog: tokio::sync::mpsc::Sender<io::Result<Connected>>,
+    backlog: tokio::sync::mpsc::Sender<io::Result<turmoil::net::TcpStream>>,
 ) {
     loop {
-        let c = match inner.accept().await {
-            Ok((s, _)) => transport.wrap(s),
-            Err(e) => Err(e),
-        };
+        let c = inner.accept().await.map(|(s, _)| s);
         if backlog.send(c).await.is_err() {
             return;
         }
@@ -220,11 +220,12 @@ impl Listener for SimListener {
             // The kernel completed the handshake; a frozen node takes the
             // connection only when it runs again.
             self.transport.gate.pass().await;
-            let c = self
+            let s = self
                 .backlog
                 .recv()
                 .await
-                .unwrap_or_else(|| Err(io::Error::other("the listener's kernel task ended")));
+                .unwrap_or_else(|| Err(io::Error::other("the listener's kernel task ended")))?;
+            let c = self.transport.wrap(s);
             self.transport.gate.pass().await;
             c
         })
@@ -242,7 +243,7 @@ impl Transport for SimTransport {
         Box::pin(async move {
             let inner = turmoil::net::TcpListener::bind(SocketAddr::new(any, addr.port())).await?;
             let (tx, backlog) = tokio::sync::mpsc::channel(BACKLOG);
-            let kernel = tokio::spawn(kernel_accept(inner, transport.clone(), tx));
+            let kernel = tokio::spawn(kernel_accept(inner, tx));
             Ok(Box::new(SimListener {
                 backlog,
                 kernel,
