@@ -233,6 +233,35 @@ fn bad_examples() -> Vec<(String, &'static str)> {
             fault("at = \"1m\"\naction = \"kill\"\nrepeat = 2\n"),
             "`repeat` only applies to the protocol faults",
         ),
+        (
+            fault("at = \"1m\"\naction = \"kill\"\nduring = \"handshake\"\n"),
+            "`during` only applies to the protocol faults",
+        ),
+        // Mid-handshake probes: the frozen peer is named and paused.
+        (
+            fault("at = \"1m\"\naction = \"duplicate_dial\"\nduring = \"handshake\"\n"),
+            "`during` applies to crossed_dial and stale_hello",
+        ),
+        (
+            fault("at = \"1m\"\naction = \"crossed_dial\"\nduring = \"handshake\"\n"),
+            "with during = \"handshake\" needs both nodes named",
+        ),
+        (
+            fault(
+                "at = \"1m\"\naction = \"crossed_dial\"\nnodes = [\"n1\", \"n2\"]\n\
+                 during = \"handshake\"\n",
+            ),
+            "during = \"handshake\" needs `n2` frozen: add a `pause` of `n2`",
+        ),
+        (
+            fault(
+                "at = \"1m\"\naction = \"pause\"\nnodes = [\"n1\", \"n2\"]\nfor = \"5m\"\n\n\
+                 [[fault]]\nat = \"2m\"\naction = \"stale_hello\"\nnodes = [\"n1\"]\n\
+                 peer = \"n2\"\nduring = \"handshake\"\n",
+            ),
+            "needs `n1` running to dial `n2`",
+        ),
+
         // Partitions.
         (
             fault("at = \"1m\"\naction = \"partition\"\ngroups = [[\"n1\"]]\nnodes = [\"n1\"]\n"),

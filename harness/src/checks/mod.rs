@@ -64,6 +64,8 @@ mod tests_scale;
 #[cfg(test)]
 mod tests_throttle;
 #[cfg(test)]
+mod tests_tie_break;
+#[cfg(test)]
 mod tests_unlogged;
 
 pub use crate::scenario::fmt_ms;

@@ -15,6 +15,13 @@
 //!   legitimate redial is refused too) or without a reason the dialer can log;
 //! - `stale_hello` must not be registered: a close without a frame (the
 //!   stale Hello dropped) or a `Reject` both pass;
+//! - a `crossed_dial` made while the node's own dial to the impersonated
+//!   peer was mid-handshake (`during = "handshake"`, the answer carries both
+//!   ids: [`TieBreak`]) must follow the tie-break both sides apply, the
+//!   lower node id's dial wins: a `HandshakeAck` when the dialer has the
+//!   lower id, else a `Reject` saying simultaneous open. Refusing the lower
+//!   id leaves the pair with no connection when the other side refuses
+//!   too; taking the higher id leaves it with two;
 //! - no answer within the node's handshake limit, or a probe that could
 //!   not be made, fails: nothing was shown.
 //!
@@ -28,12 +35,21 @@
 
 use super::view::View;
 use super::{Outcome, Params};
-use crate::observe::model::Answer;
+use crate::observe::model::{Answer, TieBreak};
 use crate::scenario::plan::ProbeKind;
 use crate::scenario::{fmt_ms, probe_kind};
+use timed::net::RejectReason;
 
-/// Why `answer` to a probe of `kind` is wrong (`None`: it is right).
-pub fn wrong(kind: ProbeKind, answer: &Answer) -> Option<&'static str> {
+/// Why `answer` to a probe of `kind` is wrong (`None`: it is right);
+/// `tie_break` when the probe met the node's own handshaking dial.
+pub fn wrong(
+    kind: ProbeKind,
+    answer: &Answer,
+    tie_break: Option<&TieBreak>,
+) -> Option<&'static str> {
+    if let Some(tb) = tie_break {
+        return wrong_tie_break(tb, answer);
+    }
     match (kind, answer) {
         (ProbeKind::StaleHello, Answer::Ack) => {
             Some("it registered a Hello whose dialer had already hung up")
@@ -44,6 +60,34 @@ pub fn wrong(kind: ProbeKind, answer: &Answer) -> Option<&'static str> {
         (_, Answer::Closed) => Some(
             "it closed without a Reject: a duplicate judged before the handshake, or no \
              reason for the dialer to log",
+        ),
+        (_, Answer::Silent) => Some("no answer within its handshake limit"),
+        (_, Answer::Failed { .. }) => Some("the probe could not be made: nothing was tested"),
+    }
+}
+
+/// Why `answer` to a dial that crossed the node's handshaking dial is
+/// wrong, judged by the two ids (`None`: it followed the tie-break).
+fn wrong_tie_break(tb: &TieBreak, answer: &Answer) -> Option<&'static str> {
+    let simultaneous = RejectReason::DuplicateSimultaneous.to_string();
+    match (tb.dialer_wins(), answer) {
+        (true, Answer::Ack) => None,
+        (true, Answer::Reject { .. }) => Some(
+            "it refused the dial of the lower node id while its own dial was mid-handshake: \
+             the lower id's dial must win on both sides, or neither connection survives",
+        ),
+        (false, Answer::Reject { reason }) if *reason == simultaneous => None,
+        (false, Answer::Reject { .. }) => Some(
+            "it refused the higher id's crossing dial without saying simultaneous open \
+             (it counts a connection it does not have)",
+        ),
+        (false, Answer::Ack) => Some(
+            "it took the higher node id's dial over its own mid-handshake one: the lower \
+             id's dial must win on both sides, or the pair ends with two connections",
+        ),
+        (_, Answer::Closed) => Some(
+            "it closed without a verdict on a crossing dial mid-handshake: the tie-break \
+             owes the dialer an ack or a simultaneous-open reject",
         ),
         (_, Answer::Silent) => Some("no answer within its handshake limit"),
         (_, Answer::Failed { .. }) => Some("the probe could not be made: nothing was tested"),
@@ -73,7 +117,7 @@ pub(super) fn check(v: &View, _p: &Params) -> Outcome {
         }
         for a in &f.answers {
             probes += 1;
-            if let Some(why) = wrong(kind, &a.answer) {
+            if let Some(why) = wrong(kind, &a.answer, a.tie_break.as_ref()) {
                 bad += 1;
                 out.violation(
                     a.t,
@@ -119,6 +163,7 @@ mod tests {
             node: node.into(),
             from: from.into(),
             answer,
+            tie_break: None,
         }
     }
 
@@ -211,14 +256,81 @@ mod tests {
         use ProbeKind::*;
         let failed = Answer::Failed { error: "x".into() };
         for kind in [CrossedDial, DuplicateDial, StaleHello] {
-            assert!(wrong(kind, &Answer::Ack).is_some());
-            assert!(wrong(kind, &reject()).is_none());
-            assert!(wrong(kind, &Answer::Silent).is_some());
-            assert!(wrong(kind, &failed).is_some());
+            assert!(wrong(kind, &Answer::Ack, None).is_some());
+            assert!(wrong(kind, &reject(), None).is_none());
+            assert!(wrong(kind, &Answer::Silent, None).is_some());
+            assert!(wrong(kind, &failed, None).is_some());
         }
-        assert!(wrong(DuplicateDial, &Answer::Closed).is_some());
-        assert!(wrong(CrossedDial, &Answer::Closed).is_some());
-        assert!(wrong(StaleHello, &Answer::Closed).is_none());
+        assert!(wrong(DuplicateDial, &Answer::Closed, None).is_some());
+        assert!(wrong(CrossedDial, &Answer::Closed, None).is_some());
+        assert!(wrong(StaleHello, &Answer::Closed, None).is_none());
+    }
+
+    /// The honest timeline plus a crossed dial n1 <- n2 at 22m, made while
+    /// n1's own dial to n2 was mid-handshake, answered `answer`; n2 has the
+    /// lower id when `n2_lower`.
+    fn mid_handshake(n2_lower: bool, answer: Answer) -> Timeline {
+        let mut tl = Net::new(6).build();
+        probed(&mut tl, |f| {
+            let (low, high) = ("0a".repeat(32), "f0".repeat(32));
+            let (node_id, from_id) = if n2_lower { (high, low) } else { (low, high) };
+            let mut a = answered("n1", "n2", 22 * MIN, answer.clone());
+            a.tie_break = Some(TieBreak { node_id, from_id });
+            f.push(FaultSpan {
+                start: 22 * MIN,
+                end: Some(22 * MIN + 1),
+                action: FaultAction::CrossedDial,
+                nodes: vec!["n1".into(), "n2".into()],
+                cuts: Vec::new(),
+                description: "n2 -> n1 mid-handshake".into(),
+                answers: vec![a],
+            });
+        });
+        tl
+    }
+
+    fn simultaneous() -> Answer {
+        Answer::Reject {
+            reason: RejectReason::DuplicateSimultaneous.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_crossing_mid_handshake_follows_the_lower_id_on_either_side() {
+        all_pass(&evaluate(&sc(), &mid_handshake(true, Answer::Ack)));
+        all_pass(&evaluate(&sc(), &mid_handshake(false, simultaneous())));
+    }
+
+    #[test]
+    fn refusing_the_lower_ids_crossing_dial_fails_exactly_probe_answers() {
+        // Both sides refuse: the defect that leaves the pair unconnected.
+        let tl = mid_handshake(true, simultaneous());
+        let v = fails_exactly(&evaluate(&sc(), &tl), &["probe_answers"]);
+        assert_eq!((v.t, nodes(&v)), (22 * MIN, vec!["n1", "n2"]));
+        assert!(
+            v.message.contains("refused the dial of the lower node id"),
+            "{}",
+            v.message
+        );
+    }
+
+    #[test]
+    fn taking_the_higher_ids_crossing_dial_fails_exactly_probe_answers() {
+        let tl = mid_handshake(false, Answer::Ack);
+        let v = fails_exactly(&evaluate(&sc(), &tl), &["probe_answers"]);
+        assert!(
+            v.message.contains("took the higher node id's dial"),
+            "{}",
+            v.message
+        );
+        // An ack is right only for the lower id; any other refusal than
+        // simultaneous open, or no verdict, is wrong either way.
+        for wrong_answer in [reject(), Answer::Closed, Answer::Silent] {
+            let tl = mid_handshake(false, wrong_answer.clone());
+            fails_exactly(&evaluate(&sc(), &tl), &["probe_answers"]);
+            let tl = mid_handshake(true, wrong_answer);
+            fails_exactly(&evaluate(&sc(), &tl), &["probe_answers"]);
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A read-only index over a [`Timeline`] that every check shares: node
 //! liveness, who is ignored, fault windows per pair, quorum sides.
 
-use crate::observe::model::{FaultSpan, KernelConn, Sample, Timeline};
+use crate::observe::model::{Answer, FaultSpan, KernelConn, Sample, Timeline};
 use crate::observe::PollConfig;
 use crate::scenario::{ms, FaultAction, Scenario};
 use std::collections::{BTreeMap, BTreeSet};
@@ -183,14 +183,38 @@ impl<'a> View<'a> {
     /// connection (peers miss at most `MAX_MISSED_PONGS - 1` pongs). What
     /// the frozen node cannot do meanwhile (answer its API, keep its
     /// height) is still excused by the other windows.
+    /// Each honest `HandshakeAck` to a tie-break probe between the pair
+    /// inside a window allows one more reconnect there: the node rightly
+    /// took the probe (the lower id's dial) as the peer, and lost it when
+    /// the probe hung up.
     pub fn link_windows(&self, a: &str, b: &str, grace: u64) -> Vec<Window> {
-        self.windows(
+        let mut ws = self.windows(
             |f| {
                 !self.brief_stall(f)
                     && (Self::cuts_pair(f, a, b) || Self::hits_node(f, a) || Self::hits_node(f, b))
             },
             grace,
-        )
+        );
+        for t in self.tie_break_acks(a, b) {
+            if let Some(w) = ws.iter_mut().find(|w| w.contains(t)) {
+                w.faults += 1;
+            }
+        }
+        ws
+    }
+
+    /// When a node of the pair took the other's crossing dial mid-handshake
+    /// as the tie-break says (the dialer had the lower id).
+    fn tie_break_acks(&self, a: &str, b: &str) -> Vec<u64> {
+        let pair = |x: &str, y: &str| (x == a && y == b) || (x == b && y == a);
+        self.tl
+            .faults
+            .iter()
+            .flat_map(|f| &f.answers)
+            .filter(|p| pair(&p.node, &p.from) && p.answer == Answer::Ack)
+            .filter(|p| p.tie_break.as_ref().is_some_and(|tb| tb.dialer_wins()))
+            .map(|p| p.t)
+            .collect()
     }
 
     /// A pause that ended within [`BRIEF_STALL`] of its start, allowing

@@ -4,7 +4,7 @@
 
 use crate::nemesis::grudge::Cut;
 use crate::nemesis::schedule::{Fault, Origin, Phase, Schedule, Step};
-use crate::scenario::{FaultAction, FaultSpec, Scenario};
+use crate::scenario::{During, FaultAction, FaultSpec, Scenario};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -120,6 +120,7 @@ fn spec(it: &Item, action: FaultAction) -> FaultSpec {
         cpus: None,
         peer: None,
         repeat: None,
+        during: None,
     }
 }
 
@@ -160,15 +161,31 @@ pub fn fault_specs(items: &[Item], all: &[String]) -> Result<Vec<FaultSpec>, Not
                 s.nodes = Some(nodes.clone());
                 s.cpus = Some(*cpus);
             }
-            Fault::CrossedDial { node, peer, repeat } => {
+            Fault::CrossedDial {
+                node,
+                peer,
+                repeat,
+                during,
+            } => {
                 s.nodes = Some(vec![node.clone(), peer.clone()]);
                 s.repeat = Some(*repeat);
+                s.during = (*during != During::Established).then_some(*during);
             }
-            Fault::DuplicateDial { node, peer, repeat }
-            | Fault::StaleHello { node, peer, repeat } => {
+            Fault::DuplicateDial { node, peer, repeat } => {
                 s.nodes = Some(vec![node.clone()]);
                 s.peer = Some(peer.clone());
                 s.repeat = Some(*repeat);
+            }
+            Fault::StaleHello {
+                node,
+                peer,
+                repeat,
+                during,
+            } => {
+                s.nodes = Some(vec![node.clone()]);
+                s.peer = Some(peer.clone());
+                s.repeat = Some(*repeat);
+                s.during = (*during != During::Established).then_some(*during);
             }
             Fault::Kill { nodes }
             | Fault::Restart { nodes }

@@ -3,7 +3,7 @@
 
 use super::grudge::Cut;
 use crate::scenario::plan::LinkShape;
-use crate::scenario::FaultAction;
+use crate::scenario::{During, FaultAction};
 use serde::{Deserialize, Serialize};
 
 /// One fault with every target resolved.
@@ -42,11 +42,14 @@ pub enum Fault {
     /// at the end step or by `heal_all`. The node stays up, only slow.
     CpuThrottle { nodes: Vec<String>, cpus: f64 },
     /// `node` and `peer` dialed at the same instant, each from the other's
-    /// network namespace with the other's key, `repeat` times.
+    /// network namespace with the other's key, `repeat` times. With
+    /// `During::Handshake`: only `node` is dialed (as the frozen `peer`),
+    /// each time while its own redial to `peer` is mid-handshake.
     CrossedDial {
         node: String,
         peer: String,
         repeat: u32,
+        during: During,
     },
     /// A second connection to `node` from `peer`'s IP and key, `repeat` times.
     DuplicateDial {
@@ -54,11 +57,15 @@ pub enum Fault {
         peer: String,
         repeat: u32,
     },
-    /// A Hello to `node` from `peer`'s IP and key, its dialer already gone.
+    /// A Hello to `node` from `peer`'s IP and key, its dialer already gone
+    /// (Hello and FIN in one segment on docker). With `During::Handshake`:
+    /// while `node` is not connected to the frozen `peer` (its redial is
+    /// mid-handshake).
     StaleHello {
         node: String,
         peer: String,
         repeat: u32,
+        during: During,
     },
 }
 
@@ -176,15 +183,29 @@ impl Fault {
             Fault::CpuThrottle { cpus, .. } => {
                 format!("{nodes} CPU capped to {:.0}% of a core", cpus * 100.0)
             }
-            Fault::CrossedDial { node, peer, repeat } => {
-                format!("{node} <-> {peer} dials crossed x{repeat}")
+            Fault::CrossedDial {
+                node,
+                peer,
+                repeat,
+                during: During::Established,
+            } => format!("{node} <-> {peer} dials crossed x{repeat}"),
+            Fault::CrossedDial {
+                node, peer, repeat, ..
+            } => {
+                format!("{peer} -> {node} while {node}'s dial to {peer} is mid-handshake x{repeat}")
             }
             Fault::DuplicateDial { node, peer, repeat } => {
                 format!("second connection {peer} -> {node} x{repeat}")
             }
-            Fault::StaleHello { node, peer, repeat } => {
-                format!("stale Hello {peer} -> {node} x{repeat}")
-            }
+            Fault::StaleHello {
+                node,
+                peer,
+                repeat,
+                during: During::Established,
+            } => format!("stale Hello {peer} -> {node} x{repeat}"),
+            Fault::StaleHello {
+                node, peer, repeat, ..
+            } => format!("stale Hello {peer} -> {node} while not connected x{repeat}"),
             _ => nodes,
         }
     }

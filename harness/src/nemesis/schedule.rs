@@ -16,7 +16,7 @@ use crate::scenario::plan::{
     FaultPlan, LinkShape, PairPlan, PartitionPlan, ProbeKind, RandomKind, RandomPlan, Targets,
     RANDOM_PROBE_REPEAT,
 };
-use crate::scenario::{fmt_ms, Plan, Scenario, Shape};
+use crate::scenario::{fmt_ms, During, Plan, Scenario, Shape};
 use crate::splitmix::SplitMix;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -255,14 +255,14 @@ fn resolve(plan: &FaultPlan, nodes: &Nodes, rng: &mut Rng) -> Fault {
             nodes: targets(t, nodes, rng),
             cpus: *cpus,
         },
-        FaultPlan::Probe { kind, pair, repeat } => {
+        FaultPlan::Probe {
+            kind,
+            pair,
+            repeat,
+            during,
+        } => {
             let (node, peer) = probe_pair(pair, nodes, rng);
-            let repeat = *repeat;
-            match kind {
-                ProbeKind::CrossedDial => Fault::CrossedDial { node, peer, repeat },
-                ProbeKind::DuplicateDial => Fault::DuplicateDial { node, peer, repeat },
-                ProbeKind::StaleHello => Fault::StaleHello { node, peer, repeat },
-            }
+            probe_fault(*kind, node, peer, *repeat, *during)
         }
     }
 }
@@ -417,13 +417,28 @@ fn random_fault(kind: RandomKind, shapes: &[Shape], nodes: &Nodes, rng: &mut Rng
                 peer: None,
             };
             let (node, peer) = probe_pair(&open, nodes, rng);
-            let repeat = RANDOM_PROBE_REPEAT;
-            match kind {
-                ProbeKind::CrossedDial => Fault::CrossedDial { node, peer, repeat },
-                ProbeKind::DuplicateDial => Fault::DuplicateDial { node, peer, repeat },
-                ProbeKind::StaleHello => Fault::StaleHello { node, peer, repeat },
-            }
+            probe_fault(kind, node, peer, RANDOM_PROBE_REPEAT, During::Established)
         }
+    }
+}
+
+/// The fault of a protocol-fault kind (`during` is only carried by the
+/// kinds that have it; validation refuses it elsewhere).
+fn probe_fault(kind: ProbeKind, node: String, peer: String, repeat: u32, during: During) -> Fault {
+    match kind {
+        ProbeKind::CrossedDial => Fault::CrossedDial {
+            node,
+            peer,
+            repeat,
+            during,
+        },
+        ProbeKind::DuplicateDial => Fault::DuplicateDial { node, peer, repeat },
+        ProbeKind::StaleHello => Fault::StaleHello {
+            node,
+            peer,
+            repeat,
+            during,
+        },
     }
 }
 

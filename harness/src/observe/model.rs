@@ -134,6 +134,38 @@ pub struct ProbeAnswer {
     /// The node impersonated (its IP and key).
     pub from: String,
     pub answer: Answer,
+    /// A probe that met the node's own handshaking dial to `from`
+    /// (`crossed_dial` with `during = "handshake"`): both node ids, which
+    /// decide the honest answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tie_break: Option<TieBreak>,
+}
+
+/// The ids of a mid-handshake crossing, hex (the byte order of the ids,
+/// as the node compares them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TieBreak {
+    /// The dialed node's id.
+    pub node_id: String,
+    /// The impersonated dialer's id.
+    pub from_id: String,
+}
+
+impl TieBreak {
+    /// The ids of a probe to the node `node` as `from`.
+    pub fn of(node: &ed25519_dalek::SigningKey, from: &ed25519_dalek::SigningKey) -> Self {
+        let hex = |k| hex::encode(timed::keys::node_id(k).0);
+        TieBreak {
+            node_id: hex(node),
+            from_id: hex(from),
+        }
+    }
+
+    /// Whether the dialer's connection wins (the lower id's dial is kept,
+    /// on both sides): the node must then take the probe over its own dial.
+    pub fn dialer_wins(&self) -> bool {
+        self.from_id < self.node_id
+    }
 }
 
 /// The first thing a probed node sent back on the harness's connection.

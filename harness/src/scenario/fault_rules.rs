@@ -152,7 +152,12 @@ impl Validator<'_> {
         if super::probe_rules::probe_kind(f.action).is_some() {
             return;
         }
-        for (key, present) in [("peer", f.peer.is_some()), ("repeat", f.repeat.is_some())] {
+        let keys = [
+            ("peer", f.peer.is_some()),
+            ("repeat", f.repeat.is_some()),
+            ("during", f.during.is_some()),
+        ];
+        for (key, present) in keys {
             if present {
                 self.err(
                     sec,

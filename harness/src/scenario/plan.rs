@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::source::Location;
-use super::types::Shape;
+use super::types::{During, Shape};
 
 /// Every fault of a valid scenario, in file order.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -75,6 +75,9 @@ pub enum FaultPlan {
         pair: PairPlan,
         /// Within [1, [`REPEAT_MAX`]].
         repeat: u32,
+        /// `Handshake` only for `crossed_dial` and `stale_hello` with both
+        /// nodes named, inside a `pause` of `peer` that `node` is not under.
+        during: During,
     },
 }
 

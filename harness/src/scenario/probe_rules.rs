@@ -2,9 +2,10 @@
 //! `stale_hello`): which two nodes, how many probes. Resolved into
 //! [`FaultPlan::Probe`]; the seed only picks a node left open.
 
+use super::derived::{fmt_ms, ms};
 use super::plan::{FaultPlan, PairPlan, ProbeKind, REPEAT_MAX};
 use super::source::Section;
-use super::types::{FaultAction, FaultSpec, Scenario};
+use super::types::{During, FaultAction, FaultSpec, Scenario};
 use super::validate::Validator;
 
 /// The probe kind of a protocol-fault action, `None` for every other action.
@@ -130,6 +131,86 @@ impl Validator<'_> {
                 );
             }
         }
-        (self.errors.len() == before).then_some(FaultPlan::Probe { kind, pair, repeat })
+        let during = self.during(s, sec, f, kind, &pair);
+        (self.errors.len() == before).then_some(FaultPlan::Probe {
+            kind,
+            pair,
+            repeat,
+            during,
+        })
+    }
+
+    /// Check `during`: `handshake` needs the pair named, `peer` frozen by a
+    /// `pause` over the fault's `at` and `node` not frozen then (it must
+    /// be the one dialing).
+    fn during(
+        &mut self,
+        s: &Scenario,
+        sec: Section,
+        f: &FaultSpec,
+        kind: ProbeKind,
+        pair: &PairPlan,
+    ) -> During {
+        let action = f.action;
+        let during = f.during.unwrap_or_default();
+        if during == During::Established {
+            return during;
+        }
+        if kind == ProbeKind::DuplicateDial {
+            self.err_value(
+                sec,
+                "during",
+                during.name(),
+                "`during` applies to crossed_dial and stale_hello: a duplicate of a connection \
+                 that is not there is a crossed dial (crossed_dial with during = \"handshake\")",
+            );
+            return during;
+        }
+        let (Some(node), Some(peer)) = (&pair.node, &pair.peer) else {
+            self.err_value(
+                sec,
+                "during",
+                during.name(),
+                format!(
+                    "action = \"{action}\" with during = \"handshake\" needs both nodes named \
+                     (the dialing node and the frozen peer; the seed cannot pick them)"
+                ),
+            );
+            return during;
+        };
+        let paused = |who: &str| {
+            s.faults.iter().any(|g| {
+                g.action == FaultAction::Pause
+                    && g.nodes.as_ref().is_some_and(|n| n.iter().any(|x| x == who))
+                    && g.at <= f.at
+                    && g.duration.is_some_and(|d| g.at + d > f.at)
+            })
+        };
+        if !paused(peer) {
+            self.err_value(
+                sec,
+                "during",
+                during.name(),
+                format!(
+                    "during = \"handshake\" needs `{peer}` frozen: add a `pause` of `{peer}` \
+                     that covers at = {} (its dial from `{node}` stays mid-handshake only \
+                     while it cannot answer)",
+                    fmt_ms(ms(f.at))
+                ),
+            );
+        }
+        if paused(node) {
+            self.err_value(
+                sec,
+                "during",
+                during.name(),
+                format!(
+                    "during = \"handshake\" needs `{node}` running to dial `{peer}`, but a \
+                     `pause` of `{node}` covers at = {}",
+                    fmt_ms(ms(f.at))
+                ),
+            );
+        }
+        during
     }
 }

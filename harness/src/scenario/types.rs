@@ -176,6 +176,35 @@ pub struct FaultSpec {
     /// Protocol faults: how many times the probe is repeated (default 1).
     #[serde(default)]
     pub repeat: Option<u32>,
+    /// `crossed_dial`, `stale_hello`: when the probes go out (default
+    /// `established`: at once, on the running pair).
+    #[serde(default)]
+    pub during: Option<During>,
+}
+
+/// When a protocol fault's probes go out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum During {
+    /// At once, while `node` and `peer` are connected.
+    #[default]
+    Established,
+    /// Once `node` has dropped `peer` (frozen by a `pause` that covers the
+    /// fault) and `node`'s redial to it is mid-handshake: TCP established
+    /// into the frozen peer's backlog, Hello sent, no answer. Each probe
+    /// waits for a fresh such dial. `node`'s registry then holds
+    /// `Dialing { handshaking: true }` for `peer`'s IP, and a probe as
+    /// `peer` reaches the tie-break of two handshaking dials.
+    Handshake,
+}
+
+impl During {
+    pub fn name(self) -> &'static str {
+        match self {
+            During::Established => "established",
+            During::Handshake => "handshake",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

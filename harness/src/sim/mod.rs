@@ -263,7 +263,7 @@ fn simulate(
             .iter()
             .map(|c| (c.name.clone(), c.probes.clone()))
             .collect();
-        let net = probe::SimNet::new(agents, sc.seed);
+        let net = probe::SimNet::new(agents, table.clone(), sc.seed);
         sim.client("prober", probe::prober(rx, net, ids));
         Some(tx)
     } else {

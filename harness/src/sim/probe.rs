@@ -24,7 +24,7 @@ use crate::nemesis::schedule::Fault;
 use crate::observe::model::ProbeAnswer;
 use crate::splitmix::SplitMix;
 use futures::future::LocalBoxFuture;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use timed::gate::Gate;
@@ -87,14 +87,16 @@ pub async fn agent(mut jobs: mpsc::UnboundedReceiver<Job>, table: ConnTable, sha
 /// The sim's [`ProbeNet`]: a dial as a node is a job for its host's agent.
 pub struct SimNet {
     agents: BTreeMap<String, Arc<AgentSlot>>,
+    table: ConnTable,
     nonces: Mutex<SplitMix>,
 }
 
 impl SimNet {
-    /// Each node's agent slot by name.
-    pub fn new(agents: BTreeMap<String, Arc<AgentSlot>>, seed: u64) -> Self {
+    /// Each node's agent slot by name, and the network's connection table.
+    pub fn new(agents: BTreeMap<String, Arc<AgentSlot>>, table: ConnTable, seed: u64) -> Self {
         SimNet {
             agents,
+            table,
             nonces: Mutex::new(SplitMix(seed ^ 0x7072_6f62_6573)),
         }
     }
@@ -130,6 +132,21 @@ impl ProbeNet for SimNet {
                 .await
                 .unwrap_or_else(|_| Probed::failed(format!("{} went down mid-probe", from.name)))
         })
+    }
+
+    fn dials<'a>(
+        &'a self,
+        from: &'a Side<'_>,
+        to: &'a Side<'_>,
+    ) -> LocalBoxFuture<'a, Result<BTreeSet<u16>, String>> {
+        let ports = self
+            .table
+            .of_host(from.id.ip, to.id.p2p_port)
+            .into_iter()
+            .filter(|c| SocketAddr::new(c.remote_ip, c.remote_port) == to.addr())
+            .map(|c| c.local_port)
+            .collect();
+        Box::pin(async move { Ok(ports) })
     }
 
     fn nonce(&self) -> u64 {

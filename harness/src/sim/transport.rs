@@ -175,17 +175,56 @@ impl SimTransport {
     }
 }
 
+/// Connections a listener's "kernel" completes before the node accepts
+/// them: tokio's listen backlog on docker (`TcpListener::bind` asks for
+/// 1024). A frozen node's peers keep connecting into it, as on Linux, and
+/// past it their connects wait and time out.
+const BACKLOG: usize = 1024;
+
+/// A listening socket: its "kernel" ([`kernel_accept`]) completes each
+/// connect at once, frozen node or not, and queues it; the node takes
+/// them from the queue only while its gate is open.
 struct SimListener {
-    inner: turmoil::net::TcpListener,
+    backlog: tokio::sync::mpsc::Receiver<io::Result<turmoil::net::TcpStream>>,
+    kernel: tokio::task::JoinHandle<()>,
     transport: Arc<SimTransport>,
+}
+
+impl Drop for SimListener {
+    fn drop(&mut self) {
+        self.kernel.abort();
+    }
+}
+
+/// Complete every connect to `inner` (turmoil answers a SYN only when
+/// accepted) and queue it, up to [`BACKLOG`] unaccepted. The accepting
+/// end enters the kernel table only when the node takes it (the dialer's
+/// end is in it from its connect): unlike Linux, where a backlog socket is
+/// ESTABLISHED already, so a throttled node's queue does not read as
+/// sockets its /peers lacks.
+async fn kernel_accept(
+    inner: turmoil::net::TcpListener,
+    backlog: tokio::sync::mpsc::Sender<io::Result<turmoil::net::TcpStream>>,
+) {
+    loop {
+        let c = inner.accept().await.map(|(s, _)| s);
+        if backlog.send(c).await.is_err() {
+            return;
+        }
+    }
 }
 
 impl Listener for SimListener {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<Connected>> {
         Box::pin(async move {
-            // The kernel completes the handshake; a frozen node takes the
+            // The kernel completed the handshake; a frozen node takes the
             // connection only when it runs again.
-            let (s, _) = self.inner.accept().await?;
+            self.transport.gate.pass().await;
+            let s = self
+                .backlog
+                .recv()
+                .await
+                .unwrap_or_else(|| Err(io::Error::other("the listener's kernel task ended")))?;
             let c = self.transport.wrap(s);
             self.transport.gate.pass().await;
             c
@@ -203,7 +242,13 @@ impl Transport for SimTransport {
         };
         Box::pin(async move {
             let inner = turmoil::net::TcpListener::bind(SocketAddr::new(any, addr.port())).await?;
-            Ok(Box::new(SimListener { inner, transport }) as Box<dyn Listener>)
+            let (tx, backlog) = tokio::sync::mpsc::channel(BACKLOG);
+            let kernel = tokio::spawn(kernel_accept(inner, tx));
+            Ok(Box::new(SimListener {
+                backlog,
+                kernel,
+                transport,
+            }) as Box<dyn Listener>)
         })
     }
 

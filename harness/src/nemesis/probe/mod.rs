@@ -30,12 +30,15 @@ pub use net::ProbeNet;
 pub use netns::DockerNet;
 
 use super::schedule::Fault;
-use crate::observe::model::{Answer, ProbeAnswer};
+use crate::observe::model::{Answer, ProbeAnswer, TieBreak};
 use crate::provider::Cluster;
-use std::collections::BTreeMap;
+use crate::scenario::During;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
-use timed::constants::{HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR};
+use timed::constants::{
+    BACKOFF_MAX, HANDSHAKE_TIMEOUT, HANDSHAKE_TIMEOUT_FLOOR, MAX_MISSED_PONGS, PING_INTERVAL,
+};
 use timed::testnet::Testnet;
 use tokio::time::Instant;
 
@@ -43,6 +46,11 @@ use tokio::time::Instant;
 /// the wait with a refusal on the node's side anyway): one second covers
 /// scheduling noise on a loaded 2-core host.
 const ANSWER_MARGIN: Duration = Duration::from_secs(1);
+/// How often a mid-handshake probe reads the dialing node's kernel view
+/// for its redial (a redial stays mid-handshake for the node's handshake
+/// limit, 3 s wall at least: 20 ms finds it early in that window at the
+/// cost of a `/proc` read each time).
+const REDIAL_POLL: Duration = Duration::from_millis(20);
 /// Pause between two probes of one fault, so the node has closed the
 /// previous probe's socket before the next arrives (it closes within
 /// milliseconds of its answer; 50 ms keeps 100 probes under 10 s).
@@ -82,6 +90,17 @@ impl Stamp {
         self.now + (self.began.elapsed().as_secs_f64() * 1000.0 * self.time_scale) as u64
     }
 
+    /// How long a mid-handshake probe waits for the node's redial to the
+    /// frozen peer: the ping timeout that drops it (`MAX_MISSED_PONGS` + 1
+    /// intervals), a handshake limit of a dial already under way, and the
+    /// longest backoff before the next dial, scaled; never below two wall
+    /// handshake floors.
+    fn redial_limit(&self) -> Duration {
+        let protocol = PING_INTERVAL * (MAX_MISSED_PONGS + 1) + HANDSHAKE_TIMEOUT + BACKOFF_MAX;
+        let scaled = protocol.div_f64(self.time_scale.max(1e-3));
+        scaled.max(HANDSHAKE_TIMEOUT_FLOOR * 2) + ANSWER_MARGIN
+    }
+
     /// How long a node may take to answer a Hello (its handshake limit,
     /// with its wall floor, plus a margin).
     fn answer_limit(&self) -> Duration {
@@ -107,10 +126,22 @@ pub async fn run_on<N: ProbeNet>(
     net: &N,
     stamp: Stamp,
 ) -> anyhow::Result<(Vec<ProbeAnswer>, String)> {
-    let (node, peer, repeat, how) = match fault {
-        Fault::CrossedDial { node, peer, repeat } => (node, peer, *repeat, How::Crossed),
-        Fault::DuplicateDial { node, peer, repeat } => (node, peer, *repeat, How::Second),
-        Fault::StaleHello { node, peer, repeat } => (node, peer, *repeat, How::Stale),
+    let (node, peer, repeat, how, during) = match fault {
+        Fault::CrossedDial {
+            node,
+            peer,
+            repeat,
+            during,
+        } => (node, peer, *repeat, How::Crossed, *during),
+        Fault::DuplicateDial { node, peer, repeat } => {
+            (node, peer, *repeat, How::Second, During::Established)
+        }
+        Fault::StaleHello {
+            node,
+            peer,
+            repeat,
+            during,
+        } => (node, peer, *repeat, How::Stale, *during),
         other => anyhow::bail!("{} is not a protocol fault", other.action()),
     };
     let id = |n: &String| {
@@ -120,12 +151,37 @@ pub async fn run_on<N: ProbeNet>(
     let (a, b) = (Side::new(node, id(node)?), Side::new(peer, id(peer)?));
     let mut answers = Vec::new();
     let mut spread = Duration::ZERO;
+    // Mid-handshake: `a`'s dials to `b` already seen (a probe waits for a
+    // fresh one); the established connection is among them at the start.
+    let mut seen = match during {
+        During::Established => Ok(BTreeSet::new()),
+        During::Handshake => net.dials(&a, &b).await,
+    };
     for i in 0..repeat {
         if i > 0 {
             tokio::time::sleep(BETWEEN_PROBES).await;
         }
         let limit = stamp.answer_limit();
+        if during == During::Handshake {
+            let waited = match &mut seen {
+                Ok(seen) => redialing(net, &a, &b, seen, stamp.redial_limit()).await,
+                Err(e) => Err(e.clone()),
+            };
+            if let Err(error) = waited {
+                answers.push(a.answered(&b, stamp.at(), Answer::Failed { error }));
+                continue;
+            }
+        }
         match how {
+            How::Crossed if during == During::Handshake => {
+                // Only `a` is dialed: `b` is frozen, its side of the
+                // crossing is `a`'s own dial, stuck in its backlog.
+                let t = stamp.at();
+                let got = probe_once(net, &b, &a, false, limit).await;
+                let mut answer = a.answered(&b, t, got);
+                answer.tie_break = Some(TieBreak::of(&a.id.key, &b.id.key));
+                answers.push(answer);
+            }
             How::Crossed => {
                 let t = stamp.at();
                 let (ab, ba, apart) = crossed(net, &a, &b, limit).await;
@@ -135,16 +191,7 @@ pub async fn run_on<N: ProbeNet>(
             }
             How::Second | How::Stale => {
                 let t = stamp.at();
-                let talk = Talk {
-                    nonce: net.nonce(),
-                    hang_up: how == How::Stale,
-                    limit,
-                    clock: net.clock(),
-                };
-                let got = match net.ready(&b).await {
-                    Ok(r) => net.probe(r, &b, &a, talk).await.answer,
-                    Err(error) => Answer::Failed { error },
-                };
+                let got = probe_once(net, &b, &a, how == How::Stale, limit).await;
                 answers.push(a.answered(&b, t, got));
             }
         }
@@ -154,10 +201,69 @@ pub async fn run_on<N: ProbeNet>(
         *tally.entry(p.answer.to_string()).or_default() += 1;
     }
     let mut summary: Vec<String> = tally.iter().map(|(k, n)| format!("{n}x {k}")).collect();
-    if how == How::Crossed {
+    if how == How::Crossed && during == During::Established {
         summary.push(format!("Hellos at most {} µs apart", spread.as_micros()));
     }
+    if let (How::Crossed, During::Handshake) = (how, during) {
+        let tb = TieBreak::of(&a.id.key, &b.id.key);
+        let winner = if tb.dialer_wins() { peer } else { node };
+        summary.push(format!("{winner} has the lower id: its dial wins"));
+    }
     Ok((answers, summary.join(", ")))
+}
+
+/// One connection to `to` as `from` (hanging up behind the Hello when
+/// `hang_up`): what `to` answered.
+async fn probe_once<N: ProbeNet>(
+    net: &N,
+    from: &Side<'_>,
+    to: &Side<'_>,
+    hang_up: bool,
+    limit: Duration,
+) -> Answer {
+    let talk = Talk {
+        nonce: net.nonce(),
+        hang_up,
+        limit,
+        clock: net.clock(),
+    };
+    match net.ready(from).await {
+        Ok(r) => net.probe(r, from, to, talk).await.answer,
+        Err(error) => Answer::Failed { error },
+    }
+}
+
+/// Wait until `a` has a dial to `b` established that is not in `seen`: a
+/// fresh redial of `a`'s to the frozen `b`, its Hello out and unanswered
+/// (the dialer sends it as soon as TCP connects, and only a thawed `b`
+/// could answer). Every dial seen joins `seen`. An error when none came
+/// within `limit` or the kernel view could not be read.
+async fn redialing<N: ProbeNet>(
+    net: &N,
+    a: &Side<'_>,
+    b: &Side<'_>,
+    seen: &mut BTreeSet<u16>,
+    limit: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let now = net.dials(a, b).await?;
+        let fresh = now.iter().any(|p| !seen.contains(p));
+        seen.extend(now);
+        if fresh {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "{} never redialed {} mid-handshake within {} ms (is {} frozen?)",
+                a.name,
+                b.name,
+                limit.as_millis(),
+                b.name
+            ));
+        }
+        tokio::time::sleep(REDIAL_POLL).await;
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -189,6 +295,7 @@ impl<'a> Side<'a> {
             node: self.name.to_string(),
             from: from.name.to_string(),
             answer,
+            tie_break: None,
         }
     }
 }

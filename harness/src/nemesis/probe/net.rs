@@ -5,6 +5,7 @@
 
 use super::{Probed, Side, Talk};
 use futures::future::LocalBoxFuture;
+use std::collections::BTreeSet;
 
 /// Opens connections as a node of the run and talks on them.
 pub trait ProbeNet {
@@ -25,6 +26,16 @@ pub trait ProbeNet {
         to: &'a Side<'_>,
         talk: Talk,
     ) -> LocalBoxFuture<'a, Probed>;
+
+    /// The local ports of `from`'s established TCP connections to `to`'s
+    /// P2P port, from `from`'s kernel view (docker: `/proc/PID/net/tcp` of
+    /// its namespace; sim: the network's connection table): the dials
+    /// `from` has up to `to`, never the node's own account of them.
+    fn dials<'a>(
+        &'a self,
+        from: &'a Side<'_>,
+        to: &'a Side<'_>,
+    ) -> LocalBoxFuture<'a, Result<BTreeSet<u16>, String>>;
 
     /// A fresh Hello nonce (seeded where the run must replay).
     fn nonce(&self) -> u64;

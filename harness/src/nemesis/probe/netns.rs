@@ -15,6 +15,7 @@
 use super::{talk, ProbeNet, Probed, Side, Talk};
 use crate::provider::Cluster;
 use futures::future::LocalBoxFuture;
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -50,12 +51,44 @@ impl<C: Cluster> ProbeNet for DockerNet<'_, C> {
         Box::pin(async move {
             match socket.connect(to.addr()).await {
                 Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
+                    if how.hang_up {
+                        // Corked, the Hello waits in the send queue and
+                        // the half-close sets FIN on that same segment:
+                        // Hello and FIN arrive as one packet.
+                        if let Err(e) = cork(&stream) {
+                            return Probed::failed(format!("TCP_CORK: {e}"));
+                        }
+                    } else {
+                        let _ = stream.set_nodelay(true);
+                    }
                     let (r, w) = stream.into_split();
                     talk(r, w, from.id, how).await
                 }
                 Err(e) => Probed::failed(format!("connect {} -> {}: {e}", from.name, to.name)),
             }
+        })
+    }
+
+    fn dials<'a>(
+        &'a self,
+        from: &'a Side<'_>,
+        to: &'a Side<'_>,
+    ) -> LocalBoxFuture<'a, Result<BTreeSet<u16>, String>> {
+        Box::pin(async move {
+            let pid = self
+                .0
+                .pid(from.name)
+                .await
+                .map_err(|e| format!("no pid for {}: {e:#}", from.name))?
+                .ok_or_else(|| format!("{} is not running", from.name))?;
+            let conns = crate::observe::kernel::read(pid, to.id.p2p_port)
+                .map_err(|e| format!("kernel view of {} (pid {pid}): {e}", from.name))?;
+            Ok(conns
+                .iter()
+                .filter(|c| c.local_ip == from.id.ip)
+                .filter(|c| SocketAddr::new(c.remote_ip, c.remote_port) == to.addr())
+                .map(|c| c.local_port)
+                .collect())
         })
     }
 
@@ -65,6 +98,29 @@ impl<C: Cluster> ProbeNet for DockerNet<'_, C> {
 
     fn clock(&self) -> fn() -> std::time::Duration {
         wall
+    }
+}
+
+/// Set TCP_CORK: nothing leaves until the cork is lifted, a full segment
+/// is queued, or the socket is shut down for writing (the FIN then rides
+/// on the queued data).
+fn cork(stream: &tokio::net::TcpStream) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket fd for the call and a c_int option value of
+    // the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CORK,
+            &on as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

@@ -176,6 +176,7 @@ async fn a_stale_hello_has_its_eof_right_behind_it() {
         node: "n1".into(),
         peer: "n2".into(),
         repeat: 1,
+        during: During::Established,
     };
     let (answers, _) = run(&fault, &ids, &Here, stamp()).await.unwrap();
     assert_eq!(answers[0].answer, Answer::Closed);
@@ -195,6 +196,7 @@ async fn crossed_dials_go_both_ways_and_an_ack_is_recorded_as_such() {
         node: "n1".into(),
         peer: "n2".into(),
         repeat: 2,
+        during: During::Established,
     };
     let (answers, summary) = run(&fault, &ids, &Here, stamp()).await.unwrap();
     assert_eq!(answers.len(), 4);
@@ -222,4 +224,42 @@ async fn a_node_that_is_not_there_is_a_failed_probe_not_an_error() {
         "{:?}",
         answers[0].answer
     );
+}
+
+#[tokio::test]
+async fn a_mid_handshake_probe_waits_for_a_fresh_dial_and_records_both_ids() {
+    let ids = identities(&[]);
+    let (p1, _) = fake_node("n1", "n2", &ids, Says::Ack).await;
+    // n2 is "frozen": its kernel completes connects, nobody accepts.
+    let frozen = TcpListener::bind((ip("n2"), 0)).await.unwrap();
+    let p2 = frozen.local_addr().unwrap().port();
+    let ids = identities(&[("n1", p1), ("n2", p2)]);
+    // n1's redial to n2 connects a moment after the fault began.
+    let redial = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind(SocketAddr::new(ip("n1"), 0)).unwrap();
+        s.connect(SocketAddr::new(ip("n2"), p2)).await.unwrap()
+    });
+    let fault = Fault::CrossedDial {
+        node: "n1".into(),
+        peer: "n2".into(),
+        repeat: 1,
+        during: During::Handshake,
+    };
+    let began = Instant::now();
+    let (answers, summary) = run(&fault, &ids, &Here, stamp()).await.unwrap();
+    assert!(
+        began.elapsed() >= Duration::from_millis(300),
+        "it waited for the dial"
+    );
+    let _dial = redial.await.unwrap();
+    assert_eq!(answers.len(), 1, "only n1 is dialed, as n2");
+    let a = &answers[0];
+    assert_eq!((a.node.as_str(), a.from.as_str()), ("n1", "n2"));
+    assert_eq!(a.answer, Answer::Ack);
+    let tb = a.tie_break.as_ref().expect("the ids are recorded");
+    assert_eq!(tb, &TieBreak::of(&ids["n1"].key, &ids["n2"].key));
+    assert!(summary.contains("has the lower id"), "{summary}");
+    drop(frozen);
 }
