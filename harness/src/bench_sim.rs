@@ -222,6 +222,7 @@ async fn explore_row(file: &Path, seeds: u64, out: &Path) -> anyhow::Result<Row>
         swarm: false,
         out: Some(out.to_path_buf()),
         quiet: true,
+        artefacts: crate::runner::Artefacts::OnFailure,
     };
     let t0 = Instant::now();
     let (exit, rep) = tokio::task::spawn_blocking(move || explore::run(&base, &opts)).await?;

@@ -43,6 +43,10 @@ enum Cmd {
         /// Work folder for the candidates (default runs/shrink-<time>/).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// With --provider docker: confirm on this `timed` binary (an image
+        /// is built from it, as `harness run --timed`).
+        #[arg(long, value_name = "PATH")]
+        timed: Option<PathBuf>,
     },
     /// Compare the performance figures of two runs of one scenario and seed
     /// (run folders or report.json files); exit 1 on a regression, 2 when
@@ -167,6 +171,11 @@ struct RunArgs {
     /// Sim only: replay this stored schedule (JSON) instead of the seed's.
     #[arg(long, hide = true)]
     schedule: Option<PathBuf>,
+    /// Sim only: write timeline.json and report.html for every run (all) or
+    /// only for runs that do not pass (on-failure; a sim run replays bit
+    /// for bit, so a passing run's files come back by rerunning it).
+    #[arg(long, value_enum, default_value = "all")]
+    artefacts: runner::Artefacts,
 }
 
 impl RunArgs {
@@ -188,6 +197,7 @@ impl RunArgs {
             timed: self.timed.clone(),
             provider: self.provider,
             schedule: self.schedule.clone(),
+            artefacts: self.artefacts,
             ..Default::default()
         }
     }
@@ -217,7 +227,16 @@ async fn dispatch(cmd: Cmd) -> Exit {
             provider,
             regressions,
             out,
-        } => tokio::task::block_in_place(|| shrink(&target, seed, provider, regressions, out)),
+            timed,
+        } => tokio::task::block_in_place(|| {
+            let opts = harness::explore::shrink::ShrinkOptions {
+                work: out.unwrap_or_else(|| stamp("shrink")),
+                regressions,
+                provider,
+                timed,
+            };
+            shrink(&target, seed, opts)
+        }),
         Cmd::Validate { paths } => validate(&paths, &harness::nemesis::probe_capabilities().await),
         Cmd::List { dir } => list(&dir, &harness::nemesis::probe_capabilities().await),
         Cmd::Image { force } => {
@@ -317,14 +336,11 @@ fn stamp(what: &str) -> PathBuf {
 fn shrink(
     target: &std::path::Path,
     seed: Option<u64>,
-    provider: runner::Provider,
-    regressions: PathBuf,
-    out: Option<PathBuf>,
+    opts: harness::explore::shrink::ShrinkOptions,
 ) -> Exit {
     use harness::explore::shrink as sh;
-    let work = out.unwrap_or_else(|| stamp("shrink"));
     let failing = match seed {
-        Some(s) => sh::from_seed(target, s, &work),
+        Some(s) => sh::from_seed(target, s, &opts.work),
         None => sh::from_run_dir(target),
     };
     let failing = match failing {
@@ -333,11 +349,6 @@ fn shrink(
             eprintln!("shrink: {e:#}");
             return Exit::Usage;
         }
-    };
-    let opts = sh::ShrinkOptions {
-        work,
-        regressions,
-        provider,
     };
     match sh::shrink(&failing, &opts) {
         Ok((exit, s)) => {

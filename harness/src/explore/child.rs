@@ -5,7 +5,7 @@
 
 use crate::checks::Violation;
 use crate::report::RunReport;
-use crate::runner::Provider;
+use crate::runner::{Artefacts, Provider};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -32,16 +32,42 @@ impl Outcome {
     }
 }
 
+/// What a child run gets besides its scenario, provider and folder.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extra<'a> {
+    /// Sim: replay this stored schedule (JSON) instead of the seed's.
+    pub schedule: Option<&'a Path>,
+    /// Docker: run this `timed` binary (`harness run --timed`); the
+    /// simulation runs the node code linked into the harness and ignores it.
+    pub timed: Option<&'a Path>,
+    /// Which runs write `timeline.json` and `report.html` (sim only).
+    pub artefacts: Artefacts,
+}
+
 /// Start one run; stdout and stderr go to `out/harness.log`.
 pub fn spawn(
     scenario: &Path,
     provider: Provider,
     out: &Path,
-    schedule: Option<&Path>,
+    extra: Extra<'_>,
 ) -> std::io::Result<Child> {
     std::fs::create_dir_all(out)?;
     let log = std::fs::File::create(out.join("harness.log"))?;
-    let exe = std::env::current_exe()?;
+    command(&std::env::current_exe()?, scenario, provider, out, extra)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+}
+
+/// `exe run SCENARIO --provider P --out DIR --quiet` and the extras.
+fn command(
+    exe: &Path,
+    scenario: &Path,
+    provider: Provider,
+    out: &Path,
+    extra: Extra<'_>,
+) -> Command {
     let mut cmd = Command::new(exe);
     cmd.arg("run")
         .arg(scenario)
@@ -50,13 +76,16 @@ pub fn spawn(
         .arg("--out")
         .arg(out)
         .arg("--quiet");
-    if let Some(s) = schedule {
+    if let Some(s) = extra.schedule {
         cmd.arg("--schedule").arg(s);
     }
-    cmd.stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
+    if let (Some(t), Provider::Docker) = (extra.timed, provider) {
+        cmd.arg("--timed").arg(t);
+    }
+    if extra.artefacts == Artefacts::OnFailure {
+        cmd.args(["--artefacts", "on-failure"]);
+    }
+    cmd
 }
 
 pub fn provider_name(p: Provider) -> &'static str {
@@ -113,8 +142,60 @@ pub fn run(
     scenario: &Path,
     provider: Provider,
     out: &Path,
-    schedule: Option<&Path>,
+    extra: Extra<'_>,
 ) -> std::io::Result<Outcome> {
-    let status = spawn(scenario, provider, out, schedule)?.wait()?;
+    let status = spawn(scenario, provider, out, extra)?.wait()?;
     Ok(outcome(out, status.code().unwrap_or(-1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(provider: Provider, extra: Extra<'_>) -> Vec<String> {
+        let (exe, sc, out) = (Path::new("h"), Path::new("s.toml"), Path::new("o"));
+        command(exe, sc, provider, out, extra)
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn docker_children_run_the_given_timed_binary_and_sim_children_ignore_it() {
+        let extra = Extra {
+            timed: Some(Path::new("/tmp/timed-patched")),
+            ..Default::default()
+        };
+        let docker = args(Provider::Docker, extra);
+        let at = docker.iter().position(|a| a == "--timed").expect("--timed");
+        assert_eq!(docker[at + 1], "/tmp/timed-patched");
+        assert!(!args(Provider::Sim, extra).contains(&"--timed".to_string()));
+        let plain = args(Provider::Docker, Extra::default());
+        assert!(!plain.contains(&"--timed".to_string()), "{plain:?}");
+    }
+
+    #[test]
+    fn a_stored_schedule_is_passed_on() {
+        let extra = Extra {
+            schedule: Some(Path::new("sched.json")),
+            ..Default::default()
+        };
+        let a = args(Provider::Sim, extra);
+        let at = a
+            .iter()
+            .position(|a| a == "--schedule")
+            .expect("--schedule");
+        assert_eq!(a[at + 1], "sched.json");
+        assert!(!a.contains(&"--artefacts".to_string()), "{a:?}");
+        let seeds = Extra {
+            artefacts: Artefacts::OnFailure,
+            ..Default::default()
+        };
+        let a = args(Provider::Sim, seeds);
+        let at = a
+            .iter()
+            .position(|a| a == "--artefacts")
+            .expect("--artefacts");
+        assert_eq!(a[at + 1], "on-failure");
+    }
 }

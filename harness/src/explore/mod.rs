@@ -54,6 +54,10 @@ pub struct ExploreOptions {
     pub out: Option<PathBuf>,
     #[arg(long)]
     pub quiet: bool,
+    /// Which seeds write timeline.json and report.html (sim): on-failure
+    /// (default; a passing seed replays bit for bit) or all.
+    #[arg(long, value_enum, default_value = "on-failure")]
+    pub artefacts: crate::runner::Artefacts,
 }
 
 impl ExploreOptions {
@@ -184,7 +188,15 @@ fn start_seed(
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("scenario.toml");
     std::fs::write(&file, toml::to_string(&sc)?)?;
-    let ch = child::spawn(&file, opts.provider, &dir.join("run"), None)?;
+    let ch = child::spawn(
+        &file,
+        opts.provider,
+        &dir.join("run"),
+        child::Extra {
+            artefacts: opts.artefacts,
+            ..Default::default()
+        },
+    )?;
     Ok(Some((dir, ch)))
 }
 

@@ -30,6 +30,10 @@ pub struct ShrinkOptions {
     pub regressions: PathBuf,
     /// sim (default) or docker: with docker the written file must also fail there.
     pub provider: Provider,
+    /// Docker: the `timed` binary the confirmation runs (a build with a
+    /// hand-patched defect); sim candidates run the node code linked into
+    /// this harness whatever this says.
+    pub timed: Option<PathBuf>,
 }
 
 /// The failing run to shrink.
@@ -87,7 +91,7 @@ pub fn from_seed(file: &Path, seed: u64, work: &Path) -> anyhow::Result<Failing>
     let path = work.join("seed.toml");
     std::fs::write(&path, toml::to_string(&sc)?)?;
     let out = work.join("seed-run");
-    let o = child::run(&path, Provider::Sim, &out, None)?;
+    let o = child::run(&path, Provider::Sim, &out, Default::default())?;
     if !o.failed() {
         anyhow::bail!(
             "seed {seed} does not fail in sim (exit {}{})",
@@ -162,7 +166,11 @@ impl Test for Tester<'_> {
             std::fs::write(&p, toml::to_string(&sc)?)?;
             p
         };
-        let o = child::run(&file, Provider::Sim, &dir.join("run"), Some(&path))?;
+        let extra = child::Extra {
+            schedule: Some(&path),
+            ..Default::default()
+        };
+        let o = child::run(&file, Provider::Sim, &dir.join("run"), extra)?;
         let ok = same(&o, &self.f.check);
         eprintln!(
             "shrink: candidate {} ({} faults, {} nodes): {}",
@@ -363,7 +371,11 @@ pub fn shrink(f: &Failing, opts: &ShrinkOptions) -> anyhow::Result<(Exit, Shrunk
             let dir = opts
                 .work
                 .join(format!("confirm-{}-{r}", child::provider_name(p)));
-            let o = child::run(&tmp, p, &dir, None)?;
+            let extra = child::Extra {
+                timed: opts.timed.as_deref(),
+                ..Default::default()
+            };
+            let o = child::run(&tmp, p, &dir, extra)?;
             if !same(&o, &f.check) {
                 eprintln!(
                     "shrink: the shrunk file did not fail {} on {} (rerun {}: exit {}, {:?}); not written",

@@ -65,6 +65,16 @@ impl Accumulated {
         self.last = s;
     }
 
+    /// Fold in the last scrape of a process (read as it stops): the next
+    /// scrape is a new process whatever its values, so a later process
+    /// whose counters all passed this one's is still not taken for it.
+    pub fn push_last(&mut self, s: Scrape) {
+        self.push(s);
+        for (k, v) in std::mem::take(&mut self.last) {
+            *self.offset.entry(k).or_default() += v;
+        }
+    }
+
     /// The run-long value of a counter or histogram series.
     pub fn total(&self, key: &str) -> Option<f64> {
         let a = self.last.get(key);
@@ -176,6 +186,18 @@ mod tests {
         assert_eq!(a.total("nope"), None);
         let b = a.buckets("h");
         assert_eq!(b, vec![(0.01, 1.0), (0.1, 3.0), (f64::INFINITY, 5.0)]);
+    }
+
+    #[test]
+    fn a_process_read_once_as_it_stops_adds_up_even_when_the_next_counts_more() {
+        let mut a = Accumulated::default();
+        a.push_last(parse("timed_x_total 5\n"));
+        // The next process counted more: `push` alone would take it for
+        // the same process and lose the first 5.
+        a.push_last(parse("timed_x_total 7\n"));
+        assert_eq!(a.total("timed_x_total"), Some(12.0));
+        a.push(parse("timed_x_total 1\n"));
+        assert_eq!(a.total("timed_x_total"), Some(13.0));
     }
 
     #[test]

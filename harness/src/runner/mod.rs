@@ -81,6 +81,23 @@ pub struct RunOptions {
     /// Sim only: run this stored schedule (a `report.json` `schedule` as
     /// JSON) instead of the one the seed builds (`harness shrink`'s candidates).
     pub schedule: Option<PathBuf>,
+    /// Sim only: which runs write `timeline.json` and `report.html`.
+    pub artefacts: Artefacts,
+}
+
+/// Which runs write their large files (`timeline.json`, ~17 MB for churn,
+/// and `report.html`); `report.json`, `junit.xml` and the logs are always
+/// written. A sim run is deterministic, so a passing run's files are
+/// regenerated bit for bit by rerunning it (its replay command).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Artefacts {
+    /// Every run (the default of `harness run`).
+    #[default]
+    All,
+    /// Only a run that did not pass (the default of `harness explore`'s
+    /// seeds: serialising and hashing the timeline was a twentieth of a
+    /// passing seed's CPU). A passing run's report then has no digest.
+    OnFailure,
 }
 
 /// Where the nodes of a run live (DESIGN.md: `--provider docker|sim`).
@@ -109,6 +126,7 @@ impl Default for RunOptions {
             timed: None,
             provider: Provider::Docker,
             schedule: None,
+            artefacts: Artefacts::All,
         }
     }
 }

@@ -84,22 +84,25 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
             }
             let mut f = verdict::evaluate(&sc, &run.timeline, run.stop.clone());
             f.coverage = run.coverage;
-            match verdict::write_timeline(&out_dir, &run.timeline) {
-                Ok(d) => digest = Some(d),
-                Err(e) => {
-                    outcome.exit = Exit::Infra;
-                    outcome.error = Some(format!("writing the timeline: {e:#}"));
+            let passed = f.checks.iter().all(|c| c.passed);
+            if !passed || opts.artefacts == super::Artefacts::All {
+                match verdict::write_timeline(&out_dir, &run.timeline) {
+                    Ok(d) => digest = Some(d),
+                    Err(e) => {
+                        outcome.exit = Exit::Infra;
+                        outcome.error = Some(format!("writing the timeline: {e:#}"));
+                    }
                 }
+                timeline = Some(run.timeline);
             }
             if outcome.error.is_none() {
-                outcome.exit = if f.checks.iter().all(|c| c.passed) {
+                outcome.exit = if passed {
                     Exit::Pass
                 } else {
                     Exit::CheckFailed
                 };
             }
             findings = Some(f);
-            timeline = Some(run.timeline);
         }
         Err(e) => {
             outcome.exit = Exit::Infra;
@@ -124,9 +127,12 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
         eprintln!("writing the report to {}: {e:#}", out_dir.display());
         outcome.exit = outcome.exit.worst(Exit::Infra);
     }
-    if let Err(e) = crate::report::html::write(&out_dir, &report, timeline.as_ref()) {
-        eprintln!("writing report.html to {}: {e:#}", out_dir.display());
-        outcome.exit = outcome.exit.worst(Exit::Infra);
+    let html = outcome.exit != Exit::Pass || opts.artefacts == super::Artefacts::All;
+    if html {
+        if let Err(e) = crate::report::html::write(&out_dir, &report, timeline.as_ref()) {
+            eprintln!("writing report.html to {}: {e:#}", out_dir.display());
+            outcome.exit = outcome.exit.worst(Exit::Infra);
+        }
     }
     outcome.report = Some(report);
     outcome

@@ -81,11 +81,21 @@ impl NodeCtl {
         self.api.lock().unwrap().clone()
     }
 
-    /// Forget the running node (before its host is crashed or bounced).
+    /// Forget the running node (before its host is crashed or bounced),
+    /// reading its process's counters first.
     pub fn mark_down(&self) {
-        *self.api.lock().unwrap() = None;
+        self.stopping();
         self.probes.set(None);
         *self.stop.lock().unwrap() = CancellationToken::new();
+    }
+
+    /// The running process ends: its last `/metrics` read (exactly once per
+    /// process: the API handle is taken), then the node is down.
+    pub fn stopping(&self) {
+        let api = self.api.lock().unwrap().take();
+        if let Some(api) = api {
+            self.observer.last_metrics(&self.name, &api);
+        }
     }
 
     /// The host's software: wait for the node's start time, start `timed`
@@ -131,7 +141,7 @@ impl NodeCtl {
         agent.abort();
         prober.abort();
         self.probes.set(None);
-        self.api.lock().unwrap().take();
+        self.stopping();
         node.shutdown().await;
         Ok(())
     }

@@ -166,6 +166,10 @@ pub fn run(
         };
         simulate(sc, plan, &ctls, observer.clone(), drivers)
     });
+    // The processes still running at the end (or at an early stop).
+    for c in &ctls {
+        c.stopping();
+    }
     let coverage = crate::report::coverage::from_metrics(&observer.metrics());
     logs.flush();
     let (applied, spans, steps, stopped) = result?;

@@ -33,10 +33,6 @@ use timed::api::ApiState;
 
 /// Pages of `/events` read per poll at most (as the docker poller).
 const EVENT_PAGES: usize = 20;
-/// `/metrics` is read every this many polls (about 2 s of virtual time at
-/// the 300 ms poll, as docker's scraper): counters only need catching
-/// before a restart resets them; a kill loses at most the last 2 s.
-const METRICS_EVERY_POLLS: u64 = 7;
 
 /// What every poller of one run shares.
 pub struct SimObserver {
@@ -57,7 +53,6 @@ pub struct SimObserver {
 struct Cursor {
     after: u64,
     last_uptime: Option<u64>,
-    polls: u64,
 }
 
 impl SimObserver {
@@ -77,6 +72,19 @@ impl SimObserver {
             cursors: Mutex::new(BTreeMap::new()),
             metrics: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Read a node process's `/metrics` once, as it stops (killed, stopped,
+    /// or running at the end of the run). Counters only grow within a
+    /// process, so this one read holds everything the process counted:
+    /// nothing a kill cuts off is lost (docker's scraper, every 2 s of
+    /// wall time, loses the last seconds before a kill), and the text is
+    /// not rendered and parsed every few polls (a twentieth of a churn
+    /// run's CPU when it was).
+    pub fn last_metrics(&self, name: &str, api: &ApiState) {
+        let parsed = prom::parse(&metrics_text(api));
+        let mut m = self.metrics.lock().unwrap();
+        m.entry(name.to_string()).or_default().push_last(parsed);
     }
 
     /// Every node's accumulated `/metrics` so far.
@@ -158,12 +166,6 @@ impl SimObserver {
             }
             let t = |at: u64| at.saturating_sub(SIM_EPOCH_MS);
             NodeEvent::take_page(page, &mut cur.after, name, t, &mut events);
-        }
-        cur.polls += 1;
-        if cur.polls % METRICS_EVERY_POLLS == 1 {
-            let parsed = prom::parse(&metrics_text(api));
-            let mut m = self.metrics.lock().unwrap();
-            m.entry(name.to_string()).or_default().push(parsed);
         }
         // The network's own view: only while the host runs software (a
         // down container has no readable TCP table on docker either).
