@@ -305,3 +305,18 @@ fn cycling_shows_in_peer_counters_alone() {
     assert_eq!(nodes(v), ["n1", "n2"]);
     assert!(v.message.starts_with("node counters"), "{}", v.message);
 }
+
+#[test]
+fn a_network_that_never_gets_past_its_first_block_fails_progress_one_stall_after_warmup() {
+    // Every node stops at height 1: progress is expected from the end of
+    // the warm-up (2m, a poll instant) on, so the stall is due at 2m + 5m.
+    let mut net = Net::new(6);
+    for i in 1..=6 {
+        net.stuck(i, 1);
+    }
+    let results = run(&net);
+    let progress = results.iter().find(|r| r.name == "progress").unwrap();
+    let v = progress.first_violation.as_ref().expect("no block after 1");
+    assert_eq!(v.t, 7 * MIN, "{}", v.message);
+    assert!(v.message.contains("no new block for 5m"), "{}", v.message);
+}

@@ -154,3 +154,17 @@ fn a_node_on_another_tip_at_the_end_is_the_one_reported() {
         v.message
     );
 }
+
+#[test]
+fn a_heal_followed_by_another_partition_is_judged_at_the_last_heal() {
+    // n1 is cut off from 10m to 20m and again from 20m30s to 30m (a churn):
+    // it holds height 20 until 30m, so nothing agrees above 20 within 6m
+    // (`within`) of the first heal. That heal is not judged; the last one
+    // is, and the network agrees again after it.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 10 * MIN, 20 * MIN);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN + 30 * SEC, 30 * MIN);
+    let r = evaluate_one(CheckKind::CommonHeight, &scenario(6), &net.build());
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(r.details.contains("after the last heal"), "{}", r.details);
+}
