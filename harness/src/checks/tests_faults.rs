@@ -325,3 +325,19 @@ pub(super) fn minority_that_finalizes(time_scale: f64) -> (super::Violation, Str
     let v = progress.first_violation.expect("minority finalized");
     (v, progress.details)
 }
+
+#[test]
+fn a_stall_during_a_bridge_cut_names_the_quorum_clique_of_the_first_listed_node() {
+    // Only n1-n6 is cut: {n1..n5} and {n2..n6} are both cliques of 5 of 6
+    // masternodes, and no block comes from 20m on. The report names one
+    // of them, the same one every time: the first-listed node's.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[6]], 20 * MIN, 30 * MIN);
+    let mut tl = net.build();
+    freeze_heights(&mut tl, 20 * MIN, 30 * MIN);
+    let results = evaluate(&scenario(6), &tl);
+    let progress = results.iter().find(|r| r.name == "progress").unwrap();
+    let v = progress.first_violation.as_ref().expect("a quorum stalled");
+    assert_eq!(v.t, 25 * MIN, "{}", v.message);
+    assert_eq!(nodes(v), ["n1", "n2", "n3", "n4", "n5"]);
+}
