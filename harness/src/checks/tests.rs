@@ -320,3 +320,27 @@ fn a_network_that_never_gets_past_its_first_block_fails_progress_one_stall_after
     assert_eq!(v.t, 7 * MIN, "{}", v.message);
     assert!(v.message.contains("no new block for 5m"), "{}", v.message);
 }
+
+#[test]
+fn tx_delivery_requires_transactions_up_to_three_block_intervals_before_the_end() {
+    // 1 m blocks, 60 m run: a tx accepted at 57m must be everywhere, one
+    // accepted a millisecond later may still be pending.
+    let sc = tx_scenario();
+    let missing_on_n3 = |t: u64| {
+        let mut tl = Net::new(3).build();
+        tl.txs_submitted = vec![TxRecord {
+            t,
+            txid: "aa".into(),
+            node: "n1".into(),
+        }];
+        for i in 1..=2 {
+            tl.txs_in_chain.insert(name(i), ["aa".to_string()].into());
+        }
+        evaluate(&sc, &tl).remove(0)
+    };
+    let r = missing_on_n3(57 * MIN);
+    let v = r.first_violation.expect("due at exactly 57m");
+    assert_eq!((v.t, nodes(&v)), (57 * MIN, vec!["n3"]));
+    let r = missing_on_n3(57 * MIN + 1);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+}

@@ -341,3 +341,18 @@ fn a_stall_during_a_bridge_cut_names_the_quorum_clique_of_the_first_listed_node(
     assert_eq!(v.t, 25 * MIN, "{}", v.message);
     assert_eq!(nodes(v), ["n1", "n2", "n3", "n4", "n5"]);
 }
+
+#[test]
+fn a_partition_still_in_force_at_the_end_asks_no_reconnect() {
+    // n1 cut off from 50m to 70m in a 60m run: its pairs are down at the
+    // end, and their fault windows close after it, so no_cycling cannot
+    // ask them to be meshed again.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 50 * MIN, 70 * MIN);
+    let tl = net.build();
+    let last = tl.samples.iter().rfind(|s| s.node == "n1").unwrap();
+    assert_eq!(last.peers.as_ref().map(Vec::len), Some(0), "n1 is alone");
+    let results = evaluate(&scenario(6), &tl);
+    let nc = results.iter().find(|r| r.name == "no_cycling").unwrap();
+    assert!(nc.passed, "{:?} ({})", nc.first_violation, nc.details);
+}
