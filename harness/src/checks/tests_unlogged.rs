@@ -107,3 +107,26 @@ fn a_silently_lost_connection_is_said_to_be_still_listed_only_when_it_is() {
         v.message
     );
 }
+
+#[test]
+fn a_close_logged_up_to_two_polls_after_the_loss_is_seen_excuses_it() {
+    // The loss is seen in the 20m10s poll; a node logs the close within a
+    // poll of reading its kernel table, itself up to a poll late: n5's
+    // close of n2's duplicate at exactly 20m30s is the pair's logged close.
+    let mut tl = vanished();
+    outbound_event(
+        &mut tl,
+        5,
+        ip(2),
+        20 * MIN + 30 * SEC,
+        EventKind::HandshakeRejected,
+        "duplicate",
+    );
+    let r = evaluate(&scenario(6), &tl);
+    let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();
+    assert!(
+        nc.details.contains("0 unlogged disconnects"),
+        "{}",
+        nc.details
+    );
+}
