@@ -3,7 +3,7 @@
 //! faults excuse is in `tests_faults`). Also the helpers the other test
 //! files share.
 
-use super::testkit::{name, scenario, Net, MIN, SEC};
+use super::testkit::{ip, name, outbound_event, scenario, Net, MIN, SEC};
 use super::{evaluate, CheckResult, Violation};
 use crate::observe::model::TxRecord;
 use crate::scenario::parse;
@@ -258,6 +258,20 @@ fn foreign_genesis_node_is_ignored_by_every_check() {
     let mut net = Net::new(5);
     net.refused(5).stuck(5, 0).bad_hash(5, 0);
     all_pass(&evaluate(&sc, &net.build()));
+    // A handshake with it that times out (either side logging) is no
+    // no_cycling failure either.
+    for (node, peer) in [(1, 5), (5, 1)] {
+        let mut tl = net.build();
+        outbound_event(
+            &mut tl,
+            node,
+            ip(peer),
+            20 * MIN,
+            EventKind::DialFailed,
+            "handshake timeout",
+        );
+        all_pass(&evaluate(&sc, &tl));
+    }
     // Without the flag the same timeline is a broken mesh, a stuck node and a fork.
     let results = evaluate(&scenario(5), &net.build());
     for failing in ["one_peer_per_ip", "common_height", "no_fork"] {

@@ -211,3 +211,25 @@ fn an_agreement_polled_just_after_the_heal_deadline_still_counts() {
         r.details
     );
 }
+
+#[test]
+fn a_heal_too_close_to_the_end_is_judged_by_the_end_alone() {
+    // n1 cut off from 50m to 59m, and no block after 59m: the heal's
+    // deadline (59m + 3m) is past the end, so only the end is judged, and
+    // there every node holds 59.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 50 * MIN, 59 * MIN);
+    let mut tl = net.build();
+    for s in tl.samples.iter_mut().filter(|s| s.t >= 59 * MIN) {
+        let st = s.status.as_mut().unwrap();
+        st.height = 59;
+        st.tip_hash = "h59".into();
+    }
+    let r = evaluate_one(CheckKind::CommonHeight, &scenario(6), &tl);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(
+        r.details.starts_with("6 nodes at height 59 "),
+        "{}",
+        r.details
+    );
+}
