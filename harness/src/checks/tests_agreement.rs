@@ -233,3 +233,27 @@ fn a_heal_too_close_to_the_end_is_judged_by_the_end_alone() {
         r.details
     );
 }
+
+#[test]
+fn with_a_within_shorter_than_two_polls_the_end_still_looks_back_two_polls() {
+    // `within` = 10 s, one poll: the end is judged over the last two polls
+    // anyway (a poll round is not one instant). Every node agrees on 59 at
+    // 59m40s; at 60m n5 reports another tip at 60, too late to count.
+    let mut sc = scenario(6);
+    for c in sc
+        .checks
+        .iter_mut()
+        .filter(|c| c.kind == CheckKind::CommonHeight)
+    {
+        c.within = Some(Duration::from_secs(10));
+    }
+    let mut net = Net::new(6);
+    net.bad_hash(5, 60);
+    let r = evaluate_one(CheckKind::CommonHeight, &sc, &net.build());
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(
+        r.details.starts_with("6 nodes at height 59 "),
+        "{}",
+        r.details
+    );
+}
