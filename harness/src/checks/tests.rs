@@ -4,9 +4,9 @@
 //! files share.
 
 use super::testkit::{ip, name, outbound_event, scenario, Net, MIN, SEC};
-use super::{evaluate, CheckResult, Violation};
+use super::{evaluate, evaluate_one, CheckResult, Violation};
 use crate::observe::model::TxRecord;
-use crate::scenario::parse;
+use crate::scenario::{parse, CheckKind};
 use timed::api::types::EventKind;
 
 /// Assert that only `failing` fails and return its first violation.
@@ -357,4 +357,28 @@ fn tx_delivery_requires_transactions_up_to_three_block_intervals_before_the_end(
     assert_eq!((v.t, nodes(&v)), (57 * MIN, vec!["n3"]));
     let r = missing_on_n3(57 * MIN + 1);
     assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+}
+
+#[test]
+fn kernel_view_allows_a_mismatch_exactly_as_long_as_a_handshake_and_a_poll() {
+    // Limit at time scale 1: 10 s handshake + 10 s poll. n2 lists n5 with
+    // no socket to it in the polls from 20m on: three polls (20 s, exactly
+    // the limit) pass, four (30 s) fail.
+    let zombie_polls = |polls: u64| {
+        let mut tl = Net::new(6).build();
+        for s in tl
+            .samples
+            .iter_mut()
+            .filter(|s| s.node == "n2" && s.t >= 20 * MIN && s.t < 20 * MIN + polls * 10 * SEC)
+        {
+            s.kernel.as_mut().unwrap().retain(|k| k.remote_ip != ip(5));
+        }
+        evaluate_one(CheckKind::KernelView, &scenario(6), &tl)
+    };
+    let r = zombie_polls(3);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    let v = zombie_polls(4)
+        .first_violation
+        .expect("30 s is over the limit");
+    assert_eq!((v.t, nodes(&v)), (20 * MIN, vec!["n2", "n5"]));
 }

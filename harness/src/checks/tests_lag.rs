@@ -150,3 +150,36 @@ fn the_side_rule_ends_at_the_heal_and_the_grace_after_it_covers_the_catch_up() {
         r.details
     );
 }
+
+#[test]
+fn a_node_may_trail_its_side_for_exactly_the_grace() {
+    // {n1, n2} | {n3..n6} from 25m to 40m: n2 takes one block in flight
+    // (26) at 30m and n1 reports 25 until 34m00s: behind its side for
+    // exactly `grace` (4m) passes; one poll more fails.
+    let trailing_until = |last: u64| {
+        let mut net = Net::new(6);
+        net.partition(&[&[1, 2], &[3, 4, 5, 6]], 25 * MIN, 40 * MIN);
+        let mut tl = net.build();
+        for s in &mut tl.samples {
+            let st = s.status.as_mut().unwrap();
+            let in_flight = s.t >= 30 * MIN && s.t < 40 * MIN;
+            if in_flight && (s.node == "n2" || (s.node == "n1" && s.t > last)) {
+                st.height = 26;
+                st.tip_hash = "h26".into();
+            }
+        }
+        evaluate_one(CheckKind::HeightLag, &scenario(6), &tl)
+    };
+    let r = trailing_until(34 * MIN);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(
+        r.details
+            .ends_with("longest lag behind its own side in a partition 4m00s (limit 4m00s)"),
+        "{}",
+        r.details
+    );
+    let v = trailing_until(34 * MIN + 10 * SEC)
+        .first_violation
+        .expect("4m10s is over the grace");
+    assert_eq!((v.t, nodes(&v)), (30 * MIN, vec!["n1"]));
+}
