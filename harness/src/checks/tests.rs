@@ -382,3 +382,27 @@ fn kernel_view_allows_a_mismatch_exactly_as_long_as_a_handshake_and_a_poll() {
         .expect("30 s is over the limit");
     assert_eq!((v.t, nodes(&v)), (20 * MIN, vec!["n2", "n5"]));
 }
+
+#[test]
+fn a_node_first_polled_after_the_others_is_not_running_before_it() {
+    // n6's polls land 3 s after everyone else's, the first at 3 s: before
+    // it, n6 is simply not seen yet, and the run is clean.
+    let mut tl = Net::new(6).build();
+    for s in tl.samples.iter_mut().filter(|s| s.node == "n6") {
+        s.t += 3 * SEC;
+    }
+    tl.samples.retain(|s| s.t <= tl.end);
+    tl.samples.sort_by_key(|s| s.t);
+    for kind in [
+        CheckKind::HeightLag,
+        CheckKind::CommonHeight,
+        CheckKind::Progress,
+    ] {
+        let r = evaluate_one(kind, &scenario(6), &tl);
+        assert!(
+            r.passed,
+            "{:?}: {:?} ({})",
+            kind, r.first_violation, r.details
+        );
+    }
+}

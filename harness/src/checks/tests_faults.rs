@@ -356,3 +356,18 @@ fn a_partition_still_in_force_at_the_end_asks_no_reconnect() {
     let nc = results.iter().find(|r| r.name == "no_cycling").unwrap();
     assert!(nc.passed, "{:?} ({})", nc.first_violation, nc.details);
 }
+
+#[test]
+fn a_majority_stall_after_a_fault_that_starts_between_polls_still_fails() {
+    // As above, the 1 | 5 split, but starting at 20m05s, between two polls:
+    // the stall is due at 25m05s, which no poll hits exactly.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN + 5 * SEC, 30 * MIN);
+    let mut tl = net.build();
+    freeze_heights(&mut tl, 20 * MIN, 30 * MIN);
+    let results = evaluate(&scenario(6), &tl);
+    let progress = results.iter().find(|r| r.name == "progress").unwrap();
+    let v = progress.first_violation.as_ref().expect("majority stalled");
+    assert_eq!(v.t, 25 * MIN + 5 * SEC);
+    assert_eq!(nodes(v), ["n2", "n3", "n4", "n5", "n6"]);
+}
