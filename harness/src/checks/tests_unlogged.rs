@@ -130,3 +130,19 @@ fn a_close_logged_up_to_two_polls_after_the_loss_is_seen_excuses_it() {
         nc.details
     );
 }
+
+#[test]
+fn a_close_logged_three_polls_after_the_loss_is_seen_excuses_nothing() {
+    // The same close as above at 20m40s, a poll too late: both sides of
+    // the lost socket still count as unlogged.
+    let mut tl = vanished();
+    outbound_event(
+        &mut tl,
+        5,
+        ip(2),
+        20 * MIN + 40 * SEC,
+        EventKind::HandshakeRejected,
+        "duplicate",
+    );
+    both_sides_unlogged(&tl);
+}
