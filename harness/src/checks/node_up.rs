@@ -127,5 +127,8 @@ mod tests {
         assert_eq!(uncovered(15, 55, &[w(10, 20), w(50, 60)]), [(20, 50)]);
         assert_eq!(uncovered(0, 100, &[w(0, 200)]), []);
         assert_eq!(uncovered(30, 40, &[w(10, 20)]), [(30, 40)]);
+        // A window ending exactly at the stretch's end leaves no empty part.
+        assert_eq!(uncovered(0, 100, &[w(50, 100)]), [(0, 50)]);
+        assert_eq!(uncovered(0, 100, &[w(0, 100)]), []);
     }
 }

@@ -3,10 +3,10 @@
 //! faults excuse is in `tests_faults`). Also the helpers the other test
 //! files share.
 
-use super::testkit::{name, scenario, Net, MIN, SEC};
-use super::{evaluate, CheckResult, Violation};
+use super::testkit::{ip, name, outbound_event, scenario, Net, MIN, SEC};
+use super::{evaluate, evaluate_one, CheckResult, Violation};
 use crate::observe::model::TxRecord;
-use crate::scenario::parse;
+use crate::scenario::{parse, CheckKind};
 use timed::api::types::EventKind;
 
 /// Assert that only `failing` fails and return its first violation.
@@ -258,6 +258,20 @@ fn foreign_genesis_node_is_ignored_by_every_check() {
     let mut net = Net::new(5);
     net.refused(5).stuck(5, 0).bad_hash(5, 0);
     all_pass(&evaluate(&sc, &net.build()));
+    // A handshake with it that times out (either side logging) is no
+    // no_cycling failure either.
+    for (node, peer) in [(1, 5), (5, 1)] {
+        let mut tl = net.build();
+        outbound_event(
+            &mut tl,
+            node,
+            ip(peer),
+            20 * MIN,
+            EventKind::DialFailed,
+            "handshake timeout",
+        );
+        all_pass(&evaluate(&sc, &tl));
+    }
     // Without the flag the same timeline is a broken mesh, a stuck node and a fork.
     let results = evaluate(&scenario(5), &net.build());
     for failing in ["one_peer_per_ip", "common_height", "no_fork"] {
@@ -304,4 +318,91 @@ fn cycling_shows_in_peer_counters_alone() {
     assert_eq!(v.t, 190 * SEC, "the poll after the 185 s reconnect");
     assert_eq!(nodes(v), ["n1", "n2"]);
     assert!(v.message.starts_with("node counters"), "{}", v.message);
+}
+
+#[test]
+fn a_network_that_never_gets_past_its_first_block_fails_progress_one_stall_after_warmup() {
+    // Every node stops at height 1: progress is expected from the end of
+    // the warm-up (2m, a poll instant) on, so the stall is due at 2m + 5m.
+    let mut net = Net::new(6);
+    for i in 1..=6 {
+        net.stuck(i, 1);
+    }
+    let results = run(&net);
+    let progress = results.iter().find(|r| r.name == "progress").unwrap();
+    let v = progress.first_violation.as_ref().expect("no block after 1");
+    assert_eq!(v.t, 7 * MIN, "{}", v.message);
+    assert!(v.message.contains("no new block for 5m"), "{}", v.message);
+}
+
+#[test]
+fn tx_delivery_requires_transactions_up_to_three_block_intervals_before_the_end() {
+    // 1 m blocks, 60 m run: a tx accepted at 57m must be everywhere, one
+    // accepted a millisecond later may still be pending.
+    let sc = tx_scenario();
+    let missing_on_n3 = |t: u64| {
+        let mut tl = Net::new(3).build();
+        tl.txs_submitted = vec![TxRecord {
+            t,
+            txid: "aa".into(),
+            node: "n1".into(),
+        }];
+        for i in 1..=2 {
+            tl.txs_in_chain.insert(name(i), ["aa".to_string()].into());
+        }
+        evaluate(&sc, &tl).remove(0)
+    };
+    let r = missing_on_n3(57 * MIN);
+    let v = r.first_violation.expect("due at exactly 57m");
+    assert_eq!((v.t, nodes(&v)), (57 * MIN, vec!["n3"]));
+    let r = missing_on_n3(57 * MIN + 1);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+}
+
+#[test]
+fn kernel_view_allows_a_mismatch_exactly_as_long_as_a_handshake_and_a_poll() {
+    // Limit at time scale 1: 10 s handshake + 10 s poll. n2 lists n5 with
+    // no socket to it in the polls from 20m on: three polls (20 s, exactly
+    // the limit) pass, four (30 s) fail.
+    let zombie_polls = |polls: u64| {
+        let mut tl = Net::new(6).build();
+        for s in tl
+            .samples
+            .iter_mut()
+            .filter(|s| s.node == "n2" && s.t >= 20 * MIN && s.t < 20 * MIN + polls * 10 * SEC)
+        {
+            s.kernel.as_mut().unwrap().retain(|k| k.remote_ip != ip(5));
+        }
+        evaluate_one(CheckKind::KernelView, &scenario(6), &tl)
+    };
+    let r = zombie_polls(3);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    let v = zombie_polls(4)
+        .first_violation
+        .expect("30 s is over the limit");
+    assert_eq!((v.t, nodes(&v)), (20 * MIN, vec!["n2", "n5"]));
+}
+
+#[test]
+fn a_node_first_polled_after_the_others_is_not_running_before_it() {
+    // n6's polls land 3 s after everyone else's, the first at 3 s: before
+    // it, n6 is simply not seen yet, and the run is clean.
+    let mut tl = Net::new(6).build();
+    for s in tl.samples.iter_mut().filter(|s| s.node == "n6") {
+        s.t += 3 * SEC;
+    }
+    tl.samples.retain(|s| s.t <= tl.end);
+    tl.samples.sort_by_key(|s| s.t);
+    for kind in [
+        CheckKind::HeightLag,
+        CheckKind::CommonHeight,
+        CheckKind::Progress,
+    ] {
+        let r = evaluate_one(kind, &scenario(6), &tl);
+        assert!(
+            r.passed,
+            "{:?}: {:?} ({})",
+            kind, r.first_violation, r.details
+        );
+    }
 }

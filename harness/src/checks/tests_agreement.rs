@@ -154,3 +154,106 @@ fn a_node_on_another_tip_at_the_end_is_the_one_reported() {
         v.message
     );
 }
+
+#[test]
+fn a_heal_followed_by_another_partition_is_judged_at_the_last_heal() {
+    // n1 is cut off from 10m to 20m and again from 20m30s to 30m (a churn):
+    // it holds height 20 until 30m, so nothing agrees above 20 within 6m
+    // (`within`) of the first heal. That heal is not judged; the last one
+    // is, and the network agrees again after it.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 10 * MIN, 20 * MIN);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN + 30 * SEC, 30 * MIN);
+    let r = evaluate_one(CheckKind::CommonHeight, &scenario(6), &net.build());
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(r.details.contains("after the last heal"), "{}", r.details);
+}
+
+#[test]
+fn a_node_trailing_two_and_a_half_blocks_is_the_only_one_reported() {
+    // n4 holds the height of 20 s earlier: no agreement at the end, and the
+    // others, whose staggered polls catch them a block apart, are not
+    // blamed with it.
+    let r = common_height(&staggered(|i| if i == 4 { 20 * SEC } else { 0 }, None));
+    let v = r.first_violation.expect("n4 trails by 20 s");
+    assert_eq!((v.t, v.nodes), (60 * MIN, vec!["n4".to_string()]));
+}
+
+#[test]
+fn an_agreement_polled_just_after_the_heal_deadline_still_counts() {
+    // n1 cut off from 20m to 30m; no block from the heal until 33m10s,
+    // 10 s after the deadline (the heal + the test scenario's `within`,
+    // 3m), and n6 polled 3 s after the others. At the deadline's poll round
+    // every node holds 30 and each then reports 33 within a poll and a
+    // half: they agreed at the deadline, the next block was only not yet
+    // seen.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN, 30 * MIN);
+    let mut tl = net.build();
+    for s in &mut tl.samples {
+        if s.node == "n6" {
+            s.t += 3 * SEC;
+        }
+        let st = s.status.as_mut().unwrap();
+        if (30 * MIN..33 * MIN + 10 * SEC).contains(&s.t) {
+            st.height = 30;
+            st.tip_hash = "h30".into();
+        }
+    }
+    tl.samples.retain(|s| s.t <= tl.end);
+    tl.samples.sort_by_key(|s| s.t);
+    let r = evaluate_one(CheckKind::CommonHeight, &scenario(6), &tl);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(
+        r.details
+            .contains("agreed at height 33 (above 30) 3m00s after the last heal"),
+        "{}",
+        r.details
+    );
+}
+
+#[test]
+fn a_heal_too_close_to_the_end_is_judged_by_the_end_alone() {
+    // n1 cut off from 50m to 59m, and no block after 59m: the heal's
+    // deadline (59m + 3m) is past the end, so only the end is judged, and
+    // there every node holds 59.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 50 * MIN, 59 * MIN);
+    let mut tl = net.build();
+    for s in tl.samples.iter_mut().filter(|s| s.t >= 59 * MIN) {
+        let st = s.status.as_mut().unwrap();
+        st.height = 59;
+        st.tip_hash = "h59".into();
+    }
+    let r = evaluate_one(CheckKind::CommonHeight, &scenario(6), &tl);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(
+        r.details.starts_with("6 nodes at height 59 "),
+        "{}",
+        r.details
+    );
+}
+
+#[test]
+fn with_a_within_shorter_than_two_polls_the_end_still_looks_back_two_polls() {
+    // `within` = 10 s, one poll: the end is judged over the last two polls
+    // anyway (a poll round is not one instant). Every node agrees on 59 at
+    // 59m40s; at 60m n5 reports another tip at 60, too late to count.
+    let mut sc = scenario(6);
+    for c in sc
+        .checks
+        .iter_mut()
+        .filter(|c| c.kind == CheckKind::CommonHeight)
+    {
+        c.within = Some(Duration::from_secs(10));
+    }
+    let mut net = Net::new(6);
+    net.bad_hash(5, 60);
+    let r = evaluate_one(CheckKind::CommonHeight, &sc, &net.build());
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(
+        r.details.starts_with("6 nodes at height 59 "),
+        "{}",
+        r.details
+    );
+}

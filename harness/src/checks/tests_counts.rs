@@ -159,3 +159,16 @@ fn a_node_with_no_sample_before_10m_was_down_until_then() {
     let v = r.first_violation.expect("n3 unseen for 10 min");
     assert_eq!(nodes(&v), ["n3"], "{}", v.message);
 }
+
+#[test]
+fn no_fork_counts_the_heights_with_more_than_one_hash() {
+    let mut net = Net::new(6);
+    net.bad_hash(5, 10).bad_hash(5, 20);
+    let r = evaluate_one(CheckKind::NoFork, &scenario(6), &net.build());
+    assert!(!r.passed);
+    assert!(
+        r.details.ends_with("; 2 with more than one hash"),
+        "{}",
+        r.details
+    );
+}

@@ -3,12 +3,12 @@
 //! fault, never a storm, and the pair must be meshed again after the heal;
 //! a side without quorum stalls and one with quorum keeps producing.
 
-use super::evaluate;
 use super::testkit::{ip, scenario, Net, MIN, P2P, SEC};
 use super::tests::{all_pass, nodes, only_fails, run};
 use super::tests_rules::brief_pause;
+use super::{evaluate, evaluate_one};
 use crate::observe::model::Timeline;
-use crate::scenario::FaultAction;
+use crate::scenario::{CheckKind, FaultAction};
 
 #[test]
 fn partition_with_one_reconnect_after_heal_passes() {
@@ -324,4 +324,80 @@ pub(super) fn minority_that_finalizes(time_scale: f64) -> (super::Violation, Str
     let progress = results.into_iter().find(|r| r.name == "progress").unwrap();
     let v = progress.first_violation.expect("minority finalized");
     (v, progress.details)
+}
+
+#[test]
+fn a_stall_during_a_bridge_cut_names_the_quorum_clique_of_the_first_listed_node() {
+    // Only n1-n6 is cut: {n1..n5} and {n2..n6} are both cliques of 5 of 6
+    // masternodes, and no block comes from 20m on. The report names one
+    // of them, the same one every time: the first-listed node's.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[6]], 20 * MIN, 30 * MIN);
+    let mut tl = net.build();
+    freeze_heights(&mut tl, 20 * MIN, 30 * MIN);
+    let results = evaluate(&scenario(6), &tl);
+    let progress = results.iter().find(|r| r.name == "progress").unwrap();
+    let v = progress.first_violation.as_ref().expect("a quorum stalled");
+    assert_eq!(v.t, 25 * MIN, "{}", v.message);
+    assert_eq!(nodes(v), ["n1", "n2", "n3", "n4", "n5"]);
+}
+
+#[test]
+fn a_partition_still_in_force_at_the_end_asks_no_reconnect() {
+    // n1 cut off from 50m to 70m in a 60m run: its pairs are down at the
+    // end, and their fault windows close after it, so no_cycling cannot
+    // ask them to be meshed again.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 50 * MIN, 70 * MIN);
+    let tl = net.build();
+    let last = tl.samples.iter().rfind(|s| s.node == "n1").unwrap();
+    assert_eq!(last.peers.as_ref().map(Vec::len), Some(0), "n1 is alone");
+    let results = evaluate(&scenario(6), &tl);
+    let nc = results.iter().find(|r| r.name == "no_cycling").unwrap();
+    assert!(nc.passed, "{:?} ({})", nc.first_violation, nc.details);
+}
+
+#[test]
+fn a_majority_stall_after_a_fault_that_starts_between_polls_still_fails() {
+    // As above, the 1 | 5 split, but starting at 20m05s, between two polls:
+    // the stall is due at 25m05s, which no poll hits exactly.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN + 5 * SEC, 30 * MIN);
+    let mut tl = net.build();
+    freeze_heights(&mut tl, 20 * MIN, 30 * MIN);
+    let results = evaluate(&scenario(6), &tl);
+    let progress = results.iter().find(|r| r.name == "progress").unwrap();
+    let v = progress.first_violation.as_ref().expect("majority stalled");
+    assert_eq!(v.t, 25 * MIN + 5 * SEC);
+    assert_eq!(nodes(v), ["n2", "n3", "n4", "n5", "n6"]);
+}
+
+#[test]
+fn a_kernel_mismatch_from_the_heal_on_is_timed_from_the_heal() {
+    // n1 cut off from 20m to 30m. n2 lists n1 with no socket to it in the
+    // polls at 30m (the heal itself) to 30m30s: 30 s, over the 20 s limit
+    // (handshake + poll), counted from the heal's own poll.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN, 30 * MIN);
+    let mut tl = net.build();
+    let entry = tl
+        .samples
+        .iter()
+        .find(|s| s.node == "n2" && s.t == 30 * MIN + 10 * SEC)
+        .and_then(|s| s.peers.as_ref()?.iter().find(|p| p.ip == ip(1)).cloned())
+        .expect("n2 lists n1 again at 30m10s");
+    for s in tl
+        .samples
+        .iter_mut()
+        .filter(|s| s.node == "n2" && (30 * MIN..=30 * MIN + 30 * SEC).contains(&s.t))
+    {
+        let peers = s.peers.as_mut().unwrap();
+        if !peers.iter().any(|p| p.ip == ip(1)) {
+            peers.push(entry.clone());
+        }
+        s.kernel.as_mut().unwrap().retain(|k| k.remote_ip != ip(1));
+    }
+    let r = evaluate_one(CheckKind::KernelView, &scenario(6), &tl);
+    let v = r.first_violation.expect("30 s of a zombie entry");
+    assert_eq!((v.t, nodes(&v)), (30 * MIN, vec!["n1", "n2"]));
 }

@@ -67,3 +67,17 @@ fn a_freeze_longer_than_the_deadline_still_excuses_the_timeout() {
     n3_dial_times_out(&mut tl);
     all_pass(&evaluate(&scenario(6), &tl));
 }
+
+#[test]
+fn a_handshake_timeout_into_a_short_freeze_is_counted_in_the_summary() {
+    let mut tl = restart_into_a_freeze(30.0, 50);
+    n3_dial_times_out(&mut tl);
+    let results = evaluate(&scenario(6), &tl);
+    let nc = results.iter().find(|r| r.name == "no_cycling").unwrap();
+    assert!(
+        nc.details
+            .ends_with("; 1 handshake timeouts outside faults"),
+        "{}",
+        nc.details
+    );
+}

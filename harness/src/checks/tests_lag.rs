@@ -2,10 +2,12 @@
 //! rule: while a partition holds, a node must catch up from the peers on
 //! its own side (single-peer-catchup's joiner), not wait for the heal.
 
-use super::evaluate;
 use super::testkit::{scenario, scenario_with, Net, MIN, SEC};
 use super::tests::{all_pass, fails_exactly, nodes};
+use super::{evaluate, evaluate_one};
 use crate::observe::model::Timeline;
+use crate::scenario::CheckKind;
+use timed::api::types::EventKind;
 
 const LATE: &str = "[[node]]\nname = \"n5\"\nstart_at = \"30m\"";
 
@@ -90,4 +92,94 @@ fn a_trailing_node_is_reported_with_how_far_behind_it_was() {
         details.contains(", at most 2 block(s) behind;"),
         "{details}"
     );
+}
+
+#[test]
+fn a_node_may_take_on_a_quarter_of_its_blocks_silently_but_not_more() {
+    // A run ending at 59m: n4 takes on 56 blocks after its grace. With 14
+    // of them (exactly a quarter) never heard of, it passes; with 15 it
+    // follows by sync polling and fails height_lag.
+    let silent_from_20m = |silent: u64| {
+        let mut net = Net::new(6);
+        net.end = 59 * MIN;
+        let mut tl = net.build();
+        tl.events.retain(|e| {
+            !(e.node == "n4"
+                && e.event.kind == EventKind::BlockFinalized
+                && e.t >= 20 * MIN
+                && e.t < (20 + silent) * MIN)
+        });
+        evaluate(&scenario(6), &tl)
+    };
+    all_pass(&silent_from_20m(14));
+    let v = fails_exactly(&silent_from_20m(15), &["height_lag"]);
+    assert_eq!((v.t, nodes(&v)), (20 * MIN, vec!["n4"]));
+    assert!(
+        v.message.contains("took on 15 of 56 new blocks"),
+        "{}",
+        v.message
+    );
+}
+
+#[test]
+fn the_side_rule_ends_at_the_heal_and_the_grace_after_it_covers_the_catch_up() {
+    // {n1, n2} | {n3..n6} from 25m to 40m: the minority stalls at 25, n2
+    // takes one block in flight (26) at 38m and n1 trails it from then on,
+    // until 42m30s, 2m30s after the heal. Behind its side for 1m50s while
+    // the cut held (under `grace`, 4m) and then caught up inside the heal's
+    // grace: no failure, although 38m to 42m30s is longer than `grace`.
+    let mut net = Net::new(6);
+    net.partition(&[&[1, 2], &[3, 4, 5, 6]], 25 * MIN, 40 * MIN);
+    let mut tl = net.build();
+    for s in &mut tl.samples {
+        let st = s.status.as_mut().unwrap();
+        if s.node == "n2" && (38 * MIN..40 * MIN).contains(&s.t) {
+            st.height = 26;
+        }
+        if s.node == "n1" && (40 * MIN..42 * MIN + 30 * SEC).contains(&s.t) {
+            st.height = 25;
+        }
+        st.tip_hash = format!("h{}", st.height);
+    }
+    let r = evaluate_one(CheckKind::HeightLag, &scenario(6), &tl);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(
+        r.details
+            .ends_with("longest lag behind its own side in a partition 1m50s (limit 4m00s)"),
+        "{}",
+        r.details
+    );
+}
+
+#[test]
+fn a_node_may_trail_its_side_for_exactly_the_grace() {
+    // {n1, n2} | {n3..n6} from 25m to 40m: n2 takes one block in flight
+    // (26) at 30m and n1 reports 25 until 34m00s: behind its side for
+    // exactly `grace` (4m) passes; one poll more fails.
+    let trailing_until = |last: u64| {
+        let mut net = Net::new(6);
+        net.partition(&[&[1, 2], &[3, 4, 5, 6]], 25 * MIN, 40 * MIN);
+        let mut tl = net.build();
+        for s in &mut tl.samples {
+            let st = s.status.as_mut().unwrap();
+            let in_flight = s.t >= 30 * MIN && s.t < 40 * MIN;
+            if in_flight && (s.node == "n2" || (s.node == "n1" && s.t > last)) {
+                st.height = 26;
+                st.tip_hash = "h26".into();
+            }
+        }
+        evaluate_one(CheckKind::HeightLag, &scenario(6), &tl)
+    };
+    let r = trailing_until(34 * MIN);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(
+        r.details
+            .ends_with("longest lag behind its own side in a partition 4m00s (limit 4m00s)"),
+        "{}",
+        r.details
+    );
+    let v = trailing_until(34 * MIN + 10 * SEC)
+        .first_violation
+        .expect("4m10s is over the grace");
+    assert_eq!((v.t, nodes(&v)), (30 * MIN, vec!["n1"]));
 }

@@ -342,6 +342,8 @@ impl<'a> View<'a> {
     /// Conservative on purpose: a group counts only if it is a clique of the
     /// "not separated" relation (a `bridge` node's neighbourhood is not), so
     /// progress is never demanded where consensus may legitimately stall.
+    /// Of two such groups of one size (a cut between two nodes only), the
+    /// first-listed masternode's is taken, so a report always names the same.
     pub fn quorum_side(&self, t: u64) -> Option<Vec<String>> {
         let total = self.masternodes.len();
         if total == 0 {
