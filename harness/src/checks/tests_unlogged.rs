@@ -29,6 +29,30 @@ fn no_cycling_details(tl: &crate::observe::model::Timeline) -> (super::Violation
 
 /// n2's socket to n5 vanished and nobody logged a close of that pair: both
 /// ends count as unlogged disconnects.
+/// [`vanished`], and n5 logs closing a duplicate from n2 at `t`.
+fn vanished_then_n5_closes_n2_at(t: u64) -> crate::observe::model::Timeline {
+    let mut tl = vanished();
+    outbound_event(
+        &mut tl,
+        5,
+        ip(2),
+        t,
+        EventKind::HandshakeRejected,
+        "duplicate",
+    );
+    tl
+}
+
+fn nothing_unlogged(tl: &crate::observe::model::Timeline) {
+    let r = evaluate(&scenario(6), tl);
+    let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();
+    assert!(
+        nc.details.contains("0 unlogged disconnects"),
+        "{}",
+        nc.details
+    );
+}
+
 fn both_sides_unlogged(tl: &crate::observe::model::Timeline) {
     let (v, details) = no_cycling_details(tl);
     assert_eq!((v.t, nodes(&v)), (20 * MIN + 10 * SEC, vec!["n2", "n5"]));
@@ -63,22 +87,7 @@ fn a_close_the_peer_logged_about_someone_else_excuses_nothing() {
     );
     both_sides_unlogged(&tl);
     // The same line about n2 is a logged close: nothing is unlogged.
-    let mut tl = vanished();
-    outbound_event(
-        &mut tl,
-        5,
-        ip(2),
-        20 * MIN + 5 * SEC,
-        EventKind::HandshakeRejected,
-        "duplicate",
-    );
-    let r = evaluate(&scenario(6), &tl);
-    let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();
-    assert!(
-        nc.details.contains("0 unlogged disconnects"),
-        "{}",
-        nc.details
-    );
+    nothing_unlogged(&vanished_then_n5_closes_n2_at(20 * MIN + 5 * SEC));
 }
 
 #[test]
@@ -113,36 +122,12 @@ fn a_close_logged_up_to_two_polls_after_the_loss_is_seen_excuses_it() {
     // The loss is seen in the 20m10s poll; a node logs the close within a
     // poll of reading its kernel table, itself up to a poll late: n5's
     // close of n2's duplicate at exactly 20m30s is the pair's logged close.
-    let mut tl = vanished();
-    outbound_event(
-        &mut tl,
-        5,
-        ip(2),
-        20 * MIN + 30 * SEC,
-        EventKind::HandshakeRejected,
-        "duplicate",
-    );
-    let r = evaluate(&scenario(6), &tl);
-    let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();
-    assert!(
-        nc.details.contains("0 unlogged disconnects"),
-        "{}",
-        nc.details
-    );
+    nothing_unlogged(&vanished_then_n5_closes_n2_at(20 * MIN + 30 * SEC));
 }
 
 #[test]
 fn a_close_logged_three_polls_after_the_loss_is_seen_excuses_nothing() {
     // The same close as above at 20m40s, a poll too late: both sides of
     // the lost socket still count as unlogged.
-    let mut tl = vanished();
-    outbound_event(
-        &mut tl,
-        5,
-        ip(2),
-        20 * MIN + 40 * SEC,
-        EventKind::HandshakeRejected,
-        "duplicate",
-    );
-    both_sides_unlogged(&tl);
+    both_sides_unlogged(&vanished_then_n5_closes_n2_at(20 * MIN + 40 * SEC));
 }

@@ -25,17 +25,23 @@ use tokio::net::TcpSocket;
 /// Probes on a docker cluster: sockets in the containers' namespaces.
 pub struct DockerNet<'c, C>(pub &'c C);
 
+impl<C: Cluster> DockerNet<'_, C> {
+    /// The pid of `node`'s process, or why no probe can act as it.
+    async fn pid_of(&self, node: &str) -> Result<u32, String> {
+        self.0
+            .pid(node)
+            .await
+            .map_err(|e| format!("no pid for {node}: {e:#}"))?
+            .ok_or_else(|| format!("{node} is not running"))
+    }
+}
+
 impl<C: Cluster> ProbeNet for DockerNet<'_, C> {
     type Ready = TcpSocket;
 
     fn ready<'a>(&'a self, from: &'a Side<'_>) -> LocalBoxFuture<'a, Result<TcpSocket, String>> {
         Box::pin(async move {
-            let pid = self
-                .0
-                .pid(from.name)
-                .await
-                .map_err(|e| format!("no pid for {}: {e:#}", from.name))?
-                .ok_or_else(|| format!("{} is not running", from.name))?;
+            let pid = self.pid_of(from.name).await?;
             socket_in(pid, from.id.ip)
                 .map_err(|e| format!("socket in the namespace of {} (pid {pid}): {e}", from.name))
         })
@@ -75,12 +81,7 @@ impl<C: Cluster> ProbeNet for DockerNet<'_, C> {
         to: &'a Side<'_>,
     ) -> LocalBoxFuture<'a, Result<BTreeSet<u16>, String>> {
         Box::pin(async move {
-            let pid = self
-                .0
-                .pid(from.name)
-                .await
-                .map_err(|e| format!("no pid for {}: {e:#}", from.name))?
-                .ok_or_else(|| format!("{} is not running", from.name))?;
+            let pid = self.pid_of(from.name).await?;
             let conns = crate::observe::kernel::read(pid, to.id.p2p_port)
                 .map_err(|e| format!("kernel view of {} (pid {pid}): {e}", from.name))?;
             Ok(conns
