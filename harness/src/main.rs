@@ -145,6 +145,11 @@ struct RunArgs {
     /// Only scenarios whose name contains this (or matches this glob).
     #[arg(long)]
     filter: Option<String>,
+    /// Suites: run this many scenarios at once, longest first (each its
+    /// own network and containers; progress lines off, each result printed
+    /// as its run ends).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=16))]
+    jobs: u64,
     /// How to reach node APIs: container-ip (host routes to the bridge) or published.
     #[arg(long, value_enum, default_value = "container-ip")]
     api_access: ApiAccess,
@@ -206,7 +211,13 @@ impl RunArgs {
 async fn dispatch(cmd: Cmd) -> Exit {
     match cmd {
         Cmd::Run(args) => {
-            runner::suite::run_paths(&args.paths, args.filter.as_deref(), &args.options()).await
+            runner::suite::run_paths(
+                &args.paths,
+                args.filter.as_deref(),
+                args.jobs as usize,
+                &args.options(),
+            )
+            .await
         }
         Cmd::Explore(mut opts) => {
             let caps = runner::capabilities(opts.provider).await;

@@ -80,6 +80,13 @@ struct Entry {
     next_dial: Option<Instant>,
 }
 
+impl Entry {
+    /// Not us and not backing off at `now`.
+    fn due_at(&self, now: Instant) -> bool {
+        !self.is_self && self.next_dial.is_none_or(|t| t <= now)
+    }
+}
+
 /// What [`AddressBook::due`] hands the dialer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DueAddr {
@@ -288,7 +295,7 @@ impl AddressBook {
         let inner = self.inner.lock().unwrap();
         let mut by_source: BTreeMap<(bool, Source), Vec<DueAddr>> = BTreeMap::new();
         for (ip, e) in &inner.map {
-            if e.is_self || e.next_dial.is_some_and(|t| t > now) {
+            if !e.due_at(now) {
                 continue;
             }
             let is_new = !e.tried && !e.source.trusted();
@@ -313,6 +320,15 @@ impl AddressBook {
                 return out;
             }
         }
+    }
+
+    /// Whether `ip` may be dialled at `now`: known, not us, not backing off.
+    /// The dialer asks again once it holds the IP's registry slot, because
+    /// a [`due`](Self::due) list can be stale by then ([`record_failure`](Self::record_failure)
+    /// of a dial that ended meanwhile).
+    pub fn is_due(&self, ip: IpAddr, now: Instant) -> bool {
+        let inner = self.inner.lock().unwrap();
+        inner.map.get(&ip).is_some_and(|e| e.due_at(now))
     }
 
     /// Where `ip`'s address came from, if known.

@@ -159,3 +159,22 @@ fn due_interleaves_sources_so_a_big_one_cannot_crowd_out_a_small_one() {
     assert!(pos <= 1, "honest address at position {pos}");
     assert!(due.iter().all(|d| d.is_new));
 }
+
+#[test]
+fn is_due_follows_the_latest_failure_unlike_a_list_read_before_it() {
+    let book = AddressBook::new(Clock::new(1.0));
+    let a = at(v4(0, 0, 1));
+    assert!(book.add(a, Source::Config));
+    let now = Instant::now();
+    let listed = book.due(now);
+    assert_eq!(listed.len(), 1, "due before the failure");
+    book.record_failure(a.ip());
+    assert!(!book.is_due(a.ip(), now), "the failure's backoff holds");
+    assert!(book.is_due(a.ip(), now + Duration::from_secs(2)));
+    assert!(
+        !book.is_due(v4(0, 0, 2), now),
+        "an unknown address is not due"
+    );
+    book.mark_self(a.ip());
+    assert!(!book.is_due(a.ip(), now + Duration::from_secs(60)));
+}

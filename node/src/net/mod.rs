@@ -442,7 +442,8 @@ impl NetHandle {
     }
 
     /// Add `addr` to the book and dial it now if its IP is free (not
-    /// connected, not being dialed, not banned). True if a dial started.
+    /// connected, not being dialed, not banned), backoff or not. True if a
+    /// dial started.
     pub fn dial_now(&self, addr: SocketAddr) -> bool {
         self.shared.book.add(addr, Source::Manual);
         let due = address_book::DueAddr {
@@ -450,7 +451,7 @@ impl NetHandle {
             source: Source::Manual,
             is_new: false,
         };
-        dialer::dial_if_free(&self.shared, due)
+        dialer::dial_ignoring_backoff(&self.shared, due)
     }
 
     /// Run the acceptor side over any byte stream as if it came from `ip`:
