@@ -108,3 +108,20 @@ fn two_runs_in_one_process_give_the_same_timeline() {
     let (a, b) = (run("a"), run("b"));
     assert_eq!(a, b, "the second run in the same process differs");
 }
+
+/// Sim runs side by side in one process would share tokio's task numbering
+/// (above), so a sim suite refuses `--jobs` instead of running schedules
+/// that do not replay.
+#[test]
+fn a_sim_suite_refuses_jobs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["run", "--provider", "sim", "--jobs", "2"])
+        .arg(root.join("scenarios/six-masternodes.toml"))
+        .arg(root.join("scenarios/churn.toml"))
+        .output()
+        .expect("harness runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("would not replay bit for bit"), "{err}");
+}

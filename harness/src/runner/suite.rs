@@ -58,6 +58,14 @@ pub async fn run_paths(
             return Exit::Usage;
         }
     };
+    if jobs > 1 && opts.provider == super::Provider::Sim {
+        eprintln!(
+            "--jobs applies to docker suites: sim runs in one process share tokio's \
+             process-wide task numbering, so runs side by side would not replay bit for bit \
+             (run the files one by one, or many seeds with `harness explore --jobs`)"
+        );
+        return Exit::Usage;
+    }
     let caps = super::capabilities(opts.provider).await;
     let mut exit = Exit::Pass;
     let mut scenarios = Vec::new();
@@ -150,9 +158,11 @@ async fn concurrently(
     jobs: usize,
     opts: &RunOptions,
 ) -> Vec<RunOutcome> {
-    let mut order: Vec<(usize, Scenario)> = scenarios.into_iter().enumerate().collect();
-    order.sort_by(|a, b| wall_estimate(&b.1).total_cmp(&wall_estimate(&a.1)));
-    let mut queue = order.into_iter();
+    let order = longest_first(&scenarios);
+    let mut slots: Vec<Option<Scenario>> = scenarios.into_iter().map(Some).collect();
+    let mut queue = order
+        .into_iter()
+        .map(|i| (i, slots[i].take().expect("each index once")));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut tx = Some(tx);
     let mut running = 0;
@@ -195,10 +205,14 @@ async fn concurrently(
     done.into_iter().map(|(_, o)| o).collect()
 }
 
-/// A scenario's expected wall time, for ordering: protocol duration over
-/// time scale (setup and teardown are alike for all).
-fn wall_estimate(sc: &Scenario) -> f64 {
-    sc.duration.as_secs_f64() / sc.time_scale.max(1e-9)
+/// The order to start a suite's runs in: indices by expected wall time
+/// (protocol duration over time scale; setup and teardown are alike for
+/// all), longest first, file order among equals.
+fn longest_first(scenarios: &[Scenario]) -> Vec<usize> {
+    let wall = |sc: &Scenario| sc.duration.as_secs_f64() / sc.time_scale.max(1e-9);
+    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    order.sort_by(|&a, &b| wall(&scenarios[b]).total_cmp(&wall(&scenarios[a])));
+    order
 }
 
 /// Build the node image once before concurrent docker runs, so they do not
@@ -234,5 +248,30 @@ fn write_suite(dir: &Path, outcomes: &[RunOutcome]) {
     match crate::report::html::write_index(dir, &entries) {
         Ok(p) => println!("suite index: {}", p.display()),
         Err(e) => eprintln!("writing the suite index in {}: {e:#}", dir.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(name: &str, duration: &str, time_scale: u32) -> Scenario {
+        let text = format!(
+            "name = \"{name}\"\nduration = \"{duration}\"\ntime_scale = {time_scale}\n\
+             [network]\nnodes = 2\n"
+        );
+        scenario::parse(&text, format!("{name}.toml")).unwrap()
+    }
+
+    #[test]
+    fn runs_start_longest_wall_time_first_and_equals_in_file_order() {
+        let suite = [
+            scenario("a", "40m", 30), // 80 s
+            scenario("b", "58m", 20), // 174 s
+            scenario("c", "1h", 30),  // 120 s
+            scenario("d", "40m", 30), // 80 s
+            scenario("e", "30m", 30), // 60 s
+        ];
+        assert_eq!(longest_first(&suite), [1, 2, 0, 3, 4]);
     }
 }
