@@ -353,6 +353,11 @@ fn tx_delivery_requires_transactions_up_to_three_block_intervals_before_the_end(
         evaluate(&sc, &tl).remove(0)
     };
     let r = missing_on_n3(57 * MIN);
+    assert!(
+        r.details.contains("; 1 missing on some node;"),
+        "{}",
+        r.details
+    );
     let v = r.first_violation.expect("due at exactly 57m");
     assert_eq!((v.t, nodes(&v)), (57 * MIN, vec!["n3"]));
     let r = missing_on_n3(57 * MIN + 1);

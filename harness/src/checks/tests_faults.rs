@@ -401,3 +401,18 @@ fn a_kernel_mismatch_from_the_heal_on_is_timed_from_the_heal() {
     let v = r.first_violation.expect("30 s of a zombie entry");
     assert_eq!((v.t, nodes(&v)), (30 * MIN, vec!["n1", "n2"]));
 }
+
+#[test]
+fn a_side_holding_a_quorum_may_finalize_during_the_partition() {
+    // 1 | 5 of 6 masternodes: the 5 side (5/6 > 2/3) keeps producing, as it
+    // must, and is not cut off from a quorum; only n1 is, and it stalls.
+    let mut net = Net::new(6);
+    net.partition(&[&[1], &[2, 3, 4, 5, 6]], 20 * MIN, 30 * MIN);
+    let r = evaluate_one(CheckKind::Progress, &scenario(6), &net.build());
+    assert!(r.passed, "{:?}", r.first_violation);
+    assert!(
+        r.details.contains(" 0 block(s) finalized in "),
+        "{}",
+        r.details
+    );
+}

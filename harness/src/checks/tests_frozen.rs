@@ -81,3 +81,17 @@ fn a_handshake_timeout_into_a_short_freeze_is_counted_in_the_summary() {
         nc.details
     );
 }
+
+#[test]
+fn a_fault_on_a_third_node_excuses_no_handshake_timeout() {
+    // n5 restarts from 25m to 26m while n3's dial to n2 times out at
+    // 25m50s: the restart touches neither end of the pair, so the timeout
+    // is outside the pair's faults.
+    let mut net = Net::new(6);
+    net.restart(5, 25 * MIN, 26 * MIN);
+    let mut tl = net.build();
+    all_pass(&evaluate(&scenario(6), &tl));
+    n3_dial_times_out(&mut tl);
+    let v = fails_exactly(&evaluate(&scenario(6), &tl), &["no_cycling"]);
+    assert_eq!((v.t, nodes(&v)), (25 * MIN + 50 * SEC, vec!["n2", "n3"]));
+}

@@ -183,3 +183,36 @@ fn a_node_may_trail_its_side_for_exactly_the_grace() {
         .expect("4m10s is over the grace");
     assert_eq!((v.t, nodes(&v)), (30 * MIN, vec!["n1"]));
 }
+
+#[test]
+fn a_node_is_judged_from_its_first_poll_plus_the_warm_up() {
+    // height_lag with a 5-minute warm-up. n4 sits at height 0 until 4m:
+    // from 1m on it trails by up to 3 blocks for 3 minutes, all inside its
+    // warm-up, so it passes; the same 3 minutes from 10m fail.
+    let sc = crate::scenario::parse(
+        "name = \"test\"\nduration = \"1h\"\n[network]\nnodes = 6\n\
+         block_interval = \"60s\"\n[[check]]\nkind = \"height_lag\"\nwarmup = \"5m\"\n",
+        "test.toml",
+    )
+    .unwrap();
+    let stuck = |from: u64, to: u64| {
+        let mut tl = Net::new(6).build();
+        for s in tl
+            .samples
+            .iter_mut()
+            .filter(|s| s.node == "n4" && (from..to).contains(&s.t))
+        {
+            let st = s.status.as_mut().unwrap();
+            st.height = from / MIN;
+            st.tip_hash = format!("h{}", st.height);
+        }
+        evaluate_one(CheckKind::HeightLag, &sc, &tl)
+    };
+    let r = stuck(0, 4 * MIN);
+    assert!(r.passed, "{:?}", r.first_violation);
+    let r = stuck(10 * MIN, 13 * MIN);
+    let v = r
+        .first_violation
+        .expect("trailing 3 blocks after the warm-up");
+    assert_eq!(nodes(&v), vec!["n4"]);
+}
