@@ -257,3 +257,19 @@ fn with_a_within_shorter_than_two_polls_the_end_still_looks_back_two_polls() {
         r.details
     );
 }
+
+#[test]
+fn nodes_that_all_sit_on_one_height_at_the_end_agree_on_it() {
+    // The run ends mid-block (59m30s): every node reports height 59 for the
+    // whole last poll and a half, the plainest agreement there is (a run
+    // ending on a block boundary sees two heights in that window).
+    let mut net = Net::new(6);
+    net.end = 59 * MIN + 30 * SEC;
+    let r = common_height(&net.build());
+    assert!(r.passed, "{:?}", r.first_violation);
+    assert!(
+        r.details.starts_with("6 nodes at height 59 "),
+        "{}",
+        r.details
+    );
+}

@@ -111,7 +111,14 @@ fn a_node_may_take_on_a_quarter_of_its_blocks_silently_but_not_more() {
         });
         evaluate(&scenario(6), &tl)
     };
-    all_pass(&silent_from_20m(14));
+    let quarter = silent_from_20m(14);
+    all_pass(&quarter);
+    let lag = quarter.iter().find(|r| r.name == "height_lag").unwrap();
+    assert!(
+        lag.details.contains(" 14 of ") && lag.details.contains(" new blocks taken on without"),
+        "{}",
+        lag.details
+    );
     let v = fails_exactly(&silent_from_20m(15), &["height_lag"]);
     assert_eq!((v.t, nodes(&v)), (20 * MIN, vec!["n4"]));
     assert!(
