@@ -416,3 +416,20 @@ fn a_side_holding_a_quorum_may_finalize_during_the_partition() {
         r.details
     );
 }
+
+#[test]
+fn a_quorum_that_re_forms_at_the_heal_must_produce_again_after_the_grace() {
+    // 2 | 4 of 6 masternodes from 20m to 30m: nobody holds a quorum, all
+    // stall (excused). After the heal the network stays at 20 until 50m:
+    // once the grace for reconnecting has passed, a stall of five blocks
+    // fails progress.
+    let mut net = Net::new(6);
+    net.partition(&[&[1, 2], &[3, 4, 5, 6]], 20 * MIN, 30 * MIN);
+    let mut tl = net.build();
+    freeze_heights(&mut tl, 20 * MIN, 50 * MIN);
+    let r = evaluate_one(CheckKind::Progress, &scenario(6), &tl);
+    let v = r
+        .first_violation
+        .expect("a stall after the re-formed quorum's grace");
+    assert!(v.t > 30 * MIN && v.t < 50 * MIN, "at {}", v.t);
+}

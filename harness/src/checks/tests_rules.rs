@@ -86,8 +86,19 @@ fn a_node_that_dies_after_its_restart_fails_node_up_only() {
     // grace every other check excuses, and never up again.
     let mut tl = net.build();
     die(&mut tl, 3, 21 * MIN + 30 * SEC);
-    let v = fails_exactly(&evaluate(&scenario(6), &tl), &["node_up"]);
+    let results = evaluate(&scenario(6), &tl);
+    let v = fails_exactly(&results, &["node_up"]);
     assert_eq!(nodes(&v), ["n3"]);
+    // Down and unexcused from the grace's end (25m) to the end (60m).
+    let details = &results
+        .iter()
+        .find(|r| r.name == "node_up")
+        .unwrap()
+        .details;
+    assert!(
+        details.contains("longest unexcused down time 35m00s"),
+        "{details}"
+    );
     let grace = 4 * 30 * SEC + 60 * SEC + MIN; // Params::new's default
     assert_eq!(v.t, 21 * MIN + grace, "from the end of the restart's grace");
     assert!(v.message.contains("n3 was down"), "{}", v.message);

@@ -72,6 +72,7 @@ fn without_an_honest_ack_the_same_reconnects_are_a_storm() {
     for (answer, n2_lower) in [(None, true), (Some(Answer::Ack), false)] {
         let r = no_cycling(&probed_while_frozen(answer.clone(), n2_lower));
         assert!(!r.passed, "{answer:?} n2_lower={n2_lower}");
+        assert!(r.details.contains(" 1 reconnects and "), "{}", r.details);
         let v = r.first_violation.unwrap();
         assert!(v.message.contains("reconnect storm"), "{}", v.message);
     }
