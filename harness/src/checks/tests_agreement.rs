@@ -273,3 +273,26 @@ fn nodes_that_all_sit_on_one_height_at_the_end_agree_on_it() {
         r.details
     );
 }
+
+#[test]
+fn recovering_to_one_block_above_the_heal_tip_is_a_recovery() {
+    // 2 | 4 of 6 masternodes from 20m to 30m: every node stalls at 20.
+    // After the heal the network makes one block (21, from 31m) and no
+    // more: that is above the heal's tip, so the recovery rule holds (the
+    // end rule is left out with min_height 1).
+    let mut net = Net::new(6);
+    net.partition(&[&[1, 2], &[3, 4, 5, 6]], 20 * MIN, 30 * MIN);
+    let mut tl = net.build();
+    for s in tl.samples.iter_mut().filter(|s| s.t >= 20 * MIN) {
+        let st = s.status.as_mut().unwrap();
+        st.height = if s.t < 31 * MIN { 20 } else { 21 };
+        st.tip_hash = format!("h{}", st.height);
+    }
+    let mut sc = scenario(6);
+    for c in sc.checks.iter_mut() {
+        c.min_height = Some(1);
+    }
+    let r = evaluate_one(CheckKind::CommonHeight, &sc, &tl);
+    assert!(r.passed, "{:?} ({})", r.first_violation, r.details);
+    assert!(r.details.contains("(above 20)"), "{}", r.details);
+}

@@ -95,3 +95,72 @@ fn a_fault_on_a_third_node_excuses_no_handshake_timeout() {
     let v = fails_exactly(&evaluate(&scenario(6), &tl), &["no_cycling"]);
     assert_eq!((v.t, nodes(&v)), (25 * MIN + 50 * SEC, vec!["n2", "n3"]));
 }
+
+/// A fault span on `nodes` from 25m30s to 26m30s (over n3's timeout).
+fn span(action: FaultAction, nodes: &[&str], cuts: &[(&str, &str)]) -> FaultSpan {
+    FaultSpan {
+        start: 25 * MIN + 30 * SEC,
+        end: Some(26 * MIN + 30 * SEC),
+        action,
+        nodes: nodes.iter().map(|n| n.to_string()).collect(),
+        cuts: cuts
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+        description: format!("{action:?}"),
+        answers: Vec::new(),
+    }
+}
+
+#[test]
+fn a_short_freeze_that_another_fault_on_the_pair_overlaps_excuses_the_timeout() {
+    // The timeout into n2's 50 s freeze has another explanation when a
+    // partition cuts n2-n3, n2 is killed, or n3 loses packets meanwhile:
+    // that fault excuses it, and nothing is blamed on the deadline.
+    let others = [
+        span(
+            FaultAction::Partition,
+            &["n2"],
+            &[("n2", "n3"), ("n3", "n2")],
+        ),
+        span(FaultAction::Kill, &["n2"], &[]),
+        span(FaultAction::Loss, &["n3"], &[]),
+    ];
+    for other in others {
+        let mut tl = restart_into_a_freeze(30.0, 50);
+        n3_dial_times_out(&mut tl);
+        tl.faults.push(other.clone());
+        let r = evaluate(&scenario(6), &tl);
+        let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();
+        assert!(
+            nc.details
+                .ends_with("; 0 handshake timeouts outside faults"),
+            "{:?}: {}",
+            other.action,
+            nc.details
+        );
+    }
+}
+
+#[test]
+fn a_short_freeze_long_before_the_timeout_is_not_the_one_it_met() {
+    // n2 froze for 50 s at 10m; n3's dial to n2 times out at 25m50s, inside
+    // n3's own restart window, which excuses it.
+    let mut net = Net::new(6);
+    net.restart(3, 25 * MIN, 25 * MIN + 40 * SEC);
+    let mut tl = net.build();
+    tl.time_scale = 30.0;
+    let mut pause = span(FaultAction::Pause, &["n2"], &[]);
+    pause.start = 10 * MIN;
+    pause.end = Some(10 * MIN + 50 * SEC);
+    tl.faults.push(pause);
+    n3_dial_times_out(&mut tl);
+    let r = evaluate(&scenario(6), &tl);
+    let nc = r.iter().find(|r| r.name == "no_cycling").unwrap();
+    assert!(
+        nc.details
+            .ends_with("; 0 handshake timeouts outside faults"),
+        "{}",
+        nc.details
+    );
+}
