@@ -164,3 +164,18 @@ fn a_short_freeze_long_before_the_timeout_is_not_the_one_it_met() {
         nc.details
     );
 }
+
+#[test]
+fn a_fault_on_a_third_node_does_not_explain_a_timeout_into_a_freeze() {
+    // Loss on n5 over the timeout touches neither n2 nor n3: the timeout
+    // into n2's 50 s freeze is still blamed on the deadline.
+    let mut tl = restart_into_a_freeze(30.0, 50);
+    n3_dial_times_out(&mut tl);
+    tl.faults.push(span(FaultAction::Loss, &["n5"], &[]));
+    let v = fails_exactly(&evaluate(&scenario(6), &tl), &["no_cycling"]);
+    assert!(
+        v.message.contains("while n2 was frozen for 50s"),
+        "{}",
+        v.message
+    );
+}
