@@ -317,6 +317,8 @@ mod tests {
     #[test]
     fn taking_the_higher_ids_crossing_dial_fails_exactly_probe_answers() {
         let tl = mid_handshake(false, Answer::Ack);
+        let o = evaluate_one(CheckKind::ProbeAnswers, &sc(), &tl);
+        assert!(o.details.ends_with(", 1 wrong answers"), "{}", o.details);
         let v = fails_exactly(&evaluate(&sc(), &tl), &["probe_answers"]);
         assert!(
             v.message.contains("took the higher node id's dial"),
@@ -344,6 +346,8 @@ mod tests {
         let tl = Net::new(6).build();
         let v = fails_exactly(&evaluate(&sc(), &tl), &["probe_answers"]);
         assert!(v.message.contains("nothing was probed"), "{}", v.message);
+        let o = evaluate_one(CheckKind::ProbeAnswers, &sc(), &tl);
+        assert_eq!(o.details, "0 protocol faults, 0 probes, 0 wrong answers");
     }
 
     #[test]
