@@ -80,10 +80,10 @@ fn without_an_honest_ack_the_same_reconnects_are_a_storm() {
 
 #[test]
 fn an_honest_ack_on_another_pair_excuses_nothing_here() {
-    // The same ack, recorded for n1 <- n3 or n3 <- n1: neither is the n1-n2
+    // The same ack, recorded for n1 <- n3, n3 <- n1, n2 <- n3 or n3 <- n2: none is the n1-n2
     // pair, so n1-n2's two reconnects are still a storm (an ack must name
     // both nodes of the pair, in either order).
-    for (node, from) in [("n1", "n3"), ("n3", "n1")] {
+    for (node, from) in [("n1", "n3"), ("n3", "n1"), ("n2", "n3"), ("n3", "n2")] {
         let mut tl = probed_while_frozen(Some(Answer::Ack), true);
         for a in tl.faults.iter_mut().flat_map(|f| f.answers.iter_mut()) {
             a.node = node.into();
