@@ -521,3 +521,18 @@ pub fn outbound_event(
     });
     tl.events.sort_by_key(|e| e.t);
 }
+
+/// Every sample of `node` (every node if `None`) in `[from, to)` reports
+/// height `height`, on the tip `h<height>` the other samples use.
+pub fn hold_height(tl: &mut Timeline, node: Option<&str>, from: u64, to: u64, height: u64) {
+    for s in tl
+        .samples
+        .iter_mut()
+        .filter(|s| node.is_none_or(|n| s.node == n) && (from..to).contains(&s.t))
+    {
+        if let Some(st) = s.status.as_mut() {
+            st.height = height;
+            st.tip_hash = format!("h{height}");
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! network (the race single-peer-catchup lost on docker), while a node that
 //! really trails or froze still fails.
 
-use super::testkit::{scenario, Net, MIN, SEC};
+use super::testkit::{hold_height, scenario, Net, MIN, SEC};
 use super::{evaluate_one, CheckResult};
 use crate::observe::model::Timeline;
 use crate::scenario::{CheckKind, Scenario};
@@ -283,11 +283,8 @@ fn recovering_to_one_block_above_the_heal_tip_is_a_recovery() {
     let mut net = Net::new(6);
     net.partition(&[&[1, 2], &[3, 4, 5, 6]], 20 * MIN, 30 * MIN);
     let mut tl = net.build();
-    for s in tl.samples.iter_mut().filter(|s| s.t >= 20 * MIN) {
-        let st = s.status.as_mut().unwrap();
-        st.height = if s.t < 31 * MIN { 20 } else { 21 };
-        st.tip_hash = format!("h{}", st.height);
-    }
+    hold_height(&mut tl, None, 20 * MIN, 31 * MIN, 20);
+    hold_height(&mut tl, None, 31 * MIN, u64::MAX, 21);
     let mut sc = scenario(6);
     for c in sc.checks.iter_mut() {
         c.min_height = Some(1);

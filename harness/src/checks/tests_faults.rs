@@ -3,7 +3,7 @@
 //! fault, never a storm, and the pair must be meshed again after the heal;
 //! a side without quorum stalls and one with quorum keeps producing.
 
-use super::testkit::{ip, scenario, Net, MIN, P2P, SEC};
+use super::testkit::{hold_height, ip, scenario, Net, MIN, P2P, SEC};
 use super::tests::{all_pass, nodes, only_fails, run};
 use super::tests_rules::brief_pause;
 use super::{evaluate, evaluate_one};
@@ -101,12 +101,7 @@ fn minority_side_stalling_is_not_a_progress_failure_but_a_majority_stall_is() {
 
 /// Every node keeps the height it had at `from` until `to`.
 fn freeze_heights(tl: &mut Timeline, from: u64, to: u64) {
-    for s in tl.samples.iter_mut().filter(|s| s.t >= from && s.t < to) {
-        if let Some(st) = s.status.as_mut() {
-            st.height = from / MIN;
-            st.tip_hash = format!("h{}", st.height);
-        }
-    }
+    hold_height(tl, None, from, to, from / MIN);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! rule: while a partition holds, a node must catch up from the peers on
 //! its own side (single-peer-catchup's joiner), not wait for the heal.
 
-use super::testkit::{scenario, scenario_with, Net, MIN, SEC};
+use super::testkit::{hold_height, scenario, scenario_with, Net, MIN, SEC};
 use super::tests::{all_pass, fails_exactly, nodes};
 use super::{evaluate, evaluate_one};
 use crate::observe::model::Timeline;
@@ -204,15 +204,7 @@ fn a_node_is_judged_from_its_first_poll_plus_the_warm_up() {
     .unwrap();
     let stuck = |from: u64, to: u64| {
         let mut tl = Net::new(6).build();
-        for s in tl
-            .samples
-            .iter_mut()
-            .filter(|s| s.node == "n4" && (from..to).contains(&s.t))
-        {
-            let st = s.status.as_mut().unwrap();
-            st.height = from / MIN;
-            st.tip_hash = format!("h{}", st.height);
-        }
+        hold_height(&mut tl, Some("n4"), from, to, from / MIN);
         evaluate_one(CheckKind::HeightLag, &sc, &tl)
     };
     let r = stuck(0, 4 * MIN);
