@@ -49,7 +49,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use timed::config::NodeConfig;
-use tracing_subscriber::layer::SubscriberExt;
 use transport::ConnTable;
 use workload::WorkloadResult;
 
@@ -148,9 +147,7 @@ pub fn run(
         .map(|c| (c.ip.to_string(), c.name.clone()))
         .collect();
     let logs = logs::NodeLogs::create(&out.join("logs"), &hosts)?;
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .with(logs.clone());
+    let subscriber = logs.clone();
     *recorder.lock().unwrap() = Recorder::new(1.0, infos, KEEPALIVE_MS);
     let txs = Arc::new(Mutex::new(WorkloadResult::default()));
     let load = crate::workload::Workload::new(sc, &testnet).map(|w| (w, txs.clone()));
@@ -197,6 +194,16 @@ pub fn run(
         coverage,
         stop: stopped,
     })
+}
+
+/// `f`'s result, or Ok when there is nothing to run.
+async fn optional<F: std::future::Future<Output = turmoil::Result>>(
+    f: Option<F>,
+) -> turmoil::Result {
+    match f {
+        Some(f) => f.await,
+        None => Ok(()),
+    }
 }
 
 type Simulated = (
@@ -248,8 +255,8 @@ fn simulate(
             .collect()
     };
     let (table, recorder) = (observer.table.clone(), observer.recorder.clone());
-    sim.client("observer", observer.watch_down(down));
-    if let Some((w, out)) = load {
+    let watch = observer.watch_down(down);
+    let load = load.map(|(w, out)| {
         let all = ctls.to_vec();
         let up = move || {
             all.iter()
@@ -257,22 +264,29 @@ fn simulate(
                 .filter_map(|c| c.api().map(|a| (c.name.clone(), a)))
                 .collect()
         };
-        sim.client("workload", workload::run(w, end_ms, up, out));
-    }
-    // The prober only when the plan has protocol faults (a client more
-    // changes nothing else, but a run without them stays as it was).
-    let prober = if plan.steps.iter().any(|s| s.fault.is_probe()) {
+        workload::run(w, end_ms, up, out)
+    });
+    // The prober only when the plan has protocol faults.
+    let (prober, probing) = if plan.steps.iter().any(|s| s.fault.is_probe()) {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let agents = ctls
             .iter()
             .map(|c| (c.name.clone(), c.probes.clone()))
             .collect();
         let net = probe::SimNet::new(agents, table.clone(), sc.seed);
-        sim.client("prober", probe::prober(rx, net, ids));
-        Some(tx)
+        (Some(tx), Some(probe::prober(rx, net, ids)))
     } else {
-        None
+        (None, None)
     };
+    // The harness's side (down samples, workload, prober) is ONE client
+    // host: turmoil ticks every host's runtime each step and walks every
+    // link (one per pair of hosts) for every host, so a host more costs
+    // every step of the run (six nodes and three clients: 9 hosts, 36
+    // links; with one client: 7 and 21).
+    sim.client("harness", async move {
+        let (watched, loaded, probed) = tokio::join!(watch, optional(load), optional(probing));
+        watched.and(loaded).and(probed)
+    });
     let mut nemesis = SimNemesis::new(plan, ctls, shaper, prober);
     let mut steps = 0u64;
     let mut stopped = None;
