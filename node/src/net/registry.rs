@@ -529,4 +529,215 @@ mod tests {
         assert!(reg.try_begin_dial(IP).is_none());
         assert_eq!(reg.peer_views()[0].connection_id, 1);
     }
+
+    fn addr(n: u8) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, n))
+    }
+
+    /// Dial `ip` and promote the dial to an outbound connection.
+    fn connect_outbound(reg: &Registry, ip: IpAddr) {
+        let conn_id = reg.try_begin_dial(ip).unwrap();
+        let mut e = entry(reg, conn_id, 9);
+        e.info.direction = Direction::Outbound;
+        assert!(reg.promote_dial(ip, e).is_some());
+    }
+
+    /// Admit an inbound connection from `ip`; returns its closer.
+    fn connect_inbound(reg: &Registry, ip: IpAddr, conn_id: u64) -> Closer {
+        let e = entry(reg, conn_id, 9);
+        let closer = e.info.closer.clone();
+        let (adm, _) = reg.admit_inbound(ip, &NodeId([1; 32]), e, ack());
+        assert!(matches!(adm, Admission::Accepted));
+        closer
+    }
+
+    #[test]
+    fn conn_ids_are_unique() {
+        let reg = Registry::default();
+        assert_ne!(reg.next_conn_id(), reg.next_conn_id());
+    }
+
+    #[tokio::test]
+    async fn dials_count_toward_the_outbound_limit() {
+        let reg = Registry::default();
+        for n in 0..MAX_OUTBOUND_PEERS as u8 {
+            assert!(reg.try_begin_dial(addr(n)).is_some());
+        }
+        assert!(reg.try_begin_dial(addr(200)).is_none());
+    }
+
+    #[tokio::test]
+    async fn outbound_connections_count_toward_the_outbound_limit() {
+        let reg = Registry::default();
+        for n in 0..MAX_OUTBOUND_PEERS as u8 {
+            connect_outbound(&reg, addr(n));
+        }
+        assert!(reg.try_begin_dial(addr(200)).is_none());
+    }
+
+    #[tokio::test]
+    async fn inbound_connections_do_not_count_toward_the_outbound_limit() {
+        let reg = Registry::default();
+        connect_inbound(&reg, addr(200), 1000);
+        for n in 0..MAX_OUTBOUND_PEERS as u8 {
+            assert!(reg.try_begin_dial(addr(n)).is_some());
+        }
+    }
+
+    #[tokio::test]
+    async fn the_inbound_limit_rejects_one_more_inbound() {
+        let reg = Registry::default();
+        for n in 0..MAX_INBOUND_PEERS as u8 {
+            connect_inbound(&reg, addr(n), 1000 + n as u64);
+        }
+        let (adm, n) = reg.admit_inbound(addr(200), &NodeId([1; 32]), entry(&reg, 1, 9), ack());
+        assert!(matches!(
+            (adm, n),
+            (Admission::Rejected(RejectReason::TooManyInbound), 0)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_stale_dial_cannot_start_its_handshake() {
+        let reg = Registry::default();
+        let old = reg.try_begin_dial(IP).unwrap();
+        reg.end_dial(IP, old);
+        let new = reg.try_begin_dial(IP).unwrap();
+        assert!(!reg.begin_dial_handshake(IP, old));
+        assert!(reg.begin_dial_handshake(IP, new));
+    }
+
+    #[test]
+    fn end_dial_frees_the_slot() {
+        let reg = Registry::default();
+        let dial = reg.try_begin_dial(IP).unwrap();
+        reg.end_dial(IP, dial);
+        assert!(reg.is_free(IP));
+    }
+
+    #[tokio::test]
+    async fn a_stale_dial_is_not_promoted() {
+        let reg = Registry::default();
+        let old = reg.try_begin_dial(IP).unwrap();
+        reg.end_dial(IP, old);
+        let new = reg.try_begin_dial(IP).unwrap();
+        assert!(reg.promote_dial(IP, entry(&reg, old, 9)).is_none());
+        assert_eq!(reg.promote_dial(IP, entry(&reg, new, 9)), Some(1));
+    }
+
+    #[tokio::test]
+    async fn an_ip_is_not_free_while_dialed_or_connected() {
+        let reg = Registry::default();
+        assert!(reg.is_free(addr(1)));
+        reg.try_begin_dial(addr(1)).unwrap();
+        connect_inbound(&reg, addr(2), 1);
+        assert!(!reg.is_free(addr(1)));
+        assert!(!reg.is_free(addr(2)));
+    }
+
+    #[tokio::test]
+    async fn outbound_ips_are_dials_and_outbound_connections() {
+        let reg = Registry::default();
+        reg.try_begin_dial(addr(1)).unwrap();
+        connect_outbound(&reg, addr(2));
+        connect_inbound(&reg, addr(3), 100);
+        assert_eq!(reg.outbound_ips(), vec![addr(1), addr(2)]);
+    }
+
+    #[tokio::test]
+    async fn remove_ignores_a_later_connection_to_the_same_ip() {
+        let reg = Registry::default();
+        connect_inbound(&reg, IP, 2);
+        assert!(reg.remove(IP, 1).is_none());
+        assert_eq!(reg.connected_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn remove_hands_back_the_removed_entry() {
+        let reg = Registry::default();
+        connect_inbound(&reg, IP, 7);
+        assert_eq!(reg.remove(IP, 7).map(|e| e.info.conn_id), Some(7));
+        assert!(reg.is_free(IP));
+    }
+
+    #[tokio::test]
+    async fn send_queues_only_to_a_connected_peer() {
+        let reg = Registry::default();
+        reg.try_begin_dial(addr(1)).unwrap();
+        connect_inbound(&reg, addr(2), 100);
+        assert_eq!(reg.send(addr(1), ack()), None);
+        assert_eq!(reg.send(addr(2), ack()), Some(Ok(())));
+    }
+
+    #[tokio::test]
+    async fn writers_leave_out_the_excepted_peer() {
+        let reg = Registry::default();
+        connect_inbound(&reg, addr(1), 1);
+        connect_inbound(&reg, addr(2), 2);
+        assert_eq!(reg.writers(None).len(), 2);
+        assert_eq!(reg.writers(Some(addr(1))).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_request_stops_waiting() {
+        let reg = Registry::default();
+        connect_inbound(&reg, IP, 1);
+        let (tx, mut rx) = oneshot::channel();
+        assert!(matches!(reg.add_pending(IP, 5, tx), Some(Ok((1, _)))));
+        reg.cancel_pending(IP, 5);
+        assert!(matches!(
+            rx.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn close_closes_only_that_peer() {
+        let reg = Registry::default();
+        let one = connect_inbound(&reg, addr(1), 1);
+        let two = connect_inbound(&reg, addr(2), 2);
+        reg.close(addr(1), CloseReason::PingTimeout);
+        assert!(matches!(one.reason(), Some(CloseReason::PingTimeout)));
+        assert!(two.reason().is_none());
+    }
+
+    #[tokio::test]
+    async fn close_all_closes_every_connected_peer() {
+        let reg = Registry::default();
+        let closers = [
+            connect_inbound(&reg, addr(1), 1),
+            connect_inbound(&reg, addr(2), 2),
+        ];
+        reg.close_all(CloseReason::Shutdown);
+        for c in closers {
+            assert!(matches!(c.reason(), Some(CloseReason::Shutdown)));
+        }
+    }
+
+    #[tokio::test]
+    async fn connected_lists_established_peers_but_not_dials() {
+        let reg = Registry::default();
+        reg.try_begin_dial(addr(1)).unwrap();
+        connect_inbound(&reg, addr(2), 100);
+        let peers = reg.connected();
+        assert_eq!(peers.len(), 1);
+        assert_eq!(peers[0].node_id, NodeId([9; 32]));
+        assert_eq!(peers[0].direction, Direction::Inbound);
+    }
+
+    #[tokio::test]
+    async fn peer_views_show_no_rtt_before_the_first_pong() {
+        let reg = Registry::default();
+        connect_inbound(&reg, IP, 1);
+        assert_eq!(reg.peer_views()[0].rtt_ms, None);
+    }
+
+    #[tokio::test]
+    async fn peer_views_show_the_rtt_in_milliseconds() {
+        let reg = Registry::default();
+        let e = entry(&reg, 1, 9);
+        e.info.stats.rtt_us.store(1500, Relaxed);
+        reg.admit_inbound(IP, &NodeId([1; 32]), e, ack());
+        assert_eq!(reg.peer_views()[0].rtt_ms, Some(1.5));
+    }
 }
