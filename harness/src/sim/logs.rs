@@ -204,6 +204,9 @@ mod tests {
             "{n2}"
         );
         assert_eq!(n1.lines().count(), 1, "{n1}");
-        assert!(n1.contains(" WARN harness::sim::logs::tests: on n1"), "{n1}");
+        assert!(
+            n1.contains(" WARN harness::sim::logs::tests: on n1"),
+            "{n1}"
+        );
     }
 }
