@@ -117,7 +117,13 @@ if [ "${SUITE:-1}" != "0" ]; then
   wait "$explore_pid" || explore_rc=$?
   log "explore: churn in sim (exit $explore_rc)"
   cat runs/ci-explore.log
-  [ "$suite_rc" = 0 ] || { echo "CI scenario suite failed (exit $suite_rc)" >&2; exit "$suite_rc"; }
+  if [ "$suite_rc" != 0 ]; then
+    # Again at the very end: a log kept only by its tail still names the
+    # red runs and their first violations.
+    cat runs/ci-suite/summary.txt 2>/dev/null || true
+    echo "CI scenario suite failed (exit $suite_rc)" >&2
+    exit "$suite_rc"
+  fi
   [ "$explore_rc" = 0 ] || { echo "explore found a failing seed (exit $explore_rc)" >&2; exit "$explore_rc"; }
 fi
 

@@ -116,12 +116,72 @@ pub async fn run_paths(
         exit = exit.worst(o.exit);
     }
     write_suite(&suite_dir, &outcomes);
+    // Last, and also in a file: a CI log cut to its tail still names every
+    // red run and the check that made it red.
+    let summary = suite_summary(&outcomes);
+    print!("{summary}");
+    if let Err(e) = std::fs::write(suite_dir.join("summary.txt"), &summary) {
+        eprintln!("writing {}: {e}", suite_dir.join("summary.txt").display());
+    }
     println!(
         "suite: {} scenarios, output in {}",
         outcomes.len(),
         suite_dir.display()
     );
     exit
+}
+
+/// One line per run (result, seed, wall time); under each red run, one
+/// line per failed check with its first violation, or the run's error.
+fn suite_summary(outcomes: &[RunOutcome]) -> String {
+    let width = outcomes.iter().map(|o| o.scenario.len()).max().unwrap_or(0);
+    let red = outcomes.iter().filter(|o| o.exit != Exit::Pass).count();
+    let mut s = format!(
+        "suite result: {} of {} passed\n",
+        outcomes.len() - red,
+        outcomes.len()
+    );
+    for o in outcomes {
+        let result = match o.exit {
+            Exit::Pass => "PASSED",
+            Exit::CheckFailed => "FAILED",
+            Exit::Usage => "NOT RUN",
+            Exit::Infra => "ERROR",
+            Exit::Interrupted => "INTERRUPTED",
+        };
+        let (seed, wall) = o
+            .report
+            .as_ref()
+            .map_or((String::from("-"), 0), |r| (r.seed.to_string(), r.wall_ms));
+        s.push_str(&format!(
+            "  {:<width$}  {result:<11}  seed {seed:<6}  {:.1} s wall  [{}]\n",
+            o.scenario,
+            wall as f64 / 1000.0,
+            o.run_id
+        ));
+        if let Some(e) = &o.error {
+            s.push_str(&format!("      error: {e}\n"));
+        }
+        let failed = o
+            .report
+            .iter()
+            .flat_map(|r| &r.checks)
+            .filter(|c| !c.passed);
+        for c in failed {
+            match &c.first_violation {
+                Some(v) => s.push_str(&format!(
+                    "      {} at {} [{}] ({} violation(s)): {}\n",
+                    c.name,
+                    crate::checks::fmt_ms(v.t),
+                    v.nodes.join(","),
+                    c.violations,
+                    v.message
+                )),
+                None => s.push_str(&format!("      {}: {}\n", c.name, c.details)),
+            }
+        }
+    }
+    s
 }
 
 /// The suite in file order, each run's progress line live; stops after an
@@ -273,5 +333,63 @@ mod tests {
             scenario("e", "30m", 30), // 60 s
         ];
         assert_eq!(longest_first(&suite), [1, 2, 0, 3, 4]);
+    }
+
+    fn outcome(name: &str, exit: Exit, failed_check: Option<&str>) -> RunOutcome {
+        let checks: Vec<_> = failed_check
+            .into_iter()
+            .map(|c| {
+                serde_json::json!({
+                    "kind": c, "name": c, "passed": false, "violations": 3,
+                    "first_violation": { "t": 754_000, "nodes": ["n2", "n5"],
+                                         "message": "n2 reconnected to n5" },
+                    "details": "", "evaluated_from": 0, "evaluated_to": 1
+                })
+            })
+            .collect();
+        let report = serde_json::json!({
+            "scenario": name, "run_id": "tn-1", "seed": 41, "time_scale": 30.0,
+            "wall_ms": 61_500, "protocol_ms": 1, "checks": checks
+        });
+        RunOutcome {
+            exit,
+            report: Some(serde_json::from_value(report).unwrap()),
+            ..RunOutcome::start(&scenario(name, "30m", 30), "tn-1", Path::new("runs"), false)
+        }
+    }
+
+    #[test]
+    fn the_summary_names_each_red_run_and_its_failed_check() {
+        let mut infra = outcome("wiped-node", Exit::Infra, None);
+        infra.error = Some("docker: no such network".into());
+        let s = suite_summary(&[
+            outcome("brief-stall", Exit::Pass, None),
+            outcome("crossed-dials", Exit::CheckFailed, Some("no_cycling")),
+            infra,
+        ]);
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[0], "suite result: 1 of 3 passed");
+        assert!(
+            lines[1].contains("brief-stall") && lines[1].contains("PASSED"),
+            "{s}"
+        );
+        assert!(
+            lines[2].contains("crossed-dials") && lines[2].contains("FAILED"),
+            "{s}"
+        );
+        assert!(
+            lines[2].contains("seed 41") && lines[2].contains("61.5 s wall"),
+            "{s}"
+        );
+        assert_eq!(
+            lines[3],
+            "      no_cycling at 12m34s [n2,n5] (3 violation(s)): n2 reconnected to n5"
+        );
+        assert!(
+            lines[4].contains("wiped-node") && lines[4].contains("ERROR"),
+            "{s}"
+        );
+        assert_eq!(lines[5], "      error: docker: no such network");
+        assert_eq!(lines.len(), 6, "{s}");
     }
 }
