@@ -115,16 +115,41 @@ pub async fn run_bench(
 }
 
 pub fn table(rows: &[Row]) -> String {
+    // Columns as wide as their widest cell: a measure's name can be long
+    // (the mesh row names its node limits), and a fixed width broke the
+    // columns of every row after it.
+    let width = |head: &str, cell: fn(&Row) -> &str| {
+        rows.iter()
+            .map(|r| cell(r).chars().count())
+            .fold(head.len(), usize::max)
+    };
+    let w = [
+        width("measure", |r| &r.what),
+        width("value", |r| &r.value),
+        width("target", |r| &r.target),
+    ];
     let mut s = String::new();
-    let _ = writeln!(s, "{:<40} {:>22} {:>8}  ok", "measure", "value", "target");
+    let _ = writeln!(
+        s,
+        "{:<a$}  {:<b$}  {:<c$}  ok",
+        "measure",
+        "value",
+        "target",
+        a = w[0],
+        b = w[1],
+        c = w[2]
+    );
     for r in rows {
         let _ = writeln!(
             s,
-            "{:<40} {:>22} {:>8}  {}",
+            "{:<a$}  {:<b$}  {:<c$}  {}",
             r.what,
             r.value,
             r.target,
-            if r.ok { "yes" } else { "NO" }
+            if r.ok { "yes" } else { "NO" },
+            a = w[0],
+            b = w[1],
+            c = w[2]
         );
     }
     s
@@ -133,4 +158,40 @@ pub fn table(rows: &[Row]) -> String {
 /// Run the benchmark and format its table.
 pub async fn run(sizes: &[usize], duration: Duration, time_scale: f64) -> anyhow::Result<String> {
     Ok(table(&run_bench(sizes, duration, time_scale).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_measure_name_keeps_every_column_aligned() {
+        let row = |what: &str, value: &str, ok| Row {
+            what: what.into(),
+            value: value.into(),
+            target: ">= 100/min".into(),
+            ok,
+        };
+        let t = table(&[
+            row(
+                "10-node mesh (1h): all 10 masternodes, up to 45 connections",
+                "3.35 s wall",
+                true,
+            ),
+            row(
+                "explore churn, --jobs 2",
+                "114.6 seeds/min (100 seeds in 52.3 s)",
+                false,
+            ),
+        ]);
+        let lines: Vec<&str> = t.lines().collect();
+        let col = |l: &str, cell: &str| l.find(cell).unwrap();
+        assert_eq!(col(lines[1], "3.35 s"), col(lines[2], "114.6"), "{t}");
+        assert_eq!(col(lines[0], "value"), col(lines[1], "3.35 s"), "{t}");
+        assert_eq!(col(lines[1], ">= 100"), col(lines[2], ">= 100"), "{t}");
+        assert!(
+            lines[1].ends_with("  yes") && lines[2].ends_with("  NO"),
+            "{t}"
+        );
+    }
 }
