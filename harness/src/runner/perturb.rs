@@ -24,9 +24,15 @@ pub struct Faults {
 }
 
 impl Faults {
-    async fn tick(&mut self, t: u64, cluster: &DockerCluster, progress: &Progress) {
-        for step in self.nemesis.due_steps(t) {
-            match self.nemesis.apply(&step, cluster, t).await {
+    async fn tick(&mut self, clock: &RunClock, cluster: &DockerCluster, progress: &Progress) {
+        for step in self.nemesis.due_steps(clock.now()) {
+            // Each step at the time it is really applied: steps due
+            // together run one after the other, and a protocol fault can
+            // take protocol minutes (a mid-handshake probe waits for a
+            // redial), so the tick's time would date the later steps'
+            // spans and answers minutes early.
+            let now = clock.now();
+            match self.nemesis.apply(&step, cluster, now).await {
                 Ok(line) => progress.note(&line),
                 // A fault that could not be applied is shown and the run
                 // goes on: its span tells the checks what really happened.
@@ -121,7 +127,7 @@ pub async fn run(
                 Err(e) => progress.note(&format!("nemesis: {e:#}")),
             }
         }
-        faults.tick(t, cluster, progress).await;
+        faults.tick(&clock, cluster, progress).await;
         let live = observer.live();
         if let Some(w) = workload.as_mut() {
             w.tick(t, cluster, &live).await;
