@@ -261,6 +261,21 @@ fn bad_examples() -> Vec<(String, &'static str)> {
             ),
             "needs `n1` running to dial `n2`",
         ),
+        // Between redials: stale Hellos only, the peer frozen all the same.
+        (
+            fault(
+                "at = \"1m\"\naction = \"crossed_dial\"\nnodes = [\"n1\", \"n2\"]\n\
+                 during = \"idle\"\n",
+            ),
+            "`during = \"idle\"` applies to stale_hello",
+        ),
+        (
+            fault(
+                "at = \"1m\"\naction = \"stale_hello\"\nnodes = [\"n1\"]\npeer = \"n2\"\n\
+                 during = \"idle\"\n",
+            ),
+            "during = \"idle\" needs `n2` frozen: add a `pause` of `n2`",
+        ),
 
         // Partitions.
         (

@@ -58,9 +58,10 @@ pub enum Fault {
         repeat: u32,
     },
     /// A Hello to `node` from `peer`'s IP and key, its dialer already gone
-    /// (Hello and FIN in one segment on docker). With `During::Handshake`:
-    /// while `node` is not connected to the frozen `peer` (its redial is
-    /// mid-handshake).
+    /// (the proof and the FIN behind it in one segment on docker, in one
+    /// step in sim). With `During::Handshake`: while `node` is not
+    /// connected to the frozen `peer` (its redial is mid-handshake); with
+    /// `During::Idle`: while `node` holds no socket to it at all.
     StaleHello {
         node: String,
         peer: String,
@@ -204,8 +205,19 @@ impl Fault {
                 during: During::Established,
             } => format!("stale Hello {peer} -> {node} x{repeat}"),
             Fault::StaleHello {
-                node, peer, repeat, ..
+                node,
+                peer,
+                repeat,
+                during: During::Handshake,
             } => format!("stale Hello {peer} -> {node} while not connected x{repeat}"),
+            Fault::StaleHello {
+                node,
+                peer,
+                repeat,
+                during: During::Idle,
+            } => format!(
+                "stale Hello {peer} -> {node} while {node} holds no socket to {peer} x{repeat}"
+            ),
             _ => nodes,
         }
     }

@@ -166,14 +166,25 @@ impl Validator<'_> {
             );
             return during;
         }
+        if during == During::Idle && kind != ProbeKind::StaleHello {
+            self.err_value(
+                sec,
+                "during",
+                during.name(),
+                "`during = \"idle\"` applies to stale_hello: a crossed dial needs the node's own \
+                 dial (during = \"handshake\")",
+            );
+            return during;
+        }
         let (Some(node), Some(peer)) = (&pair.node, &pair.peer) else {
             self.err_value(
                 sec,
                 "during",
                 during.name(),
                 format!(
-                    "action = \"{action}\" with during = \"handshake\" needs both nodes named \
-                     (the dialing node and the frozen peer; the seed cannot pick them)"
+                    "action = \"{action}\" with during = \"{}\" needs both nodes named \
+                     (the dialing node and the frozen peer; the seed cannot pick them)",
+                    during.name()
                 ),
             );
             return during;
@@ -192,9 +203,10 @@ impl Validator<'_> {
                 "during",
                 during.name(),
                 format!(
-                    "during = \"handshake\" needs `{peer}` frozen: add a `pause` of `{peer}` \
-                     that covers at = {} (its dial from `{node}` stays mid-handshake only \
-                     while it cannot answer)",
+                    "during = \"{}\" needs `{peer}` frozen: add a `pause` of `{peer}` \
+                     that covers at = {} (`{node}` drops it and redials it only while it \
+                     cannot answer)",
+                    during.name(),
                     fmt_ms(ms(f.at))
                 ),
             );
@@ -205,8 +217,9 @@ impl Validator<'_> {
                 "during",
                 during.name(),
                 format!(
-                    "during = \"handshake\" needs `{node}` running to dial `{peer}`, but a \
+                    "during = \"{}\" needs `{node}` running to dial `{peer}`, but a \
                      `pause` of `{node}` covers at = {}",
+                    during.name(),
                     fmt_ms(ms(f.at))
                 ),
             );

@@ -196,6 +196,12 @@ pub enum During {
     /// `Dialing { handshaking: true }` for `peer`'s IP, and a probe as
     /// `peer` reaches the tie-break of two handshaking dials.
     Handshake,
+    /// `stale_hello` only: once `node` has dropped the frozen `peer` and
+    /// holds no socket to it at all (between two of its redials). A node
+    /// that registers a stale Hello then has nothing else to refuse it
+    /// with: no connection to call it a duplicate of, no dial of its own
+    /// to break a tie with. Each probe waits for such a moment.
+    Idle,
 }
 
 impl During {
@@ -203,6 +209,7 @@ impl During {
         match self {
             During::Established => "established",
             During::Handshake => "handshake",
+            During::Idle => "idle",
         }
     }
 }

@@ -50,3 +50,15 @@ pub const WORKLOAD_WAKE: Duration = Duration::from_millis(100);
 /// well above the poll (1 s: a judgement evaluates every check over the
 /// timeline so far), and below every check's window (minutes).
 pub const JUDGE_EVERY_MS: u64 = 60_000;
+
+/// turmoil's own cap on a message's latency (its default, 0-100 ms drawn
+/// from Exp(5), mean 20 ms), set explicitly so a link can be put back to it.
+pub const MAX_LATENCY: Duration = Duration::from_millis(100);
+
+/// The fixed latency of the two nodes' link while a `stale_hello` fault
+/// runs: turmoil draws each message's latency on its own, so a FIN could
+/// land a step after the proof it follows, and an honest node rightly
+/// registers a dialer it cannot yet know is gone. On docker the two ride
+/// one segment; a fixed latency makes them land in one step. The mean of
+/// the default draw, so the link is no slower than usual.
+pub const STALE_HELLO_LATENCY: Duration = Duration::from_millis(20);

@@ -39,7 +39,7 @@
 //! (netem on its egress).
 
 use super::clock::now_ms_of;
-use super::constants::{CPU_PERIOD_MIN, TICK_CPU_CHARGE};
+use super::constants::{CPU_PERIOD_MIN, MAX_LATENCY, STALE_HELLO_LATENCY, TICK_CPU_CHARGE};
 use super::host::NodeCtl;
 use super::probe::Request;
 use super::shaper::{LinkEffect, Shaper};
@@ -230,6 +230,17 @@ impl SimNemesis {
     /// Carry out a protocol fault through the prober, stepping the
     /// simulation until it answers; its span carries the answers.
     fn probe(&mut self, f: &Fault, now: u64, sim: &mut Sim<'_>) {
+        // A stale Hello's proof and FIN land in one step (constants).
+        let fixed = match f {
+            Fault::StaleHello { node, peer, .. } => {
+                let ip = |n: &String| self.nodes.get(n).map(|c| c.ip);
+                ip(node).zip(ip(peer))
+            }
+            _ => None,
+        };
+        if let Some((a, b)) = fixed {
+            sim.set_link_latency(a, b, STALE_HELLO_LATENCY);
+        }
         let (reply, mut answer) = tokio::sync::oneshot::channel();
         let request = Request {
             fault: f.clone(),
@@ -251,6 +262,11 @@ impl SimNemesis {
                 break Err("the simulation ended during the probe".to_string());
             }
         };
+        if let Some((a, b)) = fixed {
+            // Back to turmoil's default draw (0 .. MAX_LATENCY).
+            sim.set_link_latency(a, b, Duration::ZERO);
+            sim.set_link_max_message_latency(a, b, MAX_LATENCY);
+        }
         let span = self.open_span(f, now, Some(now_ms_of(sim)));
         let s = &mut self.spans[span];
         match outcome {

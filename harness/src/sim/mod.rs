@@ -240,6 +240,7 @@ fn simulate(
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_millis(end_ms) + Duration::from_secs(60))
         .tick_duration(TICK)
+        .max_message_latency(constants::MAX_LATENCY)
         .rng_seed(sc.seed)
         .tcp_capacity(4096)
         .build();

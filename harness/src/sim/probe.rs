@@ -76,7 +76,7 @@ pub async fn agent(mut jobs: mpsc::UnboundedReceiver<Job>, table: ConnTable, sha
         let transport = transport.clone();
         tokio::spawn(async move {
             let got = match transport.connect(job.who.ip, job.to).await {
-                Ok(c) => talk(c.read, c.write, &job.who, job.talk).await,
+                Ok(c) => talk(c.read, c.write, &job.who, job.talk, &|| Ok(())).await,
                 Err(e) => Probed::failed(format!("connect to {}: {e}", job.to)),
             };
             let _ = job.reply.send(got);

@@ -26,7 +26,7 @@ use tokio_util::codec::FramedRead;
 pub struct Talk {
     /// The Hello's nonce (differs from the dialed node's own).
     pub nonce: u64,
-    /// Half-close right behind the Hello (a stale Hello).
+    /// Half-close right behind the proof (a stale Hello).
     pub hang_up: bool,
     /// Wall (docker) or virtual (sim) time the whole exchange may take.
     pub limit: Duration,
@@ -53,9 +53,17 @@ impl Probed {
     }
 }
 
-/// The probe's side of a connection `who` made: its Hello (and a FIN right
-/// behind it when hanging up), then the node's answer.
-pub async fn talk<R, W>(read: R, mut write: W, who: &Identity, how: Talk) -> Probed
+/// The probe's side of a connection `who` made: its Hello, then the
+/// node's answer. When hanging up, `seal` runs right before the proof is
+/// written (docker: TCP_CORK, so the proof and the FIN behind it leave as
+/// one segment; sim: nothing, the link's latency is fixed for the fault).
+pub async fn talk<R, W>(
+    read: R,
+    mut write: W,
+    who: &Identity,
+    how: Talk,
+    seal: &(dyn Fn() -> std::io::Result<()> + Sync),
+) -> Probed
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -68,13 +76,8 @@ where
         return Probed::failed(format!("sending the Hello: {e}"));
     }
     let at = (how.clock)();
-    if how.hang_up {
-        // FIN right behind the Hello: the node reads both at once.
-        if let Err(e) = write.shutdown().await {
-            return Probed::failed(format!("half-close: {e}"));
-        }
-    }
-    let answer = read_answer(read, write, who, &sent, !how.hang_up, how.limit).await;
+    let hang_up = how.hang_up.then_some(seal);
+    let answer = read_answer(read, write, who, &sent, hang_up, how.limit).await;
     Probed {
         answer,
         sent: Some(at),
@@ -109,17 +112,19 @@ pub fn hello(who: &Identity, nonce: u64) -> Hello {
 }
 
 /// What the dialed node answered, within `limit` (wall) for the whole
-/// exchange. The node proves itself first (`HandshakeAuth`); unless the
-/// probe hung up (`can_write` false: a stale Hello), the harness then
-/// proves `who` with its key, as the real node would, and reads the
-/// node's verdict: `HandshakeAck` or a `Reject`. A node that closes at any
-/// point closed without a verdict.
+/// exchange. The node proves itself first (`HandshakeAuth`); the harness
+/// then proves `who` with its key, as the real node would, and reads the
+/// node's verdict: `HandshakeAck` or a `Reject`. With `hang_up` (a stale
+/// Hello) the FIN goes right behind the proof (`hang_up` seals the two into
+/// one segment first): the node holds a verified Hello whose dialer is
+/// already gone, and the honest verdict is to close. A node that closes at
+/// any point closed without a verdict.
 pub async fn read_answer<R, W>(
     read: R,
     mut write: W,
     who: &Identity,
     sent: &Hello,
-    can_write: bool,
+    hang_up: Option<&(dyn Fn() -> std::io::Result<()> + Sync)>,
     limit: Duration,
 ) -> Answer
 where
@@ -132,19 +137,22 @@ where
             NetworkMessage::HandshakeAuth { hello, .. } => hello,
             other => return verdict(other),
         };
-        if !can_write {
-            // The node cannot have our proof: the only honest next thing
-            // is to close (a verdict here would be a stale Hello taken).
-            return verdict(next(&mut frames).await?);
+        let failed = |what: &str, e: std::io::Error| Answer::Failed {
+            error: format!("{what}: {e}"),
+        };
+        if let Some(seal) = hang_up {
+            seal().map_err(|e| failed("sealing the proof and FIN", e))?;
         }
         let proof = timed::net::auth::prove(&who.key, Role::Dialer, sent, first.nonce);
-        if let Err(e) = write
+        write
             .write_all(&encode(&NetworkMessage::HandshakeProof { proof }))
             .await
-        {
-            return Err(Answer::Failed {
-                error: format!("sending the proof: {e}"),
-            });
+            .map_err(|e| failed("sending the proof", e))?;
+        if hang_up.is_some() {
+            write
+                .shutdown()
+                .await
+                .map_err(|e| failed("half-close", e))?;
         }
         verdict(next(&mut frames).await?)
     };

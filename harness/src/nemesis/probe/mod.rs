@@ -14,7 +14,11 @@
 //! - `duplicate_dial` (node, peer): a second connection to `node` from
 //!   `peer`'s IP with `peer`'s valid Hello.
 //! - `stale_hello` (node, peer): the same, but the dialer half-closes right
-//!   after its Hello (FIN behind the Hello, as a dialer that gave up).
+//!   behind its proof (the proof and the FIN in one segment, as a dialer
+//!   that gave up while the node could not read): the node has a verified
+//!   Hello and its dialer's EOF at once. With `during = "idle"` each probe
+//!   waits until `node` holds no socket to the frozen `peer`, so a node that
+//!   registers it has no duplicate or tie-break to refuse it with.
 //!
 //! The honest answer keeps one connection per IP and the established one
 //! untouched: a `Reject` (duplicate) or a close without a frame (rate limit,
@@ -154,7 +158,7 @@ pub async fn run_on<N: ProbeNet>(
     // Mid-handshake: `a`'s dials to `b` already seen (a probe waits for a
     // fresh one); the established connection is among them at the start.
     let mut seen = match during {
-        During::Established => Ok(BTreeSet::new()),
+        During::Established | During::Idle => Ok(BTreeSet::new()),
         During::Handshake => net.dials(&a, &b).await,
     };
     for i in 0..repeat {
@@ -168,6 +172,12 @@ pub async fn run_on<N: ProbeNet>(
                 Err(e) => Err(e.clone()),
             };
             if let Err(error) = waited {
+                answers.push(a.answered(&b, stamp.at(), Answer::Failed { error }));
+                continue;
+            }
+        }
+        if during == During::Idle {
+            if let Err(error) = idle(net, &a, &b, stamp.redial_limit()).await {
                 answers.push(a.answered(&b, stamp.at(), Answer::Failed { error }));
                 continue;
             }
@@ -256,6 +266,33 @@ async fn redialing<N: ProbeNet>(
         if Instant::now() >= deadline {
             return Err(format!(
                 "{} never redialed {} mid-handshake within {} ms (is {} frozen?)",
+                a.name,
+                b.name,
+                limit.as_millis(),
+                b.name
+            ));
+        }
+        tokio::time::sleep(REDIAL_POLL).await;
+    }
+}
+
+/// Wait until `a` holds no socket to `b`'s P2P port: `a` has dropped the
+/// frozen `b` and is between two redials. An error when that moment did
+/// not come within `limit` or the kernel view could not be read.
+async fn idle<N: ProbeNet>(
+    net: &N,
+    a: &Side<'_>,
+    b: &Side<'_>,
+    limit: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if net.dials(a, b).await?.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "{} held a socket to {} for all of {} ms (is {} frozen?)",
                 a.name,
                 b.name,
                 limit.as_millis(),

@@ -57,18 +57,18 @@ impl<C: Cluster> ProbeNet for DockerNet<'_, C> {
         Box::pin(async move {
             match socket.connect(to.addr()).await {
                 Ok(stream) => {
-                    if how.hang_up {
-                        // Corked, the Hello waits in the send queue and
-                        // the half-close sets FIN on that same segment:
-                        // Hello and FIN arrive as one packet.
-                        if let Err(e) = cork(&stream) {
-                            return Probed::failed(format!("TCP_CORK: {e}"));
-                        }
-                    } else {
+                    // A stale Hello corks the socket before its proof: the
+                    // proof waits in the send queue and the half-close sets
+                    // FIN on that same segment, so the two arrive as one
+                    // packet. No TCP_NODELAY then (it would push what the
+                    // cork holds); the Hello still leaves at once, as
+                    // Nagle holds nothing while no data is unacknowledged.
+                    if !how.hang_up {
                         let _ = stream.set_nodelay(true);
                     }
+                    let fd = stream.as_raw_fd();
                     let (r, w) = stream.into_split();
-                    talk(r, w, from.id, how).await
+                    talk(r, w, from.id, how, &|| cork(fd)).await
                 }
                 Err(e) => Probed::failed(format!("connect {} -> {}: {e}", from.name, to.name)),
             }
@@ -105,13 +105,13 @@ impl<C: Cluster> ProbeNet for DockerNet<'_, C> {
 /// Set TCP_CORK: nothing leaves until the cork is lifted, a full segment
 /// is queued, or the socket is shut down for writing (the FIN then rides
 /// on the queued data).
-fn cork(stream: &tokio::net::TcpStream) -> io::Result<()> {
+fn cork(fd: std::os::fd::RawFd) -> io::Result<()> {
     let on: libc::c_int = 1;
-    // SAFETY: a valid socket fd for the call and a c_int option value of
-    // the size given.
+    // SAFETY: `fd` is the socket of a stream its caller still holds (both
+    // halves alive), and a c_int option value of the size given.
     let r = unsafe {
         libc::setsockopt(
-            stream.as_raw_fd(),
+            fd,
             libc::IPPROTO_TCP,
             libc::TCP_CORK,
             &on as *const libc::c_int as *const libc::c_void,

@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::nemesis::schedule::Fault;
+use futures::FutureExt;
 use std::net::{IpAddr, Ipv4Addr};
 use timed::net::auth::Role;
 use timed::wire::{decode, NetworkMessage};
@@ -58,7 +59,8 @@ fn ip(node: &str) -> IpAddr {
 enum Says {
     Ack,
     Reject,
-    /// Reads on to EOF, then closes without a frame.
+    /// After the proof, checks the dialer's EOF is already there, then
+    /// closes without a frame (an honest node's answer to a stale Hello).
     CloseAtEof,
 }
 
@@ -91,17 +93,6 @@ async fn fake_node(
                     panic!("not a Hello: {line}")
                 };
                 assert_eq!(h.node_id, want);
-                let verdict = match says {
-                    Says::Ack => timed::wire::encode(&NetworkMessage::HandshakeAck),
-                    Says::Reject => timed::wire::encode(&NetworkMessage::Reject {
-                        reason: "duplicate: already connected".into(),
-                    }),
-                    Says::CloseAtEof => {
-                        let eof = r.read(&mut [0u8; 16]).await.unwrap() == 0;
-                        let _ = tx.send(eof);
-                        return;
-                    }
-                };
                 // The node proves itself first, then reads the dialer's
                 // proof (checked by the node's own code, not here).
                 let ours = super::hello::hello(&me, 7);
@@ -114,6 +105,22 @@ async fn fake_node(
                     decode(line.trim_end().as_bytes()).unwrap()
                 else {
                     panic!("not a proof: {line}")
+                };
+                let verdict = match says {
+                    Says::Ack => timed::wire::encode(&NetworkMessage::HandshakeAck),
+                    Says::Reject => timed::wire::encode(&NetworkMessage::Reject {
+                        reason: "duplicate: already connected".into(),
+                    }),
+                    Says::CloseAtEof => {
+                        // The EOF must already be here with the proof: no
+                        // waiting for it. (Loopback delivers a separate FIN
+                        // in microseconds too, so this cannot tell one
+                        // segment from two; the cork's one segment was seen
+                        // with tcpdump on the docker bridge, README.)
+                        let eof = matches!(r.read(&mut [0u8; 16]).now_or_never(), Some(Ok(0)));
+                        let _ = tx.send(eof);
+                        return;
+                    }
                 };
                 w.write_all(&verdict).await.unwrap();
                 let _ = tx.send(false);
@@ -168,7 +175,7 @@ async fn a_duplicate_dial_comes_from_the_peer_with_its_key_and_records_each_answ
 }
 
 #[tokio::test]
-async fn a_stale_hello_has_its_eof_right_behind_it() {
+async fn a_stale_hello_has_its_eof_in_the_proofs_segment() {
     let ids = identities(&[]);
     let (port, mut eofs) = fake_node("n1", "n2", &ids, Says::CloseAtEof).await;
     let ids = identities(&[("n1", port), ("n2", 1)]);
@@ -182,7 +189,7 @@ async fn a_stale_hello_has_its_eof_right_behind_it() {
     assert_eq!(answers[0].answer, Answer::Closed);
     assert!(
         eofs.recv().await.unwrap(),
-        "the dialer's FIN followed its Hello"
+        "the dialer's FIN came with its proof"
     );
 }
 
