@@ -115,8 +115,8 @@ async fn fake_node(
                         // The EOF must already be here with the proof: no
                         // waiting for it. (Loopback delivers a separate FIN
                         // in microseconds too, so this cannot tell one
-                        // segment from two; the cork's one segment was seen
-                        // with tcpdump on the docker bridge, README.)
+                        // segment from two; tcpdump on docker showed each
+                        // stale probe as one `[FP.]` segment, README.)
                         let eof = matches!(r.read(&mut [0u8; 16]).now_or_never(), Some(Ok(0)));
                         let _ = tx.send(eof);
                         return;
