@@ -255,25 +255,13 @@ async fn redialing<N: ProbeNet>(
     seen: &mut BTreeSet<u16>,
     limit: Duration,
 ) -> Result<(), String> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let now = net.dials(a, b).await?;
+    let what = format!("redialed {} mid-handshake", b.name);
+    watch_dials(net, a, b, limit, &what, |now| {
         let fresh = now.iter().any(|p| !seen.contains(p));
         seen.extend(now);
-        if fresh {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "{} never redialed {} mid-handshake within {} ms (is {} frozen?)",
-                a.name,
-                b.name,
-                limit.as_millis(),
-                b.name
-            ));
-        }
-        tokio::time::sleep(REDIAL_POLL).await;
-    }
+        fresh
+    })
+    .await
 }
 
 /// Wait until `a` holds no socket to `b`'s P2P port: `a` has dropped the
@@ -285,16 +273,29 @@ async fn idle<N: ProbeNet>(
     b: &Side<'_>,
     limit: Duration,
 ) -> Result<(), String> {
+    let what = format!("was without a socket to {}", b.name);
+    watch_dials(net, a, b, limit, &what, |now| now.is_empty()).await
+}
+
+/// Read `a`'s dials to `b` every [`REDIAL_POLL`] until `done` accepts them;
+/// an error saying `a` never did `what` when `limit` passed first.
+async fn watch_dials<N: ProbeNet>(
+    net: &N,
+    a: &Side<'_>,
+    b: &Side<'_>,
+    limit: Duration,
+    what: &str,
+    mut done: impl FnMut(BTreeSet<u16>) -> bool,
+) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     loop {
-        if net.dials(a, b).await?.is_empty() {
+        if done(net.dials(a, b).await?) {
             return Ok(());
         }
         if Instant::now() >= deadline {
             return Err(format!(
-                "{} held a socket to {} for all of {} ms (is {} frozen?)",
+                "{} never {what} within {} ms (is {} frozen?)",
                 a.name,
-                b.name,
                 limit.as_millis(),
                 b.name
             ));

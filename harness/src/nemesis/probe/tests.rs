@@ -270,3 +270,70 @@ async fn a_mid_handshake_probe_waits_for_a_fresh_dial_and_records_both_ids() {
     assert!(summary.contains("has the lower id"), "{summary}");
     drop(frozen);
 }
+
+/// A network whose kernel view shows `a`'s dials to `b` from a script, one
+/// entry per read (the last one repeats); it cannot dial.
+struct Scripted(std::cell::RefCell<Vec<BTreeSet<u16>>>);
+
+impl ProbeNet for Scripted {
+    type Ready = ();
+    fn ready<'a>(
+        &'a self,
+        _: &'a Side<'_>,
+    ) -> futures::future::LocalBoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Err("scripted".into()) })
+    }
+    fn probe<'a>(
+        &'a self,
+        _: (),
+        _: &'a Side<'_>,
+        _: &'a Side<'_>,
+        _: Talk,
+    ) -> futures::future::LocalBoxFuture<'a, Probed> {
+        unreachable!("no probe goes out in these tests")
+    }
+    fn dials<'a>(
+        &'a self,
+        _: &'a Side<'_>,
+        _: &'a Side<'_>,
+    ) -> futures::future::LocalBoxFuture<'a, Result<BTreeSet<u16>, String>> {
+        let mut script = self.0.borrow_mut();
+        let now = if script.len() > 1 {
+            script.remove(0)
+        } else {
+            script[0].clone()
+        };
+        Box::pin(async move { Ok(now) })
+    }
+    fn nonce(&self) -> u64 {
+        0
+    }
+    fn clock(&self) -> fn() -> Duration {
+        || Duration::ZERO
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_probe_waits_until_the_node_holds_no_socket_to_the_peer() {
+    let ids = identities(&[("n1", 1), ("n2", 2)]);
+    let (a, b) = (Side::new("n1", &ids["n1"]), Side::new("n2", &ids["n2"]));
+    let ports = |p: &[u16]| p.iter().copied().collect::<BTreeSet<u16>>();
+    // Two redials in flight, then none: idle at the third read.
+    let net = Scripted(std::cell::RefCell::new(vec![
+        ports(&[40001]),
+        ports(&[40002]),
+        ports(&[]),
+    ]));
+    let began = Instant::now();
+    idle(&net, &a, &b, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(began.elapsed(), REDIAL_POLL * 2);
+    // A socket that never goes away: an error naming both nodes.
+    let net = Scripted(std::cell::RefCell::new(vec![ports(&[40001])]));
+    let err = idle(&net, &a, &b, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("n1 never was without a socket to n2 within 1000 ms"),
+        "{err}"
+    );
+}
