@@ -99,6 +99,29 @@ fn verdict(r: &RunOutcome) -> String {
     }
 }
 
+/// What the nodes wrote per block (all nodes' frames and bytes), from the
+/// run's performance figures: the protocol's cost, whatever the machine.
+fn traffic(r: &RunOutcome) -> String {
+    let perf = r.report.as_ref().and_then(|rep| rep.perf.as_ref());
+    match perf.and_then(|p| Some((p.messages_per_block?, p.bytes_per_block?))) {
+        Some((frames, bytes)) => format!(
+            "{} frames, {:.1} MiB per block",
+            si(frames),
+            bytes / (1024.0 * 1024.0)
+        ),
+        None => "no blocks".into(),
+    }
+}
+
+/// 1234 -> "1.2k", 2345678 -> "2.3M".
+fn si(v: f64) -> String {
+    match v {
+        v if v >= 1e6 => format!("{:.1}M", v / 1e6),
+        v if v >= 1e3 => format!("{:.1}k", v / 1e3),
+        v => format!("{v:.0}"),
+    }
+}
+
 fn first_failure(r: &RunOutcome) -> String {
     r.report
         .as_ref()
@@ -146,7 +169,7 @@ pub async fn run_bench(b: &SimBench<'_>) -> anyhow::Result<Vec<Row>> {
     let (r, cost) = measured_run(six, &tmp.join("six")).await;
     rows.push(Row {
         what: format!("six-masternodes ({})", humantime::format_duration(protocol)),
-        value: cost.describe(protocol, &verdict(&r)),
+        value: format!("{}, {}", cost.describe(protocol, &verdict(&r)), traffic(&r)),
         target: format!("<= {} s, >= {SIX_SPEEDUP_TARGET:.0}x", SIX_TARGET.as_secs()),
         ok: r.exit == Exit::Pass && cost.wall <= SIX_TARGET,
     });
@@ -167,7 +190,7 @@ pub async fn run_bench(b: &SimBench<'_>) -> anyhow::Result<Vec<Row>> {
                 dropped.join(",")
             )
         },
-        value: cost.describe(protocol, &verdict(&r)),
+        value: format!("{}, {}", cost.describe(protocol, &verdict(&r)), traffic(&r)),
         target: "-".into(),
         ok: r.exit == Exit::Pass,
     });
@@ -178,15 +201,19 @@ pub async fn run_bench(b: &SimBench<'_>) -> anyhow::Result<Vec<Row>> {
             humantime::format_duration(b.duration)
         );
         let sc = mesh_scenario(n, b.duration, 1.0)?;
+        let meshed_by = match sc.network.bootstrap_fanout {
+            Some(f) => format!("each bootstraps from the next {f}"),
+            None => "gossip".into(),
+        };
         let (r, cost) = measured_run(sc, &tmp.join(format!("n{n}"))).await;
         let hour = n >= 100 && b.duration >= Duration::from_secs(3600);
         rows.push(Row {
             what: format!(
-                "{n}-node mesh ({}): all {n} masternodes, up to {} connections (node limits {MAX_OUTBOUND_PEERS} out / {MAX_INBOUND_PEERS} in)",
+                "{n}-node mesh ({}): all {n} masternodes, {} connections, {meshed_by} (node limits {MAX_OUTBOUND_PEERS} out / {MAX_INBOUND_PEERS} in)",
                 humantime::format_duration(b.duration),
                 n * n.saturating_sub(1) / 2
             ),
-            value: cost.describe(b.duration, &verdict(&r)),
+            value: format!("{}, {}", cost.describe(b.duration, &verdict(&r)), traffic(&r)),
             target: if hour {
                 format!("< {} s", MESH_TARGET.as_secs())
             } else {

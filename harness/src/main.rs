@@ -50,7 +50,7 @@ enum Cmd {
     },
     /// Compare the performance figures of two runs of one scenario and seed
     /// (run folders or report.json files); exit 1 on a regression, 2 when
-    /// the runs differ in scenario, seed or time scale.
+    /// the runs differ in scenario, seed, time scale or provider.
     Compare {
         base: PathBuf,
         new: PathBuf,

@@ -411,3 +411,25 @@ fn a_node_first_polled_after_the_others_is_not_running_before_it() {
         );
     }
 }
+
+/// `full_mesh_at` lives with the recorder (both providers' rule); its
+/// cases are built with this module's timeline kit.
+#[test]
+fn the_full_mesh_is_when_every_running_node_sees_every_other_in_both_views() {
+    // Links come up at ~1 s; the first poll after is at 10 s.
+    assert_eq!(
+        crate::observe::recorder::full_mesh_at(&Net::new(4).build()),
+        Some(10 * SEC)
+    );
+    // A late joiner not started yet does not hold the mesh back.
+    assert_eq!(
+        crate::observe::recorder::full_mesh_at(&Net::new(4).late(4, 2 * MIN).build()),
+        Some(10 * SEC)
+    );
+    // Nodes that list each other while the kernel holds no socket
+    // between them are not a mesh (the docker run's rule too).
+    assert_eq!(
+        crate::observe::recorder::full_mesh_at(&Net::new(4).kernel_vanish(1, 2, 5 * SEC).build()),
+        None
+    );
+}

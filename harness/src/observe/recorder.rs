@@ -8,7 +8,7 @@
 //! at the end, so the final state is on the timeline.
 
 use super::model::{KernelConn, NodeEvent, NodeInfo, Sample, Timeline};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use timed::api::types::{PeerView, StatusView};
 
@@ -55,6 +55,58 @@ pub struct Live {
     pub height: Option<u64>,
     pub peers: Option<usize>,
     pub kernel_peers: Option<usize>,
+}
+
+impl Live {
+    /// A node's newest state as one sample shows it.
+    fn of(s: &Sample) -> Live {
+        Live {
+            up: s.up,
+            height: s.status.as_ref().map(|st| st.height),
+            peers: s.peers.as_ref().map(|p| p.len()),
+            kernel_peers: s.kernel.as_ref().map(|k| k.len()),
+        }
+    }
+}
+
+/// Every running node sees every other running node, in its own view and in
+/// the kernel's (when readable). Only before any late joiner is due.
+pub fn is_full_mesh(live: &HashMap<String, Live>, late_pending: usize) -> bool {
+    let up = live.values().filter(|l| l.up).count();
+    up >= 2
+        && live.len() - late_pending == up
+        && live
+            .values()
+            .filter(|l| l.up)
+            .all(|l| l.peers == Some(up - 1) && l.kernel_peers.is_none_or(|k| k == up - 1))
+}
+
+/// When a finished timeline first shows [`is_full_mesh`] (the docker run
+/// judges it live, as it polls; the simulation afterwards, from the same
+/// samples). A node never up so far counts as a late joiner not yet due.
+pub fn full_mesh_at(tl: &Timeline) -> Option<u64> {
+    let mut live: HashMap<String, Live> = HashMap::new();
+    let mut ever_up: HashSet<&str> = HashSet::new();
+    let mut samples: Vec<&Sample> = tl.samples.iter().collect();
+    samples.sort_by_key(|s| s.t);
+    for (i, s) in samples.iter().enumerate() {
+        live.insert(s.node.clone(), Live::of(s));
+        if s.up {
+            ever_up.insert(&s.node);
+        }
+        // Judge once every sample of this instant is in.
+        if samples.get(i + 1).is_some_and(|n| n.t == s.t) {
+            continue;
+        }
+        let pending = live
+            .keys()
+            .filter(|n| !ever_up.contains(n.as_str()))
+            .count();
+        if is_full_mesh(&live, pending) {
+            return Some(s.t);
+        }
+    }
+    None
 }
 
 pub struct Recorder {
@@ -130,15 +182,7 @@ impl Recorder {
             .iter()
             .filter_map(|(n, tr)| {
                 let s = tr.newest.as_ref()?;
-                Some((
-                    n.clone(),
-                    Live {
-                        up: s.up,
-                        height: s.status.as_ref().map(|st| st.height),
-                        peers: s.peers.as_ref().map(|p| p.len()),
-                        kernel_peers: s.kernel.as_ref().map(|k| k.len()),
-                    },
-                ))
+                Some((n.clone(), Live::of(s)))
             })
             .collect()
     }

@@ -20,6 +20,10 @@ pub enum Refusal {
     /// Rates and latencies depend on the time scale.
     #[error("different time scales: base {0}, new {1}")]
     TimeScale(f64, f64),
+    /// Virtual-time figures of the simulation are not wall-time figures
+    /// of containers (a provider-less report is an older docker one).
+    #[error("different providers: base {0}, new {1}")]
+    Provider(String, String),
     /// A report written before performance figures existed, or of a run
     /// that stopped before measuring.
     #[error("{0} has no performance figures")]
@@ -94,6 +98,10 @@ pub fn compare(
     }
     if base.time_scale != new.time_scale {
         return Err(Refusal::TimeScale(base.time_scale, new.time_scale));
+    }
+    let provider = |r: &RunReport| r.provider.clone().unwrap_or_else(|| "docker".into());
+    if provider(base) != provider(new) {
+        return Err(Refusal::Provider(provider(base), provider(new)));
     }
     let b = base.perf.as_ref().ok_or(Refusal::NoFigures("base"))?;
     let n = new.perf.as_ref().ok_or(Refusal::NoFigures("new"))?;
@@ -240,7 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn refuses_other_scenario_seed_or_missing_figures() {
+    fn refuses_other_scenario_seed_provider_or_missing_figures() {
         assert_eq!(
             compare(&report(1, 1.0), &report(2, 1.0), 0.2),
             Err(Refusal::Seed(1, 2))
@@ -251,6 +259,13 @@ mod tests {
             compare(&report(1, 1.0), &other, 0.2),
             Err(Refusal::Scenario(..))
         ));
+        let mut sim = report(1, 1.0);
+        sim.provider = Some("sim".into());
+        assert_eq!(
+            compare(&report(1, 1.0), &sim, 0.2),
+            Err(Refusal::Provider("docker".into(), "sim".into()))
+        );
+        assert!(compare(&sim, &sim, 0.2).is_ok());
         let mut none = report(1, 1.0);
         none.perf = None;
         assert_eq!(

@@ -30,7 +30,9 @@ pub struct NodePerf {
 }
 
 /// The run's figures. Latencies are wall ms (what the network really took),
-/// rates are per protocol hour (what the scenario describes).
+/// rates are per protocol hour (what the scenario describes). In a
+/// simulated run latencies are virtual ms: the simulated network's, the
+/// same for every run of a seed, so two builds differ by their code alone.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Perf {
     /// Start of the nodes to every node seeing every other (wall ms).

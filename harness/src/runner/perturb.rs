@@ -7,13 +7,12 @@ use super::failfast;
 use super::progress::Progress;
 use super::workload::Workload;
 use crate::nemesis::Nemesis;
-use crate::observe::recorder::Live;
+use crate::observe::recorder::is_full_mesh;
 use crate::observe::{Observer, RunClock};
 use crate::provider::docker::DockerCluster;
 use crate::provider::Cluster;
 use crate::report::EarlyStop;
 use crate::scenario::{ms, Scenario};
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// The fault injector as the run loop drives it: due steps applied in
@@ -144,16 +143,4 @@ pub async fn run(
         progress.update(t, line);
     }
     Ok(Ended { full_mesh, stop })
-}
-
-/// Every running node sees every other running node, in its own view and in
-/// the kernel's (when readable). Only before any late joiner is due.
-fn is_full_mesh(live: &HashMap<String, Live>, late_pending: usize) -> bool {
-    let up = live.values().filter(|l| l.up).count();
-    up >= 2
-        && live.len() - late_pending == up
-        && live
-            .values()
-            .filter(|l| l.up)
-            .all(|l| l.peers == Some(up - 1) && l.kernel_peers.is_none_or(|k| k == up - 1))
 }

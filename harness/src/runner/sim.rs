@@ -83,7 +83,16 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
                 }
             }
             let mut f = verdict::evaluate(&sc, &run.timeline, run.stop.clone());
-            f.coverage = run.coverage;
+            f.coverage = crate::report::coverage::from_metrics(&run.metrics);
+            // The same figures as docker's, in virtual time: latencies are
+            // the simulated network's, deterministic for a seed. No
+            // per-node CPU or memory: every node shares this process.
+            f.perf = Some(crate::report::perf::compute(
+                &run.timeline,
+                &run.metrics,
+                &Default::default(),
+                crate::observe::recorder::full_mesh_at(&run.timeline),
+            ));
             let passed = f.checks.iter().all(|c| c.passed);
             if !passed || opts.artefacts == super::Artefacts::All {
                 match verdict::write_timeline(&out_dir, &run.timeline) {

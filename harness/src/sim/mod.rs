@@ -85,8 +85,9 @@ pub struct SimRun {
     /// The fault steps as applied, one line each.
     pub applied: Vec<String>,
     pub steps: u64,
-    /// Rare protocol events the nodes counted (`report::coverage`).
-    pub coverage: crate::report::coverage::Coverage,
+    /// Every node's `/metrics`, accumulated over its processes (the
+    /// report's coverage and performance figures come from it).
+    pub metrics: std::collections::BTreeMap<String, crate::report::prom::Accumulated>,
     /// The run stopped at a final violation ([`stop`]).
     pub stop: Option<crate::report::EarlyStop>,
 }
@@ -167,7 +168,7 @@ pub fn run(
     for c in &ctls {
         c.stopping();
     }
-    let coverage = crate::report::coverage::from_metrics(&observer.metrics());
+    let metrics = observer.metrics();
     logs.flush();
     let (applied, spans, steps, stopped) = result?;
     let rec = std::mem::replace(
@@ -191,7 +192,7 @@ pub fn run(
         timeline,
         applied,
         steps,
-        coverage,
+        metrics,
         stop: stopped,
     })
 }
