@@ -113,6 +113,9 @@ pub fn compare(
             let newv = nf.iter().find(|f| f.name == bf.name).and_then(|f| f.value);
             row(&bf, newv, max_regression)
         })
+        // A figure neither run has (a simulated node's CPU and memory:
+        // every node shares one process) says nothing.
+        .filter(|r| r.base.is_some() || r.new.is_some())
         .collect();
     Ok(Comparison {
         rows,
@@ -265,7 +268,13 @@ mod tests {
             compare(&report(1, 1.0), &sim, 0.2),
             Err(Refusal::Provider("docker".into(), "sim".into()))
         );
-        assert!(compare(&sim, &sim, 0.2).is_ok());
+        let both = compare(&sim, &sim, 0.2).unwrap();
+        assert!(
+            both.rows.iter().all(|r| r.base.is_some()),
+            "no row for a figure neither run has: {}",
+            render(&both, false)
+        );
+        assert!(both.rows.iter().any(|r| r.name == "finality p50"));
         let mut none = report(1, 1.0);
         none.perf = None;
         assert_eq!(
