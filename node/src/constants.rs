@@ -178,6 +178,14 @@ pub const TIMEOUT_PROPOSE: Duration = Duration::from_secs(3);
 pub const TIMEOUT_PREVOTE: Duration = Duration::from_secs(1);
 pub const TIMEOUT_PRECOMMIT: Duration = Duration::from_secs(1);
 pub const ROUND_TIMEOUT_DELTA: Duration = Duration::from_millis(500);
+/// A height undecided this long after it started sends each peer, once,
+/// the current and previous round's messages it has not shown it holds
+/// (`node::gossip`): the flood a stuck height needs when a peer its author
+/// named sits behind a cut nobody has noticed. A healthy height decides in
+/// well under a second. Bounds: >= TIMEOUT_PROPOSE (a round that is merely
+/// waiting for its proposal is not stuck); checked at each re-broadcast
+/// (every TIMEOUT_PROPOSE).
+pub const GOSSIP_FALLBACK: Duration = TIMEOUT_PROPOSE;
 
 /// Blocks per sync range request, and how many such requests may be in flight.
 pub const SYNC_BATCH: u64 = 128;

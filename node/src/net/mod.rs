@@ -336,6 +336,23 @@ impl NetHandle {
         queued
     }
 
+    /// Queue `msg` (encoded once) for each of `to` that is connected and
+    /// has room; like `broadcast`, never blocks. Returns the peers queued.
+    pub fn send_to_each(&self, msg: &NetworkMessage, to: &[IpAddr]) -> Vec<IpAddr> {
+        let frame = encode(msg);
+        to.iter()
+            .copied()
+            .filter(|ip| match self.shared.registry.send(*ip, frame.clone()) {
+                Some(Ok(())) => true,
+                Some(Err(QueueError::Full)) => {
+                    NetMetrics::inc(&self.shared.metrics.broadcast_dropped_total);
+                    false
+                }
+                _ => false,
+            })
+            .collect()
+    }
+
     pub fn send_to_peer(&self, ip: IpAddr, msg: &NetworkMessage) -> Result<(), SendError> {
         match self.shared.registry.send(ip, encode(msg)) {
             None | Some(Err(QueueError::Closed)) => Err(SendError::NotConnected(ip)),

@@ -3,12 +3,14 @@
 //! signed step (fsync) BEFORE broadcasting, schedule timeouts on the
 //! protocol clock, apply decided blocks to the chain.
 
+use super::gossip::Gossip;
 use crate::chain::types::{Block, NodeId};
 use crate::chain::votes::ConsensusMessage;
 use crate::clock::{Clock, Instant};
 use crate::consensus::core::{App, Core, Output, Reject, Timeout};
+use crate::constants::GOSSIP_FALLBACK;
 use crate::live::Shared;
-use crate::wire::NetworkMessage;
+use crate::wire::{NetworkMessage, Recipients};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -26,6 +28,10 @@ pub struct Driver {
     future: Vec<(Option<IpAddr>, ConsensusMessage)>,
     /// When we first saw a proposal at this height (finality latency).
     proposal_seen: Option<Instant>,
+    /// When the current height started (None while waiting to start).
+    started_at: Option<Instant>,
+    /// Which peer holds which message of this height.
+    gossip: Gossip,
 }
 
 /// The chain as the core sees it.
@@ -65,7 +71,10 @@ impl Driver {
             start_at: None,
             future: vec![],
             proposal_seen: None,
+            started_at: None,
+            gossip: Gossip::default(),
         };
+        d.gossip.reset(d.core.height());
         d.start_at = Some(d.clock.now());
         d
     }
@@ -92,6 +101,7 @@ impl Driver {
         let now = self.clock.now();
         if self.start_at.is_some_and(|s| s <= now) {
             self.start_at = None;
+            self.started_at = Some(now);
             let mut app = chain_app(&self.shared, self.me, &self.clock);
             let outs = self.core.start(&mut app);
             self.handle(outs);
@@ -105,9 +115,29 @@ impl Driver {
         }
     }
 
+    /// A consensus message a peer sent us (`sent_to`: the peers its author
+    /// says it sent it to). A fresh one is relayed to the peers that may
+    /// not have it ([`Gossip::received`]).
+    pub fn on_peer_message(
+        &mut self,
+        from: IpAddr,
+        msg: ConsensusMessage,
+        sent_to: Option<Recipients>,
+    ) {
+        let fresh = self.on_message(Some(from), msg.clone());
+        let peers = self.shared.net.connected();
+        let to = self
+            .gossip
+            .received(&msg, from, fresh, sent_to.as_ref(), &peers);
+        if !to.is_empty() {
+            let relay = NetworkMessage::Consensus { msg, sent_to: None };
+            self.shared.net.send_to_each(&relay, &to);
+        }
+    }
+
     /// A consensus message from `from` (None = replayed from our buffer).
-    /// Returns true when it was new and valid (the caller relays it).
-    pub fn on_message(&mut self, from: Option<IpAddr>, msg: ConsensusMessage) -> bool {
+    /// Returns true when it was new and valid.
+    fn on_message(&mut self, from: Option<IpAddr>, msg: ConsensusMessage) -> bool {
         let height = match &msg {
             ConsensusMessage::Proposal(p) => p.height,
             ConsensusMessage::Vote(v) => v.height,
@@ -158,11 +188,35 @@ impl Driver {
         }
     }
 
+    /// Every `TIMEOUT_PROPOSE`: re-send our own messages and, once the
+    /// height has been undecided for [`GOSSIP_FALLBACK`], send each peer
+    /// the round's messages it has not shown it holds.
+    pub fn on_rebroadcast_tick(&mut self) {
+        self.rebroadcast(None);
+        let now = self.clock.now();
+        let stuck = self
+            .started_at
+            .is_some_and(|t| t + self.clock.protocol(GOSSIP_FALLBACK) <= now);
+        if stuck {
+            let peers = self.shared.net.connected();
+            for (m, to) in self.gossip.fallback(self.core.round(), &peers) {
+                let msg = NetworkMessage::Consensus {
+                    msg: m,
+                    sent_to: None,
+                };
+                self.shared.net.send_to_each(&msg, &to);
+            }
+        }
+    }
+
     /// Re-send our current round's messages (a lost frame or a peer that
     /// connected late must not stall the round).
     pub fn rebroadcast(&self, to: Option<IpAddr>) {
         for m in self.core.own_messages() {
-            let msg = NetworkMessage::Consensus { msg: m };
+            let msg = NetworkMessage::Consensus {
+                msg: m,
+                sent_to: None,
+            };
             match to {
                 Some(ip) => {
                     let _ = self.shared.net.send_to_peer(ip, &msg);
@@ -176,8 +230,10 @@ impl Driver {
 
     fn enter_height(&mut self, height: u64) {
         self.core.reset(height);
+        self.gossip.reset(height);
         self.timers.clear();
         self.proposal_seen = None;
+        self.started_at = None;
         let interval = self.clock.protocol(self.shared.genesis.block_interval);
         self.start_at = Some(self.clock.now() + interval);
         // Replay what arrived early for this height.
@@ -188,7 +244,14 @@ impl Driver {
                 ConsensusMessage::Vote(v) => v.height,
             };
             if h == height {
-                self.on_message(from, m);
+                match from {
+                    // Relayed like any fresh message (the author's list
+                    // did not keep: whoever may lack it gets it).
+                    Some(ip) => self.on_peer_message(ip, m, None),
+                    None => {
+                        self.on_message(None, m);
+                    }
+                }
             } else if h > height {
                 self.future.push((from, m));
             }
@@ -213,9 +276,7 @@ impl Driver {
                         self.proposal_seen = Some(self.clock.now());
                     }
                     if may_send {
-                        self.shared
-                            .net
-                            .broadcast(&NetworkMessage::Consensus { msg: m });
+                        self.send_own(m);
                     }
                 }
                 Output::Schedule(t, d) => {
@@ -225,6 +286,19 @@ impl Driver {
                 Output::Decided(block) => self.on_decided(block),
             }
         }
+    }
+
+    /// Our own new message to every peer, naming them in the frame so
+    /// that none of them relays it to the others.
+    fn send_own(&mut self, m: ConsensusMessage) {
+        let peers = self.shared.net.connected();
+        let ips: Vec<IpAddr> = peers.iter().map(|p| p.ip).collect();
+        let msg = NetworkMessage::Consensus {
+            msg: m.clone(),
+            sent_to: Some(Recipients::of(peers.iter().map(|p| &p.node_id))),
+        };
+        let queued = self.shared.net.send_to_each(&msg, &ips);
+        self.gossip.sent_own(&m, &queued);
     }
 
     fn on_decided(&mut self, block: Block) {

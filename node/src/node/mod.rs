@@ -6,8 +6,10 @@
 //! |---|---|
 //! | [`service`] | the service loop: network dispatch, consensus, sync, answering requests |
 //! | [`driver`] | the consensus driver: feeds the pure core from the network and timers, persists before sending |
+//! | [`gossip`] | which peer holds which consensus message: relay only where it may be missing, flood only a stuck height |
 
 mod driver;
+mod gossip;
 pub mod service;
 
 use crate::api::{self, ApiState};

@@ -109,7 +109,7 @@ async fn run(
             biased;
             _ = sleep_until(&shared.clock, deadline) => driver.on_deadline(),
             Some(()) = advanced.recv() => driver.on_chain_advanced(),
-            _ = rebroadcast.tick() => driver.rebroadcast(None),
+            _ = rebroadcast.tick() => driver.on_rebroadcast_tick(),
             m = inbound.recv() => match m {
                 Some(m) => on_inbound(&shared, &mut driver, m),
                 None => {
@@ -143,15 +143,8 @@ fn on_inbound(shared: &Arc<Shared>, driver: &mut Driver, m: Inbound) {
         }
         Inbound::Request { from, id, body } => answer(shared, from, id, body),
         Inbound::Message { from, msg } => match msg {
-            NetworkMessage::Consensus { msg } => {
-                let fresh = driver.on_message(Some(from), msg.clone());
-                if fresh {
-                    // Relay once (duplicates are refused before this), so
-                    // consensus also works across a non-full mesh.
-                    shared
-                        .net
-                        .broadcast_except(&NetworkMessage::Consensus { msg }, from);
-                }
+            NetworkMessage::Consensus { msg, sent_to } => {
+                driver.on_peer_message(from, msg, sent_to)
             }
             NetworkMessage::Transaction { tx } => {
                 let r = shared.state.lock().unwrap().submit(tx.clone());

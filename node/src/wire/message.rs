@@ -8,6 +8,7 @@
 
 use crate::chain::types::{Block, Hash, NodeId, Sig, Transaction};
 use crate::chain::votes::ConsensusMessage;
+use crate::constants::{MAX_INBOUND_PEERS, MAX_OUTBOUND_PEERS};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -32,6 +33,75 @@ pub struct Hello {
 pub struct PeerAddr {
     pub ip: IpAddr,
     pub port: u16,
+}
+
+/// The peers an author sent its consensus message to: the first 8 bytes
+/// of each node id, sorted, on the wire as one hex string of 16 digits per
+/// peer (a 99-peer list is 1.6 kB, where 99 full ids would be 6.5 kB).
+/// Two ids sharing a prefix only make a relay skip a peer; the stuck-height
+/// fallback (`node::gossip`) still reaches it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recipients(Vec<u64>);
+
+impl Recipients {
+    /// Most peers a list may name: every slot a node has, in and out.
+    pub const MAX: usize = MAX_INBOUND_PEERS + MAX_OUTBOUND_PEERS;
+
+    pub fn of<'a>(ids: impl IntoIterator<Item = &'a NodeId>) -> Recipients {
+        let mut v: Vec<u64> = ids.into_iter().map(Self::tag).collect();
+        v.sort_unstable();
+        v.dedup();
+        Recipients(v)
+    }
+
+    pub fn names(&self, id: &NodeId) -> bool {
+        self.0.binary_search(&Self::tag(id)).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn tag(id: &NodeId) -> u64 {
+        u64::from_be_bytes(id.0[..8].try_into().expect("a node id has 32 bytes"))
+    }
+}
+
+impl Serialize for Recipients {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut hex = String::with_capacity(16 * self.0.len());
+        for t in &self.0 {
+            hex.push_str(&format!("{t:016x}"));
+        }
+        s.serialize_str(&hex)
+    }
+}
+
+impl<'de> Deserialize<'de> for Recipients {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let hex = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if hex.len() % 16 != 0 || hex.len() / 16 > Self::MAX {
+            return Err(D::Error::custom(format!(
+                "sent_to: {} hex digits, not 16 per peer for at most {} peers",
+                hex.len(),
+                Self::MAX
+            )));
+        }
+        let mut v = Vec::with_capacity(hex.len() / 16);
+        for chunk in hex.as_bytes().chunks(16) {
+            let digits = std::str::from_utf8(chunk).map_err(D::Error::custom)?;
+            v.push(u64::from_str_radix(digits, 16).map_err(D::Error::custom)?);
+        }
+        // Sorted on the way out; a peer's unsorted list is sorted here so
+        // `names` stays a binary search.
+        v.sort_unstable();
+        Ok(Recipients(v))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +211,11 @@ pub enum NetworkMessage {
     },
     Consensus {
         msg: ConsensusMessage,
+        /// Set by the message's author only: the peers it sent it to, so a
+        /// peer taking it straight from the author relays it only to peers
+        /// not named here (`node::gossip`). Absent on relays.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sent_to: Option<Recipients>,
     },
     /// Any `type` this version does not know: ignored by the receiver.
     #[serde(other)]

@@ -4,4 +4,4 @@ pub mod codec;
 pub mod message;
 
 pub use codec::{decode, encode, FrameCodec, FrameError};
-pub use message::{Hello, MasternodeInfo, NetworkMessage, PeerAddr, Request, Response};
+pub use message::{Hello, MasternodeInfo, NetworkMessage, PeerAddr, Recipients, Request, Response};
