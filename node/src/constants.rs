@@ -192,6 +192,13 @@ pub const SYNC_BATCH: u64 = 128;
 pub const SYNC_MAX_IN_FLIGHT: usize = 4;
 /// How often a node compares its tip with its peers' (protocol time).
 pub const SYNC_TICK: Duration = Duration::from_secs(5);
+/// Peers asked for their tip at each `SYNC_TICK` (a window moving round
+/// them, `sync::tips`); a kick and the look after a catch-up ask everyone.
+/// Asking every peer, a 100-node mesh sent 238k tip frames per protocol
+/// minute, 45 % of all its frames. With 8, every peer of a 100-node mesh is
+/// asked within 13 ticks (65 s), and a network of up to 9 nodes asks all
+/// its peers every tick as before. Bounds: 1..=MAX_OUTBOUND_PEERS.
+pub const SYNC_TIP_QUERIES_PER_TICK: usize = 8;
 
 /// Mempool capacity in transactions.
 pub const MAX_MEMPOOL_TXS: usize = 10_000;

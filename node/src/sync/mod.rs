@@ -1,9 +1,10 @@
 //! Catch-up from peers: tip queries and batched block-range requests.
 //!
-//! On every [`SYNC_TICK`] (or a kick: a peer connected with a higher height,
-//! votes arrived from a future height) the node asks every connected peer
-//! for its tip. If one is ahead, it fetches `GetBlocks` ranges from that
-//! peer with at most [`SYNC_MAX_IN_FLIGHT`] requests outstanding, verifies
+//! On a kick (a peer connected with a higher height, votes arrived from a
+//! future height) the node asks every connected peer for its tip; on every
+//! [`SYNC_TICK`], a window of them that moves round ([`tips`]). If one is
+//! ahead, it fetches `GetBlocks` ranges from that peer with at most
+//! [`SYNC_MAX_IN_FLIGHT`] requests outstanding, verifies
 //! each block's commit (> 2/3 of the voting weight) plus link and
 //! transactions, and applies each response in one store transaction.
 //! One peer is enough: nothing waits for a minimum peer count (the seeds'
@@ -14,7 +15,7 @@ use crate::chain::state::verify_commits_parallel;
 use crate::chain::types::Block;
 use crate::constants::{REQUEST_TIMEOUT, SYNC_BATCH, SYNC_MAX_IN_FLIGHT, SYNC_TICK};
 use crate::live::Shared;
-use crate::net::EventKind;
+use crate::net::{ConnectedPeer, EventKind};
 use crate::wire::{NetworkMessage, Request, Response};
 use futures::stream::{FuturesOrdered, FuturesUnordered, StreamExt};
 use std::net::IpAddr;
@@ -22,21 +23,31 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+mod tips;
+use tips::TipRotation;
+
 /// Penalty for serving an invalid block or a malformed answer.
 const BAD_DATA_PENALTY: u32 = 50;
 
 pub async fn run(shared: Arc<Shared>, advanced: mpsc::UnboundedSender<()>) {
     let mut tick = shared.clock.interval(SYNC_TICK);
+    let mut rotation = TipRotation::default();
     loop {
-        tokio::select! {
+        let kicked = tokio::select! {
             biased;
-            _ = tick.tick() => {}
-            _ = shared.sync_kick.notified() => {}
+            _ = tick.tick() => false,
+            _ = shared.sync_kick.notified() => true,
+        };
+        let mut peers = shared.net.connected();
+        if !kicked {
+            peers = rotation.window(&peers);
         }
-        while let Some((peer, target)) = best_peer(&shared).await {
+        while let Some((peer, target)) = best_peer(&shared, peers).await {
             if !catch_up(&shared, peer, target, &advanced).await {
                 break;
             }
+            // Caught up with that peer: is anyone further ahead?
+            peers = shared.net.connected();
         }
         if shared.syncing.swap(false, Ordering::AcqRel) {
             tracing::info!(height = shared.height(), "sync finished");
@@ -50,12 +61,10 @@ pub async fn run(shared: Arc<Shared>, advanced: mpsc::UnboundedSender<()>) {
     }
 }
 
-/// The connected peer with the highest tip above ours, if any.
-async fn best_peer(shared: &Shared) -> Option<(IpAddr, u64)> {
+/// Of `peers`, the one with the highest tip above ours, if any.
+async fn best_peer(shared: &Shared, peers: Vec<ConnectedPeer>) -> Option<(IpAddr, u64)> {
     let ours = shared.height();
-    let mut asks: FuturesUnordered<_> = shared
-        .net
-        .connected()
+    let mut asks: FuturesUnordered<_> = peers
         .into_iter()
         .map(|p| {
             let net = shared.net.clone();
