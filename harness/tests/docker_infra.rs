@@ -89,7 +89,11 @@ async fn a_container_that_exits_early_is_exit_3_with_its_log_and_nothing_left() 
 async fn a_node_that_never_becomes_ready_is_exit_3_and_nothing_left() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(dir.path());
-    opts.ready_timeout = Duration::from_millis(1);
+    // The API listens on the container's own loopback: the node runs, and
+    // the harness can never reach it. (A 1 ms deadline alone was not
+    // enough: on a fast host both APIs answered at the first look.)
+    opts.node_args = vec!["--api-ip".into(), "127.0.0.1".into()];
+    opts.ready_timeout = Duration::from_secs(3);
     let out = runner::run(scenario("never-ready", 2, "1m", NO_FORK), &opts).await;
     assert_eq!(out.exit, Exit::Infra);
     let err = out.error.unwrap();
