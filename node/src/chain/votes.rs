@@ -41,6 +41,38 @@ pub enum ConsensusMessage {
     Vote(Vote),
 }
 
+impl ConsensusMessage {
+    pub fn height(&self) -> u64 {
+        match self {
+            ConsensusMessage::Proposal(p) => p.height,
+            ConsensusMessage::Vote(v) => v.height,
+        }
+    }
+
+    pub fn round(&self) -> u32 {
+        match self {
+            ConsensusMessage::Proposal(p) => p.round,
+            ConsensusMessage::Vote(v) => v.round,
+        }
+    }
+
+    /// Who signed it: the proposer or the voting validator.
+    pub fn author(&self) -> NodeId {
+        match self {
+            ConsensusMessage::Proposal(p) => p.proposer,
+            ConsensusMessage::Vote(v) => v.validator,
+        }
+    }
+
+    /// Its signature: one per message, so also its identity.
+    pub fn signature(&self) -> Sig {
+        match self {
+            ConsensusMessage::Proposal(p) => p.signature,
+            ConsensusMessage::Vote(v) => v.signature,
+        }
+    }
+}
+
 /// A validator's signing step (what [`SignedStep`] records).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -192,10 +192,7 @@ impl Core {
         let r = self.round.saturating_sub(1);
         self.own
             .iter()
-            .filter(|m| match m {
-                ConsensusMessage::Proposal(p) => p.round >= r,
-                ConsensusMessage::Vote(v) => v.round >= r,
-            })
+            .filter(|m| m.round() >= r)
             .cloned()
             .collect()
     }

@@ -138,10 +138,7 @@ impl Driver {
     /// A consensus message from `from` (None = replayed from our buffer).
     /// Returns true when it was new and valid.
     fn on_message(&mut self, from: Option<IpAddr>, msg: ConsensusMessage) -> bool {
-        let height = match &msg {
-            ConsensusMessage::Proposal(p) => p.height,
-            ConsensusMessage::Vote(v) => v.height,
-        };
+        let height = msg.height();
         let result = {
             let mut app = chain_app(&self.shared, self.me, &self.clock);
             match msg.clone() {
@@ -239,10 +236,7 @@ impl Driver {
         // Replay what arrived early for this height.
         let buffered = std::mem::take(&mut self.future);
         for (from, m) in buffered {
-            let h = match &m {
-                ConsensusMessage::Proposal(p) => p.height,
-                ConsensusMessage::Vote(v) => v.height,
-            };
+            let h = m.height();
             if h == height {
                 match from {
                     // Relayed like any fresh message (the author's list

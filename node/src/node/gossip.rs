@@ -21,7 +21,7 @@
 //! One owner: the consensus driver, on the service loop. Peers are keyed
 //! by IP, the network layer's identity of a connection.
 
-use crate::chain::types::{NodeId, Sig};
+use crate::chain::types::Sig;
 use crate::chain::votes::ConsensusMessage;
 use crate::net::ConnectedPeer;
 use crate::wire::Recipients;
@@ -39,14 +39,6 @@ pub struct Gossip {
 struct Held {
     msg: ConsensusMessage,
     holders: BTreeSet<IpAddr>,
-}
-
-/// A message's height, round, author and signature.
-fn meta(m: &ConsensusMessage) -> (u64, u32, NodeId, Sig) {
-    match m {
-        ConsensusMessage::Proposal(p) => (p.height, p.round, p.proposer, p.signature),
-        ConsensusMessage::Vote(v) => (v.height, v.round, v.validator, v.signature),
-    }
 }
 
 impl Gossip {
@@ -73,9 +65,9 @@ impl Gossip {
         sent_to: Option<&Recipients>,
         peers: &[ConnectedPeer],
     ) -> Vec<IpAddr> {
-        let (_, _, author, sig) = meta(msg);
+        let author = msg.author();
         if !fresh {
-            if let Some(h) = self.held.get_mut(&sig) {
+            if let Some(h) = self.held.get_mut(&msg.signature()) {
                 h.holders.insert(from);
             }
             return Vec::new();
@@ -115,7 +107,7 @@ impl Gossip {
         let from_round = round.saturating_sub(1);
         let mut out = Vec::new();
         for h in self.held.values_mut() {
-            if meta(&h.msg).1 < from_round {
+            if h.msg.round() < from_round {
                 continue;
             }
             let to: Vec<IpAddr> = peers
@@ -133,11 +125,10 @@ impl Gossip {
 
     /// The entry of a message of this height (made on first sight).
     fn hold(&mut self, msg: &ConsensusMessage) -> Option<&mut Held> {
-        let (height, _, _, sig) = meta(msg);
-        if height != self.height {
+        if msg.height() != self.height {
             return None;
         }
-        Some(self.held.entry(sig).or_insert_with(|| Held {
+        Some(self.held.entry(msg.signature()).or_insert_with(|| Held {
             msg: msg.clone(),
             holders: BTreeSet::new(),
         }))
@@ -147,6 +138,7 @@ impl Gossip {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::types::NodeId;
     use crate::chain::votes::{Vote, VoteKind};
     use crate::net::Direction;
     use std::net::Ipv4Addr;

@@ -58,14 +58,6 @@ impl Recipients {
         self.0.binary_search(&Self::tag(id)).is_ok()
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     fn tag(id: &NodeId) -> u64 {
         u64::from_be_bytes(id.0[..8].try_into().expect("a node id has 32 bytes"))
     }
