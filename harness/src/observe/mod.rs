@@ -35,8 +35,7 @@ impl Observer {
         source: Arc<S>,
         cfg: PollConfig,
     ) -> Observer {
-        // Identical samples are still stored every 2 s of wall time.
-        let keepalive = (2000.0 * clock.time_scale()) as u64;
+        let keepalive = recorder::keepalive_protocol_ms(clock.time_scale());
         let recorder = Arc::new(Mutex::new(Recorder::new(
             clock.time_scale(),
             nodes.clone(),

@@ -12,6 +12,17 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use timed::api::types::{PeerView, StatusView};
 
+/// Wall ms between two stored identical samples of a node on docker.
+/// Bounds: far below every check window measured in wall time (tens of s),
+/// far above the poll (300 ms), so a quiet node costs a sample per 2 s.
+pub const KEEPALIVE_WALL_MS: f64 = 2_000.0;
+
+/// The keepalive in protocol ms at `time_scale`, the same for both providers
+/// (the simulation has no wall time: it takes the docker run's interval).
+pub fn keepalive_protocol_ms(time_scale: f64) -> u64 {
+    (KEEPALIVE_WALL_MS * time_scale) as u64
+}
+
 /// What must change for a sample to be stored before the keepalive.
 #[derive(PartialEq)]
 struct Fingerprint {

@@ -12,6 +12,12 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
     let run_id = format!("sim-{}", crate::provider::docker::new_run_id());
     let out_dir = super::out_dir_for(&sc, &run_id, opts);
     let mut outcome = RunOutcome::start(&sc, &run_id, &out_dir, false);
+    // Identical samples are stored at the protocol interval the scenario's
+    // docker run stores them (60 protocol s at time scale 30): every change
+    // a check reads is stored when it happens, so the keepalive only bounds
+    // how long a quiet node goes unrecorded. A fixed 2 protocol s (30 times
+    // docker's density) made a 100-node hour's timeline 5.7 GB.
+    let keepalive_ms = crate::observe::recorder::keepalive_protocol_ms(sc.time_scale);
     // Virtual time: the nodes run at scale 1 whatever the file or the
     // command line says (the simulation is as fast as the CPU allows).
     if sc.time_scale != 1.0 && !opts.quiet {
@@ -55,7 +61,7 @@ pub async fn run(mut sc: Scenario, opts: &RunOptions) -> RunOutcome {
     let (sc2, plan2, out2) = (sc.clone(), plan.clone(), out_dir.clone());
     let rule = sim::stop::StopRule::new(opts.fail_fast, sc.node_names().len(), judge(&sc));
     std::thread::spawn(move || {
-        let _ = tx.send(sim::run(&sc2, plan2, &out2, rule));
+        let _ = tx.send(sim::run(&sc2, plan2, &out2, rule, keepalive_ms));
     });
     let result = match rx.await {
         Ok(r) => r,

@@ -76,8 +76,6 @@ pub const BASE_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 11);
 /// the simulation's CPU. Events are not sampled: every poll reads the
 /// node's whole event log since the last one.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// Protocol ms between stored identical samples (docker: 2 s x time scale).
-pub const KEEPALIVE_MS: u64 = 2_000;
 
 /// What a simulated run produced.
 pub struct SimRun {
@@ -100,6 +98,7 @@ pub fn run(
     plan: Schedule,
     out: &Path,
     rule: stop::StopRule,
+    keepalive_ms: u64,
 ) -> anyhow::Result<SimRun> {
     let testnet_dir = out.join("testnet");
     let testnet = crate::provider::testnet::write(sc, BASE_IP, &testnet_dir)?;
@@ -111,7 +110,7 @@ pub fn run(
         .first()
         .map(|n| n.config.p2p_port)
         .unwrap_or(timed::constants::DEFAULT_P2P_PORT);
-    let recorder = Arc::new(Mutex::new(Recorder::new(1.0, Vec::new(), KEEPALIVE_MS)));
+    let recorder = Arc::new(Mutex::new(Recorder::new(1.0, Vec::new(), keepalive_ms)));
     let observer = observe::SimObserver::new(
         table.clone(),
         recorder.clone(),
@@ -149,7 +148,7 @@ pub fn run(
         .collect();
     let logs = logs::NodeLogs::create(&out.join("logs"), &hosts)?;
     let subscriber = logs.clone();
-    *recorder.lock().unwrap() = Recorder::new(1.0, infos, KEEPALIVE_MS);
+    *recorder.lock().unwrap() = Recorder::new(1.0, infos, keepalive_ms);
     let txs = Arc::new(Mutex::new(WorkloadResult::default()));
     let load = crate::workload::Workload::new(sc, &testnet).map(|w| (w, txs.clone()));
     // Last before the hosts' runtimes exist: every run of this process
