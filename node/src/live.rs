@@ -71,6 +71,10 @@ pub struct Shared {
     pub syncing: AtomicBool,
     /// Wakes the sync task (a peer is ahead of us).
     pub sync_kick: Notify,
+    /// The height a `NewTip` notice is fetching, 0 when none is: one fetch
+    /// at a time, however many peers announce the same block
+    /// ([`crate::sync::on_new_tip`]).
+    pub notice_fetch: AtomicU64,
     pub metrics: Metrics,
 }
 

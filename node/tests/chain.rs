@@ -1,6 +1,7 @@
 //! The chain with real `timed` processes over TCP on 127.x loopback:
 //! agreement, fault tolerance (1 of 4 and 2 of 4 down), catch-up of a fresh
-//! node from one peer, SIGKILL survival and transaction propagation.
+//! node from one peer, a block fetched on a peer's `NewTip` notice, SIGKILL
+//! survival and transaction propagation.
 //!
 //! Block interval 2 s at --time-scale 10: a block every ~200 ms of wall time.
 //! Every wait is a generous poll-until-condition (a loaded 2-core machine).
@@ -14,6 +15,7 @@ use timed::api::types::EventKind;
 use timed::chain::tx::build_transfer;
 use timed::chain::types::{OutPoint, TxOut};
 use timed::keys;
+use timed::wire::{NetworkMessage, Request, Response};
 
 const INTERVAL: Duration = Duration::from_secs(2);
 const SCALE: f64 = 10.0;
@@ -83,6 +85,64 @@ async fn fresh_node_catches_up_from_a_single_peer() {
     let started = c.nodes[4].events_of(EventKind::SyncStarted).await;
     assert!(!started.is_empty(), "the follower logged a sync");
     assert!(!c.nodes[4].status().await.unwrap().masternode);
+}
+
+/// Heights a node logged as finalized from `source` (consensus or announcement).
+async fn finalized_from(node: &support::NodeProc, source: &str) -> Vec<u64> {
+    node.events_of(EventKind::BlockFinalized)
+        .await
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .filter(|r| r.ends_with(&format!("source={source}")))
+        .filter_map(|r| {
+            r.split_whitespace()
+                .find_map(|w| w.strip_prefix("height="))
+                .and_then(|h| h.parse().ok())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_of_the_next_block_makes_a_node_fetch_it_and_take_it_as_announced() {
+    // Two validators make blocks 1..3 and stop; a third node, never
+    // connected to them, hears "height 1" from a peer that holds it.
+    let mut c = Cluster::stopped(chain_spec(3, 2, INTERVAL), SCALE);
+    c.nodes[0].start();
+    c.nodes[1].start();
+    c.wait_height(&[0, 1], 3, WAIT).await;
+    let (block, hash) = c.nodes[0].block(1).await.unwrap();
+    c.nodes[0].sigterm();
+    c.nodes[1].sigterm();
+    c.nodes[2].start();
+    c.nodes[2].wait_ready().await;
+    assert_eq!(c.nodes[2].height().await, Some(0));
+
+    let ip = support::unique_ips(1)[0];
+    let mut p = support::FakePeer::handshake(ip, c.nodes[2].p2p, c.hello())
+        .await
+        .unwrap();
+    p.send(&NetworkMessage::NewTip { height: 1, hash })
+        .await
+        .unwrap();
+    let id = loop {
+        match p.recv(Duration::from_secs(10)).await {
+            Some(NetworkMessage::Request {
+                id,
+                body: Request::GetBlocks { from: 1, count: 1 },
+            }) => break id,
+            Some(_) => continue,
+            None => panic!("the node never asked for the announced block"),
+        }
+    };
+    let answer = NetworkMessage::Response {
+        id,
+        body: Response::Blocks {
+            blocks: vec![block],
+        },
+    };
+    p.send(&answer).await.unwrap();
+    c.wait_height(&[2], 1, WAIT).await;
+    assert_eq!(finalized_from(&c.nodes[2], "announcement").await, vec![1]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

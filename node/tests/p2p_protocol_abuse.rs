@@ -1,14 +1,15 @@
 //! Protocol edge cases a hostile peer uses, against a REAL `timed`:
 //! an unknown request kind is answered with an error (the connection
 //! stays), and malformed frames before the handshake count toward the IP's
-//! ban score like malformed frames after it.
+//! ban score like malformed frames after it; a peer announcing blocks
+//! it cannot serve is asked for them and banned.
 
 mod support;
 
 use std::time::Duration;
 use support::{unique_ips, Cluster, FakePeer};
 use timed::net::EventKind;
-use timed::wire::{NetworkMessage, Response};
+use timed::wire::{NetworkMessage, Request, Response};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_request_kind_gets_an_error_response_not_a_disconnect() {
@@ -64,4 +65,62 @@ async fn malformed_frames_before_the_handshake_ban_the_ip() {
         .into_iter()
         .any(|e| e.peer_ip == Some(ip));
     assert!(banned, "no banned event for {ip}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_announcing_a_block_it_cannot_serve_is_asked_for_it_then_banned() {
+    // One of two validators up: no quorum, the node stays at height 0, so
+    // height 1 is its next block for the whole test.
+    let mut c = Cluster::stopped(
+        support::chain::chain_spec(2, 2, Duration::from_secs(2)),
+        1.0,
+    );
+    c.nodes[0].start();
+    let node = &c.nodes[0];
+    node.wait_ready().await;
+    let ip = unique_ips(1)[0];
+    let mut p = FakePeer::handshake(ip, node.p2p, c.hello()).await.unwrap();
+    let notice = NetworkMessage::NewTip {
+        height: 1,
+        hash: timed::chain::types::Hash([7; 32]),
+    };
+    // A notice makes the node fetch that block from us; each empty answer
+    // costs 50 of the ban score's 100. Notices that arrive while the
+    // node's fetch is still in flight are dropped, so announce again until
+    // it asks.
+    for round in 0..2 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let id = 'asked: loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "notice {round}: the node never asked for block 1"
+            );
+            p.send(&notice).await.unwrap();
+            while let Some(m) = p.recv(Duration::from_millis(300)).await {
+                if let NetworkMessage::Request {
+                    id,
+                    body: Request::GetBlocks { from: 1, count: 1 },
+                } = m
+                {
+                    break 'asked id;
+                }
+            }
+        };
+        let empty = NetworkMessage::Response {
+            id,
+            body: Response::Blocks { blocks: vec![] },
+        };
+        p.send(&empty).await.unwrap();
+    }
+    assert!(
+        p.wait_closed(Duration::from_secs(10)).await,
+        "the node kept a peer that twice announced a block it could not serve"
+    );
+    let banned = node
+        .events_of(EventKind::Banned)
+        .await
+        .into_iter()
+        .any(|e| e.peer_ip == Some(ip));
+    assert!(banned, "no banned event for {ip}");
+    assert_eq!(node.height().await, Some(0));
 }

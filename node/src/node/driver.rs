@@ -323,9 +323,10 @@ impl Driver {
                         self.shared.metrics.finality_latency.observe(d);
                     }
                     self.shared.on_finalized(h, &block, "consensus");
-                    self.shared
-                        .net
-                        .broadcast(&NetworkMessage::BlockAnnouncement { block });
+                    self.shared.net.broadcast(&NetworkMessage::NewTip {
+                        height: h,
+                        hash: crate::chain::block::hash(&block),
+                    });
                 }
             }
             Err(e) => {

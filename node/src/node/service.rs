@@ -68,6 +68,7 @@ pub async fn start(ctx: ChainContext) -> anyhow::Result<ChainHandle> {
         serve_pool: WorkPool::new(ctx.blocking, SERVE_WORKERS),
         syncing: AtomicBool::new(false),
         sync_kick: Notify::new(),
+        notice_fetch: AtomicU64::new(0),
         metrics: Metrics::default(),
     });
     shared.net.set_height(shared.height());
@@ -88,9 +89,20 @@ pub async fn start(ctx: ChainContext) -> anyhow::Result<ChainHandle> {
     );
     let driver = Driver::new(core, shared.clone(), ctx.clock.clone(), me);
     let (advanced_tx, advanced_rx) = mpsc::unbounded_channel();
-    tokio::spawn(crate::sync::run(shared.clone(), advanced_tx));
-    tokio::spawn(run(shared.clone(), driver, ctx.inbound, advanced_rx));
+    tokio::spawn(crate::sync::run(shared.clone(), advanced_tx.clone()));
+    let advance = Advance {
+        tx: advanced_tx,
+        rx: advanced_rx,
+    };
+    tokio::spawn(run(shared.clone(), driver, ctx.inbound, advance));
     Ok(ChainHandle::new(shared))
+}
+
+/// "The chain advanced outside consensus": sync and notice fetches send,
+/// the service loop receives and tells the driver.
+struct Advance {
+    tx: mpsc::UnboundedSender<()>,
+    rx: mpsc::UnboundedReceiver<()>,
 }
 
 /// The service loop: network input, consensus timers, chain advances.
@@ -98,7 +110,7 @@ async fn run(
     shared: Arc<Shared>,
     mut driver: Driver,
     mut inbound: mpsc::Receiver<Inbound>,
-    mut advanced: mpsc::UnboundedReceiver<()>,
+    mut advance: Advance,
 ) {
     let mut rebroadcast = shared.clock.interval(TIMEOUT_PROPOSE);
     loop {
@@ -108,10 +120,10 @@ async fn run(
         tokio::select! {
             biased;
             _ = sleep_until(&shared.clock, deadline) => driver.on_deadline(),
-            Some(()) = advanced.recv() => driver.on_chain_advanced(),
+            Some(()) = advance.rx.recv() => driver.on_chain_advanced(),
             _ = rebroadcast.tick() => driver.on_rebroadcast_tick(),
             m = inbound.recv() => match m {
-                Some(m) => on_inbound(&shared, &mut driver, m),
+                Some(m) => on_inbound(&shared, &mut driver, m, &advance.tx),
                 None => {
                     tracing::info!("network closed; chain service stops");
                     return;
@@ -133,7 +145,12 @@ async fn sleep_until(clock: &Clock, at: Option<crate::clock::Instant>) {
     }
 }
 
-fn on_inbound(shared: &Arc<Shared>, driver: &mut Driver, m: Inbound) {
+fn on_inbound(
+    shared: &Arc<Shared>,
+    driver: &mut Driver,
+    m: Inbound,
+    advanced: &mpsc::UnboundedSender<()>,
+) {
     match m {
         Inbound::PeerConnected { ip, height, .. } => {
             if height > shared.height() {
@@ -163,6 +180,9 @@ fn on_inbound(shared: &Arc<Shared>, driver: &mut Driver, m: Inbound) {
                 if advanced {
                     driver.on_chain_advanced();
                 }
+            }
+            NetworkMessage::NewTip { height, .. } => {
+                crate::sync::on_new_tip(shared, from, height, advanced)
             }
             _ => {}
         },

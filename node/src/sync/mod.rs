@@ -224,8 +224,68 @@ async fn catch_up(
     progressed
 }
 
-/// A peer announced a final block. Apply it if it is our next one and its
-/// commit checks out; relay it once. Returns true if the chain advanced.
+/// A peer finalized the block at `height` (`NewTip`). Our next block:
+/// fetch it from that peer and take it as announced ([`on_announcement`]),
+/// one fetch at a time however many peers announce it. Further ahead: a
+/// catch-up. A fetch that fails leaves the height to the next notice or
+/// the next sync tick; a peer that cannot serve the block it announced is
+/// penalized like one serving a wrong range.
+pub fn on_new_tip(
+    shared: &Arc<Shared>,
+    from: IpAddr,
+    height: u64,
+    advanced: &mpsc::UnboundedSender<()>,
+) {
+    let ours = shared.height();
+    if height <= ours {
+        return;
+    }
+    if height > ours + 1 {
+        shared.sync_kick.notify_one();
+        return;
+    }
+    if shared
+        .notice_fetch
+        .compare_exchange(0, height, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return;
+    }
+    let (shared, advanced) = (shared.clone(), advanced.clone());
+    tokio::spawn(async move {
+        let ask = Request::GetBlocks {
+            from: height,
+            count: 1,
+        };
+        match shared.net.request(from, ask, REQUEST_TIMEOUT).await {
+            Ok(Response::Blocks { mut blocks })
+                if blocks.len() == 1 && blocks[0].header.height == height =>
+            {
+                if on_announcement(&shared, from, blocks.remove(0)) {
+                    let _ = advanced.send(());
+                }
+            }
+            Ok(Response::Error { reason }) => {
+                tracing::debug!(peer = %from, height, reason = %reason, "announced block not served")
+            }
+            Ok(_) => {
+                tracing::warn!(peer = %from, height, "announced block not served");
+                shared
+                    .net
+                    .penalize(from, BAD_DATA_PENALTY, "announced block not served");
+            }
+            Err(e) => {
+                tracing::debug!(peer = %from, height, error = %e, "announced block not fetched")
+            }
+        }
+        shared.notice_fetch.store(0, Ordering::Release);
+    });
+}
+
+/// A peer announced a final block (an older peer's `BlockAnnouncement`, or
+/// the answer to a `NewTip` fetch). Apply it if it is our next one and its
+/// commit checks out; tell every other peer with a `NewTip`. Returns true
+/// if the chain advanced.
 pub fn on_announcement(shared: &Arc<Shared>, from: IpAddr, block: Block) -> bool {
     let h = block.header.height;
     let ours = shared.height();
@@ -254,8 +314,10 @@ pub fn on_announcement(shared: &Arc<Shared>, from: IpAddr, block: Block) -> bool
     }
     tracing::info!(height = h, peer = %from, "block finalized (announced)");
     shared.on_finalized(h, &block, "announcement");
-    shared
-        .net
-        .broadcast_except(&NetworkMessage::BlockAnnouncement { block }, from);
+    let notice = NetworkMessage::NewTip {
+        height: h,
+        hash: crate::chain::block::hash(&block),
+    };
+    shared.net.broadcast_except(&notice, from);
     true
 }

@@ -191,9 +191,20 @@ pub enum NetworkMessage {
         id: u64,
         body: Response,
     },
-    /// A newly finalized block (with its commit).
+    /// A newly finalized block (with its commit). This version sends
+    /// [`NetworkMessage::NewTip`] instead and still applies an announced
+    /// block, so older peers in a rolling upgrade keep it informed.
     BlockAnnouncement {
         block: Block,
+    },
+    /// The sender just finalized the block at `height` (by consensus or
+    /// from such a notice). A peer for which that is the next block fetches
+    /// it from the sender (`GetBlocks`); one further behind starts a
+    /// catch-up. A notice is ~100 bytes where the block with its commit is
+    /// tens of kB, and every peer but the laggards already holds it.
+    NewTip {
+        height: u64,
+        hash: Hash,
     },
     Transaction {
         tx: Transaction,
@@ -228,6 +239,7 @@ impl NetworkMessage {
             NetworkMessage::Request { .. } => "request",
             NetworkMessage::Response { .. } => "response",
             NetworkMessage::BlockAnnouncement { .. } => "block_announcement",
+            NetworkMessage::NewTip { .. } => "new_tip",
             NetworkMessage::Transaction { .. } => "transaction",
             NetworkMessage::MasternodeAnnouncement { .. } => "masternode_announcement",
             NetworkMessage::Consensus { .. } => "consensus",
