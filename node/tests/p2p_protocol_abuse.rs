@@ -11,6 +11,14 @@ use support::{unique_ips, Cluster, FakePeer};
 use timed::net::EventKind;
 use timed::wire::{NetworkMessage, Request, Response};
 
+/// The node logged a ban of `ip`.
+async fn banned(node: &support::NodeProc, ip: std::net::IpAddr) -> bool {
+    node.events_of(EventKind::Banned)
+        .await
+        .into_iter()
+        .any(|e| e.peer_ip == Some(ip))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_request_kind_gets_an_error_response_not_a_disconnect() {
     let c = Cluster::start(1, 1.0);
@@ -59,12 +67,7 @@ async fn malformed_frames_before_the_handshake_ban_the_ip() {
         third.is_err(),
         "an IP that sent two malformed pre-handshake frames was accepted"
     );
-    let banned = node
-        .events_of(EventKind::Banned)
-        .await
-        .into_iter()
-        .any(|e| e.peer_ip == Some(ip));
-    assert!(banned, "no banned event for {ip}");
+    assert!(banned(node, ip).await, "no banned event for {ip}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,11 +119,6 @@ async fn a_peer_announcing_a_block_it_cannot_serve_is_asked_for_it_then_banned()
         p.wait_closed(Duration::from_secs(10)).await,
         "the node kept a peer that twice announced a block it could not serve"
     );
-    let banned = node
-        .events_of(EventKind::Banned)
-        .await
-        .into_iter()
-        .any(|e| e.peer_ip == Some(ip));
-    assert!(banned, "no banned event for {ip}");
+    assert!(banned(node, ip).await, "no banned event for {ip}");
     assert_eq!(node.height().await, Some(0));
 }
