@@ -17,6 +17,7 @@
 //! | [`rng`] | the node's one seeded source of randomness |
 //! | [`env`] | what a node takes from its machine: transport, storage, blocking work, randomness |
 //! | [`histogram`] | the fixed-bucket Prometheus histogram behind `/metrics` |
+//! | [`rotation`] | the window of peers a periodic round asks (tips, GetPeers) |
 //! | [`node`] | the orchestrator: wires all of the above into one running node |
 //! | [`logging`] | log output a peer cannot forge (escaping writer) |
 
@@ -34,6 +35,7 @@ pub mod logging;
 pub mod net;
 pub mod node;
 pub mod rng;
+pub mod rotation;
 pub mod sync;
 pub mod testnet;
 pub mod wire;

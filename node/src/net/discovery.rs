@@ -1,15 +1,18 @@
 //! Discovery: GetPeers gossip into the address book.
 //!
-//! Each new connection is asked once right away; then every connected peer
-//! is asked every `DISCOVERY_INTERVAL`, or after one `DIAL_TICK` while the
-//! last round still taught us new addresses (a fresh network converges in
-//! a few ticks instead of a discovery interval).
+//! Each new connection is asked once right away; then a round every
+//! `DISCOVERY_INTERVAL`, or after one `DIAL_TICK` while the last round
+//! still taught us new addresses (a fresh network converges in a few ticks
+//! instead of a discovery interval), asks a window of
+//! `DISCOVERY_QUERIES_PER_ROUND` connected peers that moves round them.
 
 use super::address_book::{DueAddr, Source};
 use super::Shared;
 use crate::constants::{
-    DIAL_TICK, DISCOVERY_INTERVAL, MAX_PEERS_PER_ANSWER, PEERS_OVERSIZE_PENALTY, REQUEST_TIMEOUT,
+    DIAL_TICK, DISCOVERY_INTERVAL, DISCOVERY_QUERIES_PER_ROUND, MAX_PEERS_PER_ANSWER,
+    PEERS_OVERSIZE_PENALTY, REQUEST_TIMEOUT,
 };
+use crate::rotation::Rotation;
 use crate::wire::{Request, Response};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -64,6 +67,7 @@ async fn query(shared: &Arc<Shared>, ip: IpAddr) -> usize {
 
 pub async fn discovery_loop(shared: Arc<Shared>) {
     let mut wait = DIAL_TICK;
+    let mut rotation = Rotation::default();
     loop {
         tokio::select! {
             biased;
@@ -71,6 +75,7 @@ pub async fn discovery_loop(shared: Arc<Shared>) {
             _ = shared.clock.sleep(wait) => {}
         }
         let peers: Vec<IpAddr> = shared.registry.connected().iter().map(|p| p.ip).collect();
+        let peers = rotation.window(&peers, DISCOVERY_QUERIES_PER_ROUND);
         let learned: usize =
             futures::future::join_all(peers.into_iter().map(|ip| query(&shared, ip)))
                 .await

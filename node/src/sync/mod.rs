@@ -2,7 +2,7 @@
 //!
 //! On a kick (a peer connected with a higher height, votes arrived from a
 //! future height) the node asks every connected peer for its tip; on every
-//! [`SYNC_TICK`], a window of them that moves round ([`tips`]). If one is
+//! [`SYNC_TICK`], a window of them that moves round ([`Rotation`]). If one is
 //! ahead, it fetches `GetBlocks` ranges from that peer with at most
 //! [`SYNC_MAX_IN_FLIGHT`] requests outstanding, verifies
 //! each block's commit (> 2/3 of the voting weight) plus link and
@@ -13,7 +13,9 @@
 use crate::chain::sign::verify_commit;
 use crate::chain::state::verify_commits_parallel;
 use crate::chain::types::Block;
-use crate::constants::{REQUEST_TIMEOUT, SYNC_BATCH, SYNC_MAX_IN_FLIGHT, SYNC_TICK};
+use crate::constants::{
+    REQUEST_TIMEOUT, SYNC_BATCH, SYNC_MAX_IN_FLIGHT, SYNC_TICK, SYNC_TIP_QUERIES_PER_TICK,
+};
 use crate::live::Shared;
 use crate::net::{ConnectedPeer, EventKind};
 use crate::wire::{NetworkMessage, Request, Response};
@@ -23,15 +25,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-mod tips;
-use tips::TipRotation;
+use crate::rotation::Rotation;
 
 /// Penalty for serving an invalid block or a malformed answer.
 const BAD_DATA_PENALTY: u32 = 50;
 
 pub async fn run(shared: Arc<Shared>, advanced: mpsc::UnboundedSender<()>) {
     let mut tick = shared.clock.interval(SYNC_TICK);
-    let mut rotation = TipRotation::default();
+    let mut rotation = Rotation::default();
     loop {
         let kicked = tokio::select! {
             biased;
@@ -40,7 +41,7 @@ pub async fn run(shared: Arc<Shared>, advanced: mpsc::UnboundedSender<()>) {
         };
         let mut peers = shared.net.connected();
         if !kicked {
-            peers = rotation.window(&peers);
+            peers = rotation.window(&peers, SYNC_TIP_QUERIES_PER_TICK);
         }
         while let Some((peer, target)) = best_peer(&shared, peers).await {
             if !catch_up(&shared, peer, target, &advanced).await {
