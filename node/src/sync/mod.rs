@@ -1,7 +1,8 @@
 //! Catch-up from peers: tip queries and batched block-range requests.
 //!
 //! On a kick (a peer connected with a higher height, votes arrived from a
-//! future height) the node asks every connected peer for its tip; on every
+//! future height, a `NewTip` beyond our next block) the node asks every
+//! connected peer for its tip; on every
 //! [`SYNC_TICK`], a window of them that moves round ([`Rotation`]). If one is
 //! ahead, it fetches `GetBlocks` ranges from that peer with at most
 //! [`SYNC_MAX_IN_FLIGHT`] requests outstanding, verifies
