@@ -307,8 +307,12 @@ impl Topology {
 
     pub(crate) fn tick_by(&mut self, duration: Duration) {
         let _ = self.rt.tick(duration);
+        // timenet patch: read the clock once, not once per link (entering
+        // the runtime to read it was 9 % of a 100-node run); nothing runs
+        // on `rt` during the loop, so every link gets the same instant.
+        let now = self.rt.now();
         for link in self.links.values_mut() {
-            link.tick(self.rt.now());
+            link.tick(now);
         }
     }
 
