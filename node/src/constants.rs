@@ -194,6 +194,13 @@ pub const ROUND_TIMEOUT_DELTA: Duration = Duration::from_millis(500);
 /// waiting for its proposal is not stuck); checked at each re-broadcast
 /// (every TIMEOUT_PROPOSE).
 pub const GOSSIP_FALLBACK: Duration = TIMEOUT_PROPOSE;
+/// Entries in each of the two generations of a [`SigMemo`](crate::chain::sig_check::SigMemo)
+/// (a memo only embedders that run many nodes in one process use). A 100-node
+/// network signs ~200 votes a height and every node checks each within
+/// seconds of its signing, so a generation holds dozens of heights: a memo
+/// miss only costs one check more. ~130 bytes each: at most ~8.5 MB.
+/// Bounds: 1_000..=1_000_000.
+pub const SIG_MEMO_GENERATION: usize = 32_768;
 
 /// Blocks per sync range request, and how many such requests may be in flight.
 pub const SYNC_BATCH: u64 = 128;

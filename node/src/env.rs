@@ -1,14 +1,16 @@
 //! What a node takes from the machine it runs on, in one value: where its
-//! sockets come from, where its chain is stored, how blocking work runs and
-//! where its randomness comes from.
+//! sockets come from, where its chain is stored, how blocking work runs,
+//! where its randomness comes from and how it checks consensus signatures.
 //!
 //! The `timed` binary uses [`NodeEnv::os`] (real TCP, a redb file in the
-//! data dir, blocking work on tokio's blocking pool, OS entropy). An
-//! embedder such as the harness's simulation provider passes its own
-//! transport and storage backend, runs blocking work inline (no OS thread
-//! whose timing could decide anything) and seeds the node's RNG, without
-//! any simulation code in this crate.
+//! data dir, blocking work on tokio's blocking pool, OS entropy, every
+//! signature checked by the node itself). An embedder such as the harness's
+//! simulation provider passes its own transport and storage backend, runs
+//! blocking work inline (no OS thread whose timing could decide anything),
+//! seeds the node's RNG and shares one signature memo among its nodes,
+//! without any simulation code in this crate.
 
+pub use crate::chain::sig_check::{SigCheck, SigMemo};
 pub use crate::chain::store::StoreLocation;
 use crate::net::socket::{SharedTransport, TokioTransport};
 pub use crate::rng::NodeRng;
@@ -93,6 +95,9 @@ pub struct NodeEnv {
     pub store: Option<StoreLocation>,
     pub blocking: Blocking,
     pub rng: NodeRng,
+    /// How consensus signatures are checked (an embedder running many
+    /// nodes in one process may share a memo among them).
+    pub sig_check: SigCheck,
     /// Bind and serve the HTTP API (the embedder may call
     /// [`crate::api::router`] in-process instead).
     pub serve_api: bool,
@@ -106,6 +111,7 @@ impl NodeEnv {
             store: None,
             blocking: Blocking::Pool,
             rng: NodeRng::from_entropy(),
+            sig_check: SigCheck::Direct,
             serve_api: true,
         }
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use timed::api::ApiState;
 use timed::clock::Clock;
 use timed::config::NodeConfig;
-use timed::env::{Blocking, NodeEnv, NodeRng, StoreLocation};
+use timed::env::{Blocking, NodeEnv, NodeRng, SigCheck, SigMemo, StoreLocation};
 use timed::gate::Gate;
 use tokio_util::sync::CancellationToken;
 
@@ -41,22 +41,25 @@ pub struct NodeCtl {
     pub probes: Arc<AgentSlot>,
     /// How many times the node's software started (seeds each start's RNG).
     starts: AtomicU64,
-    seed: u64,
-    table: ConnTable,
-    shaper: Shaper,
-    observer: Arc<SimObserver>,
+    run: RunShared,
+}
+
+/// What every node of one run shares.
+#[derive(Clone)]
+pub struct RunShared {
+    /// The scenario seed (each node start's RNG derives from it).
+    pub seed: u64,
+    pub table: ConnTable,
+    pub shaper: Shaper,
+    pub observer: Arc<SimObserver>,
+    /// One signature memo for every node of the run: a vote is checked
+    /// once, not once per node (`timed::chain::sig_check`; every node of a
+    /// 100-node mesh checks every vote, a fifth of the run's CPU).
+    pub sigs: Arc<SigMemo>,
 }
 
 impl NodeCtl {
-    pub fn new(
-        name: String,
-        cfg: NodeConfig,
-        start_at_ms: u64,
-        seed: u64,
-        table: ConnTable,
-        shaper: Shaper,
-        observer: Arc<SimObserver>,
-    ) -> Arc<NodeCtl> {
+    pub fn new(name: String, cfg: NodeConfig, start_at_ms: u64, run: RunShared) -> Arc<NodeCtl> {
         Arc::new(NodeCtl {
             ip: cfg.listen_ip,
             name,
@@ -70,10 +73,7 @@ impl NodeCtl {
             paused: Arc::new(AtomicBool::new(false)),
             probes: Arc::default(),
             starts: AtomicU64::new(0),
-            seed,
-            table,
-            shaper,
-            observer,
+            run,
         })
     }
 
@@ -94,7 +94,7 @@ impl NodeCtl {
     pub fn stopping(&self) {
         let api = self.api.lock().unwrap().take();
         if let Some(api) = api {
-            self.observer.last_metrics(&self.name, &api);
+            self.run.observer.last_metrics(&self.name, &api);
         }
     }
 
@@ -110,13 +110,14 @@ impl NodeCtl {
         clock.set_skew_ms(self.skew_ms.load(Ordering::Relaxed));
         let env = NodeEnv {
             transport: SimTransport::shared(
-                self.table.clone(),
+                self.run.table.clone(),
                 self.gate.clone(),
-                self.shaper.clone(),
+                self.run.shaper.clone(),
             ),
             store: Some(StoreLocation::Backend(self.disk.backend())),
             blocking: Blocking::Inline,
-            rng: NodeRng::from_seed(node_seed(self.seed, self.ip, start)),
+            rng: NodeRng::from_seed(node_seed(self.run.seed, self.ip, start)),
+            sig_check: SigCheck::Shared(self.run.sigs.clone()),
             serve_api: false,
         };
         let stop = self.stop.lock().unwrap().clone();
@@ -124,7 +125,7 @@ impl NodeCtl {
             .await
             .map_err(|e| format!("{}: {e:#}", self.name))?;
         *self.api.lock().unwrap() = Some(node.api.clone());
-        let agent = tokio::spawn(self.observer.clone().agent(
+        let agent = tokio::spawn(self.run.observer.clone().agent(
             self.name.clone(),
             self.ip,
             node.api.clone(),
@@ -133,8 +134,8 @@ impl NodeCtl {
         let (jobs, rx) = tokio::sync::mpsc::unbounded_channel();
         let prober = tokio::spawn(super::probe::agent(
             rx,
-            self.table.clone(),
-            self.shaper.clone(),
+            self.run.table.clone(),
+            self.run.shaper.clone(),
         ));
         self.probes.set(Some(jobs));
         stop.cancelled().await;

@@ -42,13 +42,14 @@ use crate::observe::model::{NodeInfo, Timeline};
 use crate::observe::recorder::Recorder;
 use crate::scenario::{ms, Scenario};
 use faults::SimNemesis;
-use host::NodeCtl;
+use host::{NodeCtl, RunShared};
 use shaper::Shaper;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use timed::config::NodeConfig;
+use timed::env::SigMemo;
 use transport::ConnTable;
 use workload::WorkloadResult;
 
@@ -118,6 +119,13 @@ pub fn run(
         p2p_port,
         end_ms,
     );
+    let run = RunShared {
+        seed: sc.seed,
+        table: table.clone(),
+        shaper: shaper.clone(),
+        observer: observer.clone(),
+        sigs: SigMemo::new(),
+    };
     let mut ctls = Vec::new();
     for (k, n) in testnet.nodes.iter().enumerate() {
         let path = testnet_dir
@@ -128,10 +136,7 @@ pub fn run(
             n.name.clone(),
             cfg,
             ms(sc.start_at(&n.name)),
-            sc.seed,
-            table.clone(),
-            shaper.clone(),
-            observer.clone(),
+            run.clone(),
         ));
     }
     let infos: Vec<NodeInfo> = ctls

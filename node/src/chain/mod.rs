@@ -15,11 +15,13 @@
 //! | [`votes`] | votes, proposals, signed steps |
 //! | [`validators`] | weights, quorum, proposer rotation |
 //! | [`sign`] | what is signed; vote, proposal and commit verification |
+//! | [`sig_check`] | checking a signature: directly, or through a memo the nodes of one process share |
 
 pub mod block;
 pub mod genesis;
 pub mod keys;
 pub mod mempool;
+pub mod sig_check;
 pub mod sign;
 pub mod state;
 pub mod store;

@@ -2,10 +2,11 @@
 //! chain (the genesis hash) so it cannot be replayed on another network.
 
 use crate::chain::block;
-use crate::chain::types::{Block, Commit, Hash, NodeId, Sig};
+use crate::chain::sig_check::{verify, SigCheck};
+use crate::chain::types::{Block, Commit, Hash, Sig};
 use crate::chain::validators::Validators;
 use crate::chain::votes::{Proposal, Vote, VoteKind};
-use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
@@ -49,14 +50,6 @@ pub fn proposal_bytes(
     h.finalize().into()
 }
 
-fn verify(id: &NodeId, msg: &[u8], sig: &Sig) -> bool {
-    let Ok(key) = VerifyingKey::from_bytes(&id.0) else {
-        return false;
-    };
-    key.verify(msg, &ed25519_dalek::Signature::from_bytes(&sig.0))
-        .is_ok()
-}
-
 pub fn sign_vote(
     key: &SigningKey,
     chain: &Hash,
@@ -76,8 +69,8 @@ pub fn sign_vote(
     }
 }
 
-pub fn verify_vote(chain: &Hash, v: &Vote) -> bool {
-    verify(
+pub fn verify_vote(check: &SigCheck, chain: &Hash, v: &Vote) -> bool {
+    check.verify(
         &v.validator,
         &vote_bytes(chain, v.kind, v.height, v.round, v.block_hash),
         &v.signature,
@@ -104,9 +97,9 @@ pub fn sign_proposal(
     }
 }
 
-pub fn verify_proposal(chain: &Hash, p: &Proposal) -> bool {
+pub fn verify_proposal(check: &SigCheck, chain: &Hash, p: &Proposal) -> bool {
     let value = block::hash(&p.block);
-    verify(
+    check.verify(
         &p.proposer,
         &proposal_bytes(chain, p.height, p.round, p.pol_round, &value),
         &p.signature,

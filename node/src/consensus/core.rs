@@ -36,6 +36,7 @@
 
 use super::rare::RareEvents;
 use crate::chain::block;
+use crate::chain::sig_check::SigCheck;
 use crate::chain::sign;
 use crate::chain::types::{Block, Hash, NodeId};
 use crate::chain::validators::Validators;
@@ -116,6 +117,8 @@ pub struct Core {
     out: Vec<Output>,
     /// Rare events over the process's life (not cleared by `reset`).
     rare: RareEvents,
+    /// How proposal and vote signatures are checked.
+    sig_check: SigCheck,
 }
 
 pub fn timeout_for(step: Step, round: u32) -> Duration {
@@ -157,9 +160,17 @@ impl Core {
             own: vec![],
             out: vec![],
             rare: RareEvents::default(),
+            sig_check: SigCheck::Direct,
         };
         c.reset(height);
         c
+    }
+
+    /// Check signatures through `check` (the node's environment decides;
+    /// [`SigCheck::Direct`] unless told).
+    pub fn with_sig_check(mut self, check: SigCheck) -> Core {
+        self.sig_check = check;
+        self
     }
 
     pub fn height(&self) -> u64 {
@@ -282,7 +293,7 @@ impl Core {
         if self.proposals.contains_key(&p.round) {
             return Err(Reject::Duplicate);
         }
-        if !sign::verify_proposal(&self.chain, &p) {
+        if !sign::verify_proposal(&self.sig_check, &self.chain, &p) {
             return Err(Reject::Invalid("bad proposal signature"));
         }
         let value = block::hash(&p.block);
@@ -311,7 +322,7 @@ impl Core {
         if set.contains_key(&v.validator) {
             return Err(Reject::Duplicate);
         }
-        if !sign::verify_vote(&self.chain, &v) {
+        if !sign::verify_vote(&self.sig_check, &self.chain, &v) {
             return Err(Reject::Invalid("bad vote signature"));
         }
         set.insert(v.validator, v);

@@ -75,6 +75,7 @@ pub async fn start_with(cfg: &NodeConfig, clock: Clock, env: NodeEnv) -> anyhow:
         data_dir: cfg.data_dir.clone(),
         store: env.store,
         blocking: env.blocking,
+        sig_check: env.sig_check,
         net: net.clone(),
         inbound,
     })

@@ -8,6 +8,7 @@
 
 use super::driver::Driver;
 use crate::chain::genesis::Genesis;
+use crate::chain::sig_check::SigCheck;
 use crate::chain::state::ChainState;
 use crate::clock::Clock;
 use crate::consensus::core::Core;
@@ -32,6 +33,7 @@ pub struct ChainContext {
     /// `None`: `data_dir`.
     pub store: Option<StoreLocation>,
     pub blocking: Blocking,
+    pub sig_check: SigCheck,
     pub net: NetHandle,
     pub inbound: mpsc::Receiver<Inbound>,
 }
@@ -86,7 +88,8 @@ pub async fn start(ctx: ChainContext) -> anyhow::Result<ChainHandle> {
         validators,
         shared.height() + 1,
         last_signed,
-    );
+    )
+    .with_sig_check(ctx.sig_check);
     let driver = Driver::new(core, shared.clone(), ctx.clock.clone(), me);
     let (advanced_tx, advanced_rx) = mpsc::unbounded_channel();
     tokio::spawn(crate::sync::run(shared.clone(), advanced_tx.clone()));
