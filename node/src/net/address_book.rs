@@ -288,14 +288,16 @@ impl AddressBook {
         }
     }
 
-    /// Addresses due for a dial now (not self, not backing off), sources
-    /// interleaved round-robin (trusted and tried first within a round), so
-    /// one source's thousand addresses cannot crowd out another's one.
-    pub fn due(&self, now: Instant) -> Vec<DueAddr> {
+    /// Addresses due for a dial now (not self, not backing off, not in
+    /// `taken`, a sorted list of IPs the caller knows are dialed or
+    /// connected), sources interleaved round-robin (trusted and tried first
+    /// within a round), so one source's thousand addresses cannot crowd out
+    /// another's one.
+    pub fn due(&self, now: Instant, taken: &[IpAddr]) -> Vec<DueAddr> {
         let inner = self.inner.lock().unwrap();
         let mut by_source: BTreeMap<(bool, Source), Vec<DueAddr>> = BTreeMap::new();
         for (ip, e) in &inner.map {
-            if !e.due_at(now) {
+            if !e.due_at(now) || taken.binary_search(ip).is_ok() {
                 continue;
             }
             let is_new = !e.tried && !e.source.trusted();

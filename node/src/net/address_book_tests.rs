@@ -17,16 +17,30 @@ fn self_and_backing_off_addresses_are_not_due() {
     assert!(book.add(b, Source::Config));
     assert!(!book.add(a, Source::Config));
     let now = Instant::now();
-    assert_eq!(book.due(now).len(), 2);
+    assert_eq!(book.due(now, &[]).len(), 2);
     book.mark_self(b.ip());
     book.record_failure(a.ip());
-    assert!(book.due(now).is_empty());
+    assert!(book.due(now, &[]).is_empty());
     let due: Vec<SocketAddr> = book
-        .due(now + Duration::from_secs(2))
+        .due(now + Duration::from_secs(2), &[])
         .iter()
         .map(|d| d.addr)
         .collect();
     assert_eq!(due, vec![a]);
+}
+
+#[test]
+fn addresses_the_caller_holds_a_slot_for_are_not_due() {
+    let book = AddressBook::new(Clock::new(1.0));
+    for c in 1..=3 {
+        assert!(book.add(at(v4(0, 0, c)), Source::Config));
+    }
+    let due: Vec<IpAddr> = book
+        .due(Instant::now(), &[v4(0, 0, 1), v4(0, 0, 3)])
+        .iter()
+        .map(|d| d.addr.ip())
+        .collect();
+    assert_eq!(due, vec![v4(0, 0, 2)]);
 }
 
 #[test]
@@ -128,7 +142,7 @@ fn a_stranger_evicted_for_failing_and_re_taught_resumes_its_backoff() {
         // at once, and a failure must not restart the backoff at step 1.
         book.add(at(junk), src);
         if k > 0 {
-            let due = book.due(Instant::now());
+            let due = book.due(Instant::now(), &[]);
             assert!(
                 !due.iter().any(|a| a.addr.ip() == junk),
                 "failure {k}: due at once"
@@ -153,7 +167,7 @@ fn due_interleaves_sources_so_a_big_one_cannot_crowd_out_a_small_one() {
     }
     let honest = v4(200, 0, 1);
     book.add(at(honest), small);
-    let due = book.due(Instant::now());
+    let due = book.due(Instant::now(), &[]);
     assert_eq!(due.len(), 101);
     let pos = due.iter().position(|d| d.addr.ip() == honest).unwrap();
     assert!(pos <= 1, "honest address at position {pos}");
@@ -166,7 +180,7 @@ fn is_due_follows_the_latest_failure_unlike_a_list_read_before_it() {
     let a = at(v4(0, 0, 1));
     assert!(book.add(a, Source::Config));
     let now = Instant::now();
-    let listed = book.due(now);
+    let listed = book.due(now, &[]);
     assert_eq!(listed.len(), 1, "due before the failure");
     book.record_failure(a.ip());
     assert!(!book.is_due(a.ip(), now), "the failure's backoff holds");

@@ -412,10 +412,9 @@ impl NetHandle {
         }
     }
 
+    /// Every established connection, by IP.
     pub fn connected(&self) -> Vec<ConnectedPeer> {
-        let mut v = self.shared.registry.connected();
-        v.sort_by_key(|p| p.ip);
-        v
+        self.shared.registry.connected()
     }
 
     /// Height advertised in our handshakes from now on.
@@ -442,6 +441,13 @@ impl NetHandle {
 
     pub fn peer_count(&self) -> usize {
         self.shared.registry.connected_count()
+    }
+
+    /// Moves whenever `/peers` changes other than in its live counters
+    /// (last seen, RTT, pings): a connection established or removed, a
+    /// ping timeout counted.
+    pub fn peer_changes(&self) -> u64 {
+        self.shared.registry.changes()
     }
 
     /// Prometheus text of the net layer.

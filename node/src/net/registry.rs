@@ -74,6 +74,9 @@ struct History {
 struct Inner {
     slots: BTreeMap<IpAddr, Slot>,
     history: BTreeMap<IpAddr, History>,
+    /// Bumped whenever a connection is established or removed or a ping
+    /// timeout is counted ([`Registry::changes`]).
+    changes: u64,
 }
 
 #[derive(Default)]
@@ -217,6 +220,12 @@ impl Registry {
             .collect()
     }
 
+    /// IPs holding a slot (dialed, in a handshake or connected), sorted:
+    /// none of them is free for a dial.
+    pub fn taken(&self) -> Vec<IpAddr> {
+        self.inner.lock().unwrap().slots.keys().copied().collect()
+    }
+
     /// Whether `ip` is free for a dial (for the dialer's pre-filter).
     pub fn is_free(&self, ip: IpAddr) -> bool {
         !self.inner.lock().unwrap().slots.contains_key(&ip)
@@ -228,6 +237,7 @@ impl Registry {
         let mut inner = self.inner.lock().unwrap();
         match inner.slots.get(&ip) {
             Some(Slot::Connected(p)) if p.info.conn_id == conn_id => {
+                inner.changes += 1;
                 match inner.slots.remove(&ip) {
                     Some(Slot::Connected(p)) => Some(p),
                     _ => None,
@@ -320,6 +330,7 @@ impl Registry {
     pub fn note_ping_timeout(&self, ip: IpAddr) {
         let mut inner = self.inner.lock().unwrap();
         inner.history.entry(ip).or_default().ping_timeouts += 1;
+        inner.changes += 1;
     }
 
     pub fn close(&self, ip: IpAddr, reason: CloseReason) {
@@ -345,17 +356,15 @@ impl Registry {
         }
     }
 
-    /// Every established connection, in no particular order.
+    /// Every established connection, by IP.
     pub fn connected(&self) -> Vec<ConnectedPeer> {
         let inner = self.inner.lock().unwrap();
-        inner
-            .slots
-            .values()
-            .filter_map(|s| match s {
-                Slot::Connected(p) => Some(ConnectedPeer::from(&p.info)),
-                _ => None,
-            })
-            .collect()
+        let mut v = Vec::with_capacity(inner.slots.len());
+        v.extend(inner.slots.values().filter_map(|s| match s {
+            Slot::Connected(p) => Some(ConnectedPeer::from(&p.info)),
+            _ => None,
+        }));
+        v
     }
 
     pub fn connected_count(&self) -> usize {
@@ -365,6 +374,14 @@ impl Registry {
             .values()
             .filter(|s| matches!(s, Slot::Connected(_)))
             .count()
+    }
+
+    /// A counter that moves whenever the rows of [`peer_views`](Self::peer_views)
+    /// change other than in their live counters (last seen, RTT, pings):
+    /// a connection established or removed, a ping timeout counted. A
+    /// poller that saw the same value last time saw the same peers.
+    pub fn changes(&self) -> u64 {
+        self.inner.lock().unwrap().changes
     }
 
     pub fn peer_views(&self) -> Vec<PeerView> {
@@ -399,6 +416,7 @@ impl Registry {
 }
 
 fn bump(inner: &mut Inner, ip: IpAddr) -> u64 {
+    inner.changes += 1;
     let h = inner.history.entry(ip).or_default();
     h.connects += 1;
     h.connects

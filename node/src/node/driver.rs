@@ -125,7 +125,13 @@ impl Driver {
         sent_to: Option<Recipients>,
     ) {
         let fresh = self.on_message(Some(from), msg.clone());
-        let peers = self.shared.net.connected();
+        // A copy we held already only adds `from` to its holders: the peer
+        // list (a sorted copy of the registry) is read for fresh ones only.
+        let peers = if fresh {
+            self.shared.net.connected()
+        } else {
+            Vec::new()
+        };
         let to = self
             .gossip
             .received(&msg, from, fresh, sent_to.as_ref(), &peers);
