@@ -53,6 +53,9 @@ pub struct SimObserver {
 struct Cursor {
     after: u64,
     last_uptime: Option<u64>,
+    /// The node's peer change counter and its host's kernel change counter
+    /// at the last full read of both (`None`: read them next time).
+    read_at: Option<(u64, u64)>,
 }
 
 impl SimObserver {
@@ -153,9 +156,9 @@ impl SimObserver {
             .cloned()
             .unwrap_or_default();
         let status = status_view(api);
-        let peers = api.net.peer_views();
         if cur.last_uptime.is_some_and(|u| status.uptime_ms < u) {
             cur.after = 0; // a restarted node numbers its events from 1
+            cur.read_at = None; // and counts its peer changes from 0
         }
         cur.last_uptime = Some(status.uptime_ms);
         let mut events = Vec::new();
@@ -167,9 +170,22 @@ impl SimObserver {
             let t = |at: u64| at.saturating_sub(SIM_EPOCH_MS);
             NodeEvent::take_page(page, &mut cur.after, name, t, &mut events);
         }
+        // Peers and kernel unchanged since the last full read, no events,
+        // nothing the recorder would store: skip the two reads. The run's
+        // last polls always read them (the final sample is fresh; a sleep
+        // may wake a tick late, hence two intervals).
+        let changes = (api.net.peer_changes(), self.table.changes_of(ip));
+        let last = t + 2 * self.interval.as_millis() as u64 >= self.until_ms;
+        let unchanged = cur.read_at == Some(changes) && events.is_empty() && !last;
+        if unchanged && self.recorder.lock().unwrap().would_skip(t, name, &status) {
+            self.cursors.lock().unwrap().insert(name.to_string(), cur);
+            return;
+        }
+        let peers = api.net.peer_views();
         // The network's own view: only while the host runs software (a
         // down container has no readable TCP table on docker either).
         let kernel = Some(self.table.of_host(ip, self.p2p_port));
+        cur.read_at = Some(changes);
         self.cursors.lock().unwrap().insert(name.to_string(), cur);
         let api = (Some(status), Some(peers));
         let mut rec = self.recorder.lock().unwrap();

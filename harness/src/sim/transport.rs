@@ -40,6 +40,14 @@ pub struct ConnTable {
 struct TableInner {
     next: u64,
     rows: BTreeMap<(IpAddr, u64), KernelConn>,
+    /// Per host: bumped whenever one of its rows comes or goes.
+    changes: BTreeMap<IpAddr, u64>,
+}
+
+impl TableInner {
+    fn changed(&mut self, host: IpAddr) {
+        *self.changes.entry(host).or_default() += 1;
+    }
 }
 
 impl ConnTable {
@@ -47,6 +55,7 @@ impl ConnTable {
         let mut t = self.inner.lock().unwrap();
         t.next += 1;
         let id = (local.ip(), t.next);
+        t.changed(local.ip());
         t.rows.insert(
             id,
             KernelConn {
@@ -74,6 +83,13 @@ impl ConnTable {
             .collect()
     }
 
+    /// A counter that moves whenever [`of_host`](Self::of_host)`(ip, _)`
+    /// may have changed (a socket end of the host opened or closed).
+    pub fn changes_of(&self, ip: IpAddr) -> u64 {
+        let t = self.inner.lock().unwrap();
+        t.changes.get(&ip).copied().unwrap_or(0)
+    }
+
     /// How many socket ends are open in the whole network.
     pub fn len(&self) -> usize {
         self.inner.lock().unwrap().rows.len()
@@ -92,7 +108,9 @@ pub struct Tracked {
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        self.table.inner.lock().unwrap().rows.remove(&self.id);
+        let mut t = self.table.inner.lock().unwrap();
+        t.rows.remove(&self.id);
+        t.changed(self.id.0);
     }
 }
 
