@@ -296,8 +296,11 @@ impl AddressBook {
     pub fn due(&self, now: Instant, taken: &[IpAddr]) -> Vec<DueAddr> {
         let inner = self.inner.lock().unwrap();
         let mut by_source: BTreeMap<(bool, Source), Vec<DueAddr>> = BTreeMap::new();
+        // Both in IP order: one walk through `taken` alongside the book.
+        let mut taken = taken.iter().peekable();
         for (ip, e) in &inner.map {
-            if !e.due_at(now) || taken.binary_search(ip).is_ok() {
+            while taken.next_if(|t| *t < ip).is_some() {}
+            if taken.peek() == Some(&ip) || !e.due_at(now) {
                 continue;
             }
             let is_new = !e.tried && !e.source.trusted();
