@@ -214,6 +214,15 @@ pub const SYNC_TICK: Duration = Duration::from_secs(5);
 /// asked within 13 ticks (65 s), and a network of up to 9 nodes asks all
 /// its peers every tick as before. Bounds: 1..=MAX_OUTBOUND_PEERS.
 pub const SYNC_TIP_QUERIES_PER_TICK: usize = 8;
+/// A peer that told us its tip within this long (a `NewTip` or a `Tip`
+/// answer) at a height not above ours is left out of
+/// the tick's tip look: its next block brings its next notice, and asking
+/// anyway was a quarter of a 100-node mesh's frames. A peer is asked again
+/// once its word is this old, so a lost notice delays a catch-up from that
+/// peer by at most this much (other peers' notices still arrive); with
+/// 60 s blocks the previous notice has just expired when the next block
+/// is due. Bounds: SYNC_TICK..=a few block intervals.
+pub const SYNC_TIP_FRESH: Duration = Duration::from_secs(60);
 
 /// Mempool capacity in transactions.
 pub const MAX_MEMPOOL_TXS: usize = 10_000;

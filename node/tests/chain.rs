@@ -1,7 +1,8 @@
 //! The chain with real `timed` processes over TCP on 127.x loopback:
 //! agreement, fault tolerance (1 of 4 and 2 of 4 down), catch-up of a fresh
-//! node from one peer, a block fetched on a peer's `NewTip` notice, SIGKILL
-//! survival and transaction propagation.
+//! node from one peer, a block fetched on a peer's `NewTip` notice, a tip
+//! not asked of a peer that just told it, SIGKILL survival and transaction
+//! propagation.
 //!
 //! Block interval 2 s at --time-scale 10: a block every ~200 ms of wall time.
 //! Every wait is a generous poll-until-condition (a loaded 2-core machine).
@@ -143,6 +144,78 @@ async fn a_notice_of_the_next_block_makes_a_node_fetch_it_and_take_it_as_announc
     p.send(&answer).await.unwrap();
     c.wait_height(&[2], 1, WAIT).await;
     assert_eq!(finalized_from(&c.nodes[2], "announcement").await, vec![1]);
+}
+
+/// When `p` was asked for its tip (since `t0`), reading until `until`:
+/// pings are answered, tip questions answered "height 0".
+async fn tip_questions(
+    p: &mut support::FakePeer,
+    t0: std::time::Instant,
+    until: std::time::Instant,
+) -> Vec<Duration> {
+    let mut asked = Vec::new();
+    while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+        let answer = match p.recv(left).await {
+            Some(NetworkMessage::Ping { nonce }) => NetworkMessage::Pong { nonce },
+            Some(NetworkMessage::Request {
+                id,
+                body: Request::GetTip,
+            }) => {
+                asked.push(t0.elapsed());
+                let hash = timed::chain::types::Hash([0; 32]);
+                NetworkMessage::Response {
+                    id,
+                    body: Response::Tip { height: 0, hash },
+                }
+            }
+            Some(_) => continue,
+            None => break,
+        };
+        p.send(&answer).await.unwrap();
+    }
+    asked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_told_its_tip_lately_is_not_asked_for_it_until_its_word_is_old() {
+    // A node alone at height 0 (its validators never start) and two fake
+    // peers at height 0: one says so with a notice, the other waits to be
+    // asked. SYNC_TIP_FRESH (60 protocol s) is 6 s here, a sync tick 0.5 s.
+    let mut c = Cluster::stopped(chain_spec(3, 2, INTERVAL), SCALE);
+    c.nodes[2].start();
+    c.nodes[2].wait_ready().await;
+    let ips = support::unique_ips(2);
+    let node = c.nodes[2].p2p;
+    let mut told = support::FakePeer::handshake(ips[0], node, c.hello())
+        .await
+        .unwrap();
+    let mut asked = support::FakePeer::handshake(ips[1], node, c.hello())
+        .await
+        .unwrap();
+    let hash = timed::chain::types::Hash([0; 32]);
+    told.send(&NetworkMessage::NewTip { height: 0, hash })
+        .await
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let until = t0 + Duration::from_secs(12);
+    let (told_asked, other_asked) = tokio::join!(
+        tip_questions(&mut told, t0, until),
+        tip_questions(&mut asked, t0, until)
+    );
+    let early = |v: &[Duration]| v.iter().filter(|d| **d < Duration::from_secs(4)).count();
+    assert!(
+        early(&other_asked) >= 1,
+        "the other peer is asked on the ticks: {other_asked:?}"
+    );
+    assert_eq!(
+        early(&told_asked),
+        0,
+        "a peer that just told its tip is not asked for it: {told_asked:?}"
+    );
+    assert!(
+        !told_asked.is_empty(),
+        "once its word is old, the peer is asked again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

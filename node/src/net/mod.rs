@@ -78,6 +78,7 @@ use tracing::warn;
 use writer::QueueError;
 
 pub use events::EventLog;
+pub use peer::HeardTip;
 pub use views::{Direction, EventKind, EventView, PeerView};
 
 /// What the network hands to the application layer, in arrival order.
@@ -111,6 +112,8 @@ pub struct ConnectedPeer {
     pub handshake_height: u64,
     /// The port the peer listens on (0 = it does not).
     pub listen_port: u16,
+    /// Its tip as it last told us on this connection ([`NetHandle::heard_tip`]).
+    pub heard_tip: Option<HeardTip>,
 }
 
 impl From<&peer::PeerInfo> for ConnectedPeer {
@@ -121,6 +124,7 @@ impl From<&peer::PeerInfo> for ConnectedPeer {
             direction: p.direction,
             handshake_height: p.handshake_height,
             listen_port: p.listen_port,
+            heard_tip: *p.stats.heard_tip.lock().unwrap(),
         }
     }
 }
@@ -425,6 +429,15 @@ impl NetHandle {
     /// The node's event log (`GET /events`); other layers record into it too.
     pub fn events(&self) -> &events::EventLog {
         &self.shared.events
+    }
+
+    /// `ip` told us its tip is at `height` (a notice or an answer):
+    /// kept on its connection, so the sync tick need not ask it again soon.
+    pub fn heard_tip(&self, ip: IpAddr, height: u64) {
+        if let Some(stats) = self.shared.registry.stats(ip) {
+            let at = self.shared.clock.now();
+            *stats.heard_tip.lock().unwrap() = Some(HeardTip { height, at });
+        }
     }
 
     /// Report misbehaviour (e.g. an invalid block); enough of it bans the IP.

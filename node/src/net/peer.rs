@@ -11,7 +11,7 @@ use crate::chain::types::NodeId;
 use crate::clock::Instant;
 use std::net::IpAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// One connection's identity and the handles to reach it.
 #[derive(Clone)]
@@ -73,4 +73,14 @@ pub struct PeerStats {
     pub rtt_us: AtomicU64,
     pub last_seen_ms: AtomicU64,
     pub connected_at_ms: AtomicU64,
+    /// The peer's tip as it last told us on this connection.
+    pub heard_tip: Mutex<Option<HeardTip>>,
+}
+
+/// A peer's tip as it told us (a `NewTip` notice or a `Tip` answer) and
+/// when (protocol clock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeardTip {
+    pub height: u64,
+    pub at: Instant,
 }

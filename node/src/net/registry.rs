@@ -7,7 +7,7 @@
 //! same IP can never both win.
 
 use super::closer::Closer;
-use super::peer::PeerInfo;
+use super::peer::{PeerInfo, PeerStats};
 use super::reason::{CloseReason, RejectReason};
 use super::views::{Direction, PeerView};
 use super::writer::{QueueError, WriterHandle};
@@ -19,7 +19,7 @@ use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// A registered connection: who it is with plus its pending requests.
@@ -245,6 +245,11 @@ impl Registry {
             }
             _ => None,
         }
+    }
+
+    /// The live counters of the connection to `ip`, if connected.
+    pub fn stats(&self, ip: IpAddr) -> Option<Arc<PeerStats>> {
+        self.with_peer(ip, |p| p.info.stats.clone())
     }
 
     fn with_peer<T>(&self, ip: IpAddr, f: impl FnOnce(&mut PeerEntry) -> T) -> Option<T> {

@@ -3,7 +3,9 @@
 //! On a kick (a peer connected with a higher height, votes arrived from a
 //! future height, a `NewTip` beyond our next block) the node asks every
 //! connected peer for its tip; on every
-//! [`SYNC_TICK`], a window of them that moves round ([`Rotation`]). If one is
+//! [`SYNC_TICK`], a window that moves round ([`Rotation`]) of those that
+//! have not told us lately that they are not ahead ([`SYNC_TIP_FRESH`]:
+//! a `NewTip` or an answer says so). If one is
 //! ahead, it fetches `GetBlocks` ranges from that peer with at most
 //! [`SYNC_MAX_IN_FLIGHT`] requests outstanding, verifies
 //! each block's commit (> 2/3 of the voting weight) plus link and
@@ -15,7 +17,8 @@ use crate::chain::sign::verify_commit;
 use crate::chain::state::verify_commits_parallel;
 use crate::chain::types::Block;
 use crate::constants::{
-    REQUEST_TIMEOUT, SYNC_BATCH, SYNC_MAX_IN_FLIGHT, SYNC_TICK, SYNC_TIP_QUERIES_PER_TICK,
+    REQUEST_TIMEOUT, SYNC_BATCH, SYNC_MAX_IN_FLIGHT, SYNC_TICK, SYNC_TIP_FRESH,
+    SYNC_TIP_QUERIES_PER_TICK,
 };
 use crate::live::Shared;
 use crate::net::{ConnectedPeer, EventKind};
@@ -42,6 +45,7 @@ pub async fn run(shared: Arc<Shared>, advanced: mpsc::UnboundedSender<()>) {
         };
         let mut peers = shared.net.connected();
         if !kicked {
+            peers.retain(|p| !told_lately(&shared, p));
             peers = rotation.window(&peers, SYNC_TIP_QUERIES_PER_TICK);
         }
         while let Some((peer, target)) = best_peer(&shared, peers).await {
@@ -63,6 +67,14 @@ pub async fn run(shared: Arc<Shared>, advanced: mpsc::UnboundedSender<()>) {
     }
 }
 
+/// Whether `peer` told us within [`SYNC_TIP_FRESH`] that its tip is not
+/// above ours (the tick need not ask it).
+fn told_lately(shared: &Shared, peer: &ConnectedPeer) -> bool {
+    let fresh = shared.clock.protocol(SYNC_TIP_FRESH);
+    peer.heard_tip
+        .is_some_and(|t| t.height <= shared.height() && shared.clock.now() < t.at + fresh)
+}
+
 /// Of `peers`, the one with the highest tip above ours, if any.
 async fn best_peer(shared: &Shared, peers: Vec<ConnectedPeer>) -> Option<(IpAddr, u64)> {
     let ours = shared.height();
@@ -82,6 +94,7 @@ async fn best_peer(shared: &Shared, peers: Vec<ConnectedPeer>) -> Option<(IpAddr
     while let Some((ip, r)) = asks.next().await {
         match r {
             Ok(Response::Tip { height, .. }) => {
+                shared.net.heard_tip(ip, height);
                 if height > ours && best.is_none_or(|(_, h)| height > h) {
                     best = Some((ip, height));
                 }
@@ -238,6 +251,7 @@ pub fn on_new_tip(
     height: u64,
     advanced: &mpsc::UnboundedSender<()>,
 ) {
+    shared.net.heard_tip(from, height);
     let ours = shared.height();
     if height <= ours {
         return;
