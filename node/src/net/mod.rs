@@ -112,8 +112,6 @@ pub struct ConnectedPeer {
     pub handshake_height: u64,
     /// The port the peer listens on (0 = it does not).
     pub listen_port: u16,
-    /// Its tip as it last told us on this connection ([`NetHandle::heard_tip`]).
-    pub heard_tip: Option<HeardTip>,
 }
 
 impl From<&peer::PeerInfo> for ConnectedPeer {
@@ -124,7 +122,6 @@ impl From<&peer::PeerInfo> for ConnectedPeer {
             direction: p.direction,
             handshake_height: p.handshake_height,
             listen_port: p.listen_port,
-            heard_tip: *p.stats.heard_tip.lock().unwrap(),
         }
     }
 }
@@ -438,6 +435,13 @@ impl NetHandle {
             let at = self.shared.clock.now();
             *stats.heard_tip.lock().unwrap() = Some(HeardTip { height, at });
         }
+    }
+
+    /// What `ip` last told us of its tip on this connection ([`heard_tip`](Self::heard_tip)).
+    pub fn told_tip(&self, ip: IpAddr) -> Option<HeardTip> {
+        let stats = self.shared.registry.stats(ip)?;
+        let told = *stats.heard_tip.lock().unwrap();
+        told
     }
 
     /// Report misbehaviour (e.g. an invalid block); enough of it bans the IP.

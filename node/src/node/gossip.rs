@@ -160,7 +160,6 @@ mod tests {
                 direction: Direction::Outbound,
                 handshake_height: 0,
                 listen_port: 24100,
-                heard_tip: None,
             })
             .collect()
     }

@@ -71,7 +71,9 @@ pub async fn run(shared: Arc<Shared>, advanced: mpsc::UnboundedSender<()>) {
 /// above ours (the tick need not ask it).
 fn told_lately(shared: &Shared, peer: &ConnectedPeer) -> bool {
     let fresh = shared.clock.protocol(SYNC_TIP_FRESH);
-    peer.heard_tip
+    shared
+        .net
+        .told_tip(peer.ip)
         .is_some_and(|t| t.height <= shared.height() && shared.clock.now() < t.at + fresh)
 }
 
