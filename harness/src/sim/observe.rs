@@ -17,7 +17,11 @@
 //! decode per poll (that round trip through the node's router was a fifth
 //! of a churn run's CPU). The HTTP/JSON layer itself is exercised by the
 //! docker provider. The kernel view comes from the simulated network's
-//! [`ConnTable`], not the node.
+//! [`ConnTable`], not the node. A poll skips reading the peers and the
+//! kernel view when both change counters stand where they stood at the last
+//! read, no event came and the recorder would store nothing
+//! ([`Recorder::would_skip`]): a quiet 100-node mesh is nearly all such
+//! polls.
 
 use super::clock::{now_ms, SIM_EPOCH_MS};
 use super::transport::ConnTable;
